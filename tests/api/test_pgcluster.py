@@ -1,0 +1,69 @@
+"""The throwaway PostgreSQL works for root (the suite itself) and for a normal user."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.pgfixtures import ROOT
+
+_SCRIPT = """
+import sys
+from pathlib import Path
+from api.pgcluster import ThrowawayCluster
+cluster = ThrowawayCluster(Path(sys.argv[1])).start()
+cluster.createdb("probe")
+print(cluster.database_exists("probe"), cluster.is_running())
+cluster.remove()
+print(Path(sys.argv[1]).exists())
+"""
+
+
+# api/pgcluster.py is stdlib-only, so the system Python can run it as another user
+# (the project's virtualenv may sit under a home folder that user cannot enter).
+SYSTEM_PYTHON = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3")
+                      if os.access(p, os.X_OK)), sys.executable)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_normal_user_gets_a_cluster() -> None:
+    user = pwd.getpwnam("nobody")
+    # a folder of its own directly under /tmp: pytest's tmp_path is private to root
+    folder = Path(tempfile.mkdtemp(prefix="metrics-rpc-nobody-"))
+    os.chown(folder, user.pw_uid, user.pw_gid)
+    try:
+        result = _run_as_nobody(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "False"]
+
+
+def _run_as_nobody(folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["runuser", "-u", "nobody", "--", SYSTEM_PYTHON, "-c", _SCRIPT, str(folder / "pg")],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+        env={"PATH": os.environ["PATH"], "HOME": str(folder), "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_cluster_is_reused_between_starts(tmp_path: Path) -> None:
+    from api.pgcluster import ThrowawayCluster
+
+    first = ThrowawayCluster(tmp_path / "pg").start()
+    try:
+        first.createdb("kept")
+        first.stop()
+        assert not first.is_running()
+        second = ThrowawayCluster(tmp_path / "pg").start()
+        assert second.port == first.port
+        assert second.database_exists("kept")
+    finally:
+        first.remove()
