@@ -1,0 +1,2 @@
+DROP FUNCTION IF EXISTS sessions.ensure_observation_partitions(timestamptz, timestamptz);
+DROP TABLE IF EXISTS sessions.observations;

@@ -1,0 +1,2 @@
+DROP TRIGGER IF EXISTS observations_apply ON sessions.observations;
+DROP FUNCTION IF EXISTS sessions.apply_observations();
