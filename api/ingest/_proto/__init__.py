@@ -1,0 +1,1 @@
+"""Generated protobuf modules for Prometheus remote write; see generate.sh."""

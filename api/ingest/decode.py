@@ -1,0 +1,345 @@
+"""Remote-write bodies → the four parallel arrays ``ingest.write_samples`` takes. Pure.
+
+Headers pick the message (1.0 ``prometheus.WriteRequest`` or 2.0
+``io.prometheus.write.v2.Request``); the body is snappy *block* compressed protobuf.
+A body that cannot be read at all raises a typed :class:`RemoteWriteError`; single samples
+that cannot be stored are counted (rejected or skipped) and the rest still go through.
+
+What happens to each sample (see docs/INGEST.md):
+
+- stale marker (the NaN with bits ``0x7ff0000000000002``): skipped, not an error. Prometheus
+  sends one when a series disappears; big-number label sets change every block, so every
+  change ends a series, and storing the marker would add a bogus "last value" at the time
+  the new label set takes over.
+- any other NaN, +Inf, -Inf: skipped, not an error (summaries without observations report
+  NaN quantiles all the time). Our values are exact numbers; a NaN would poison every sum.
+- rejected (→ 400 after the valid samples are written): no ``__name__``, an empty or
+  repeated label name, a timestamp ≤ 0 or past year 9999, a big-number label (``supply``,
+  ``excluded_supply``, ``amount``) that is not a plain decimal number, native histograms
+  (we store floats only), and in 2.0 a bad symbol reference.
+- a label with an empty value is the same as no label (Prometheus semantics) and dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+import cramjam
+import msgspec
+from google.protobuf.message import DecodeError as _ProtobufDecodeError
+
+from api.ingest._proto import remote_view_pb2, types_pb2, write_v2_pb2
+
+STALE_NAN_BITS = 0x7FF0000000000002
+STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
+_STALE_BYTES = struct.pack("<Q", STALE_NAN_BITS)
+# Exporters send token amounts as label values (float64 would lose digits); the first
+# present one is the sample's value, computed exactly in SQL. We only check the syntax so a
+# malformed one rejects its sample instead of failing the whole batch in the database.
+BIG_NUMBER_LABELS = ("supply", "excluded_supply", "amount")
+# The same syntax metrics.label_number accepts.
+_WS = r"[ \t\n\r\f\v]*"
+_DECIMAL = re.compile(_WS + r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?" + _WS)
+_MAX_DECIMAL_LENGTH = 1000
+_MAX_TIMESTAMP_MS = 253_402_300_800_000  # 10000-01-01: past what timestamptz/datetime take
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_json_encode = msgspec.json.Encoder().encode
+
+
+class Protocol(Enum):
+    """The protobuf message of a request, named as in ``Content-Type: …;proto=<name>``."""
+
+    V1 = "prometheus.WriteRequest"
+    V2 = "io.prometheus.write.v2.Request"
+
+
+class RemoteWriteError(Exception):
+    """The request as a whole cannot be read; nothing of it is written."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class MalformedRequest(RemoteWriteError):
+    """Missing headers, corrupt snappy or protobuf: 400, the sender must not retry."""
+
+
+class UnsupportedMediaType(RemoteWriteError):
+    """A content type or encoding we do not speak: 415 (a 2.0 sender may fall back)."""
+
+    status = 415
+
+
+@dataclass(slots=True)
+class DecodedWrite:
+    """One request as the four parallel arrays of ``ingest.write_samples`` plus tallies.
+
+    ``labels`` holds one JSON text per sample (the label set without ``__name__``); the
+    samples of one series share the same ``str`` object, so it is built once per series.
+    """
+
+    protocol: Protocol
+    times: list[datetime] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    received: int = 0  # float and histogram samples in the request
+    skipped_stale: int = 0
+    skipped_non_finite: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)  # reason → samples
+    histograms_received: int = 0
+    exemplars_received: int = 0
+
+    @property
+    def accepted(self) -> int:
+        return len(self.values)
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def reject(self, reason: str, count: int) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + count
+
+    def rejection_summary(self) -> str:
+        """``3 samples rejected (2: no __name__ label; 1: …)`` — for the 400 message."""
+        parts = "; ".join(f"{n}: {reason}" for reason, n in sorted(self.rejected.items()))
+        return f"{self.rejected_total} of {self.received} samples rejected ({parts})"
+
+
+def negotiate(content_type: str | None, content_encoding: str | None) -> Protocol:
+    """The message a request carries, from its headers, or a typed error."""
+    if not content_encoding:
+        raise MalformedRequest("missing Content-Encoding header: remote write bodies are snappy")
+    encoding = content_encoding.strip().lower()
+    if encoding != "snappy":
+        raise UnsupportedMediaType(
+            f"unsupported Content-Encoding {content_encoding!r}: only 'snappy' (block format)"
+        )
+    if not content_type:
+        raise MalformedRequest("missing Content-Type header: expected application/x-protobuf")
+    media_type, _, params = content_type.partition(";")
+    if media_type.strip().lower() != "application/x-protobuf":
+        raise UnsupportedMediaType(
+            f"unsupported Content-Type {content_type!r}: expected application/x-protobuf"
+        )
+    proto = ""
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "proto":
+            proto = value.strip().strip('"')
+    if proto in ("", Protocol.V1.value):
+        return Protocol.V1
+    if proto == Protocol.V2.value:
+        return Protocol.V2
+    raise UnsupportedMediaType(
+        f"unsupported proto {proto!r}: expected {Protocol.V1.value} or {Protocol.V2.value}"
+    )
+
+
+def decompress(body: bytes, max_bytes: int) -> memoryview:
+    """Snappy block (not framed) decompression, refusing to inflate past ``max_bytes``."""
+    if not body:
+        raise MalformedRequest("empty body: expected a snappy-compressed protobuf message")
+    # The block format starts with the uncompressed length as a varint: check it before
+    # allocating anything, so a small body cannot make us inflate gigabytes.
+    length, shift = 0, 0
+    for i, byte in enumerate(body[:10]):
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+        if i == 9:
+            raise MalformedRequest("invalid snappy block: bad length header")
+    if length > max_bytes:
+        raise MalformedRequest(
+            f"decompressed body of {length} bytes exceeds the limit of {max_bytes} bytes"
+        )
+    try:
+        return memoryview(cramjam.snappy.decompress_raw(body))
+    except cramjam.DecompressionError as exc:
+        raise MalformedRequest(f"invalid snappy block-compressed body: {exc}") from exc
+
+
+def decode_request(
+    body: bytes,
+    content_type: str | None,
+    content_encoding: str | None,
+    *,
+    max_decompressed_bytes: int = 64 * 1024 * 1024,
+) -> DecodedWrite:
+    """Headers and body of a remote-write request → its samples, or a typed error."""
+    protocol = negotiate(content_type, content_encoding)
+    raw = decompress(body, max_decompressed_bytes)
+    if protocol is Protocol.V1:
+        return decode_v1(raw)
+    return decode_v2(raw)
+
+
+def _parse(message: Any, raw: memoryview | bytes, name: str) -> None:
+    try:
+        message.ParseFromString(raw)
+    except _ProtobufDecodeError as exc:
+        raise MalformedRequest(f"invalid protobuf {name}: {exc}") from exc
+
+
+def decode_v1(raw: memoryview | bytes) -> DecodedWrite:
+    """An uncompressed ``prometheus.WriteRequest``.
+
+    Parsed through a view of the message whose labels are raw bytes: a series' labels as a
+    tuple of bytes are the key of the label-set cache, so a label set seen before (the usual
+    case: Prometheus sends the same series every scrape) costs one dict lookup.
+    """
+    request = remote_view_pb2.WriteRequest()
+    _parse(request, raw, Protocol.V1.value)
+    out = DecodedWrite(Protocol.V1)
+    times: dict[int, datetime] = {}
+    cache = _LABEL_SETS
+    for series in request.timeseries:
+        if series.histograms:
+            _reject_histograms(out, len(series.histograms))
+        if series.exemplars:
+            out.exemplars_received += len(series.exemplars)
+        samples = series.samples
+        if not samples:
+            continue
+        out.received += len(samples)
+        key = tuple(series.labels)
+        label_set = cache.get(key)
+        if label_set is None:
+            label_set = _remember(key, _label_set(_parse_labels(key)))
+        name, labels, problem = label_set
+        if problem is not None:
+            out.reject(problem, len(samples))
+            continue
+        _append_samples(out, times, name, labels, samples)
+    return out
+
+
+def decode_v2(raw: memoryview | bytes) -> DecodedWrite:
+    """An uncompressed ``io.prometheus.write.v2.Request`` (labels interned in ``symbols``)."""
+    request = write_v2_pb2.Request()
+    _parse(request, raw, Protocol.V2.value)
+    out = DecodedWrite(Protocol.V2)
+    symbols = list(request.symbols)
+    times: dict[int, datetime] = {}
+    cache = _LABEL_SETS
+    for series in request.timeseries:
+        if series.histograms:
+            _reject_histograms(out, len(series.histograms))
+        if series.exemplars:
+            out.exemplars_received += len(series.exemplars)
+        samples = series.samples
+        if not samples:
+            continue
+        out.received += len(samples)
+        try:
+            key = tuple([symbols[ref] for ref in series.labels_refs])
+        except IndexError:
+            out.reject("label reference outside the symbols table", len(samples))
+            continue
+        label_set = cache.get(key)
+        if label_set is None:
+            if len(key) % 2:
+                label_set = ("", "", "odd number of label references")
+            else:
+                label_set = _label_set(zip(key[::2], key[1::2], strict=True))
+            label_set = _remember(key, label_set)
+        name, labels, problem = label_set
+        if problem is not None:
+            out.reject(problem, len(samples))
+            continue
+        _append_samples(out, times, name, labels, samples)
+    return out
+
+
+def _reject_histograms(out: DecodedWrite, count: int) -> None:
+    out.received += count
+    out.histograms_received += count
+    out.reject("native histograms are not supported", count)
+
+
+# Label set (raw label bytes in 1.0, label strings in 2.0) → (name, labels JSON, problem).
+# Bounded: emptied when full, which costs one re-decode per live series.
+_LabelSet = tuple[str, str, str | None]
+_LABEL_SETS: dict[tuple[Any, ...], _LabelSet] = {}
+_LABEL_SET_CACHE_SIZE = 200_000
+
+
+def _remember(key: tuple[Any, ...], label_set: _LabelSet) -> _LabelSet:
+    if len(_LABEL_SETS) >= _LABEL_SET_CACHE_SIZE:
+        _LABEL_SETS.clear()
+    _LABEL_SETS[key] = label_set
+    return label_set
+
+
+def _parse_labels(raw_labels: tuple[bytes, ...]) -> list[tuple[str, str]]:
+    label = types_pb2.Label()
+    pairs = []
+    for raw in raw_labels:
+        # Also validates UTF-8, as parsing the whole message with string fields would.
+        _parse(label, raw, "prometheus.Label")
+        pairs.append((label.name, label.value))
+    return pairs
+
+
+def _label_set(pairs: Iterable[tuple[str, str]]) -> _LabelSet:
+    """(name, labels JSON without ``__name__``, problem or None) of one series."""
+    name = ""
+    labels: dict[str, str] = {}
+    seen_name = False
+    for key, value in pairs:
+        if key == "__name__":
+            if seen_name:
+                return "", "", "repeated label name '__name__'"
+            seen_name, name = True, value
+            continue
+        if not key:
+            return "", "", "empty label name"
+        if key in labels:
+            return "", "", "repeated label name"
+        if value:  # an empty value means the label is absent
+            labels[key] = value
+    if not name:
+        return "", "", "no __name__ label"
+    for key in BIG_NUMBER_LABELS:
+        amount = labels.get(key)
+        if amount is not None:
+            if len(amount) > _MAX_DECIMAL_LENGTH or not _DECIMAL.fullmatch(amount):
+                return "", "", f"label {key!r} is not a decimal number"
+            break
+    return name, _json_encode(labels).decode(), None
+
+
+def _append_samples(
+    out: DecodedWrite, times: dict[int, datetime], name: str, labels: str, samples: Any
+) -> None:
+    out_times, out_names, out_labels, out_values = out.times, out.names, out.labels, out.values
+    for sample in samples:
+        value = sample.value
+        if value - value != 0.0:  # NaN or ±Inf, one comparison on the hot path
+            if value != value and struct.pack("<d", value) == _STALE_BYTES:
+                out.skipped_stale += 1
+            else:
+                out.skipped_non_finite += 1
+            continue
+        ms = sample.timestamp
+        when = times.get(ms)
+        if when is None:
+            if not 0 < ms < _MAX_TIMESTAMP_MS:
+                out.reject("timestamp missing or out of range", 1)
+                continue
+            when = times[ms] = _EPOCH + timedelta(milliseconds=ms)
+        out_times.append(when)
+        out_names.append(name)
+        out_labels.append(labels)
+        out_values.append(value)

@@ -1,0 +1,257 @@
+"""api/ingest/decode.py: remote-write bodies → samples, without a database."""
+
+from __future__ import annotations
+
+import math
+import struct
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+
+from api.ingest import decode
+from api.ingest._proto import remote_pb2, types_pb2, write_v2_pb2
+from api.ingest.decode import (
+    STALE_NAN,
+    MalformedRequest,
+    Protocol,
+    UnsupportedMediaType,
+    decode_request,
+    negotiate,
+)
+from api.ingest.encode import (
+    V1_HEADERS,
+    V2_HEADERS,
+    Series,
+    compress,
+    encode_v1,
+    write_request_v1,
+    write_request_v2,
+)
+
+T0 = 1_700_000_000_000  # ms
+V1_TYPE = V1_HEADERS["Content-Type"]
+V2_TYPE = V2_HEADERS["Content-Type"]
+
+
+def v1(series: list[Series]) -> decode.DecodedWrite:
+    return decode_request(write_request_v1(series), V1_TYPE, "snappy")
+
+
+def v2(series: list[Series]) -> decode.DecodedWrite:
+    return decode_request(write_request_v2(series), V2_TYPE, "snappy")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_label_cache() -> None:
+    decode._LABEL_SETS.clear()
+
+
+@pytest.mark.parametrize("decoder", [v1, v2])
+def test_round_trip_builds_four_parallel_arrays(decoder):
+    out = decoder([
+        Series({"__name__": "up", "job": "a", "manifest_tier": "mainnet"},
+               [(T0, 1.0), (T0 + 1000, 0.5)]),
+        Series({"__name__": "web_requests", "instance": "x"}, [(T0, 42.0)]),
+    ])
+    assert out.received == out.accepted == 3
+    assert out.names == ["up", "up", "web_requests"]
+    assert out.values == [1.0, 0.5, 42.0]
+    assert out.times == [
+        datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC),
+        datetime(2023, 11, 14, 22, 13, 21, tzinfo=UTC),
+        datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC),
+    ]
+    assert [msgspec.json.decode(text) for text in out.labels] == [
+        {"job": "a", "manifest_tier": "mainnet"},
+        {"job": "a", "manifest_tier": "mainnet"},
+        {"instance": "x"},
+    ]
+    assert out.labels[0] is out.labels[1]  # built once per series
+    assert out.rejected == {} and out.skipped_stale == out.skipped_non_finite == 0
+
+
+@pytest.mark.parametrize("decoder", [v1, v2])
+def test_big_number_labels_are_kept_digit_for_digit(decoder):
+    supply = "123456789012345678901234567890.123456789012345678"
+    out = decoder([Series({"__name__": "manifest_tokenomics_total_supply", "supply": supply,
+                           "manifest_tier": "mainnet"}, [(T0, 1.0)])])
+    assert msgspec.json.decode(out.labels[0])["supply"] == supply
+    assert supply in out.labels[0]
+
+
+@pytest.mark.parametrize("decoder", [v1, v2])
+def test_stale_markers_and_non_finite_values_are_skipped_not_rejected(decoder):
+    other_nan = struct.unpack("<d", struct.pack("<Q", 0x7FF8000000000001))[0]
+    out = decoder([Series({"__name__": "m"}, [
+        (T0, STALE_NAN), (T0 + 1, math.nan), (T0 + 2, other_nan), (T0 + 3, math.inf),
+        (T0 + 4, -math.inf), (T0 + 5, 7.0),
+    ])])
+    assert out.skipped_stale == 1
+    assert out.skipped_non_finite == 4
+    assert out.values == [7.0]
+    assert out.rejected == {}
+    assert out.received == 6
+
+
+def test_stale_marker_bits_survive_the_protobuf_runtime():
+    raw = encode_v1([Series({"__name__": "m"}, [(T0, STALE_NAN)])])
+    parsed = remote_pb2.WriteRequest.FromString(raw)
+    bits = struct.unpack("<Q", struct.pack("<d", parsed.timeseries[0].samples[0].value))[0]
+    assert bits == decode.STALE_NAN_BITS
+
+
+@pytest.mark.parametrize("decoder", [v1, v2])
+@pytest.mark.parametrize(
+    ("labels", "reason"),
+    [
+        ({"job": "x"}, "no __name__ label"),
+        ({"__name__": "m", "": "x"}, "empty label name"),
+        ({"__name__": "m", "supply": "12abc"}, "label 'supply' is not a decimal number"),
+        ({"__name__": "m", "amount": "NaN"}, "label 'amount' is not a decimal number"),
+        ({"__name__": "m", "excluded_supply": "1e999999"},
+         "label 'excluded_supply' is not a decimal number"),
+    ],
+)
+def test_invalid_series_are_rejected_and_the_rest_kept(decoder, labels, reason):
+    out = decoder([Series(labels, [(T0, 1.0), (T0 + 1, 2.0)]),
+                   Series({"__name__": "ok"}, [(T0, 3.0)])])
+    assert out.rejected == {reason: 2}
+    assert out.values == [3.0]
+    assert out.received == 3
+    assert out.rejection_summary() == f"2 of 3 samples rejected (2: {reason})"
+
+
+def test_repeated_label_names_are_rejected():
+    request = remote_pb2.WriteRequest()
+    series = request.timeseries.add()
+    series.labels.add(name="__name__", value="m")
+    series.labels.add(name="a", value="1")
+    series.labels.add(name="a", value="2")
+    series.samples.add(timestamp=T0, value=1.0)
+    out = decode_request(compress(request.SerializeToString()), V1_TYPE, "snappy")
+    assert out.rejected == {"repeated label name": 1}
+
+
+def test_empty_label_values_mean_absent_labels():
+    out = v1([Series({"__name__": "m", "a": "", "b": "x"}, [(T0, 1.0)])])
+    assert msgspec.json.decode(out.labels[0]) == {"b": "x"}
+
+
+@pytest.mark.parametrize("ms", [0, -1000, 253_402_300_800_000])
+def test_timestamps_out_of_range_are_rejected(ms):
+    out = v1([Series({"__name__": "m"}, [(ms, 1.0), (T0, 2.0)])])
+    assert out.rejected == {"timestamp missing or out of range": 1}
+    assert out.values == [2.0]
+
+
+def test_native_histograms_are_counted_and_rejected():
+    request = remote_pb2.WriteRequest()
+    series = request.timeseries.add()
+    series.labels.add(name="__name__", value="h")
+    series.histograms.add(timestamp=T0, count_int=3, sum=1.5)
+    plain = request.timeseries.add()
+    plain.labels.add(name="__name__", value="m")
+    plain.samples.add(timestamp=T0, value=1.0)
+    plain.exemplars.add(value=1.0, timestamp=T0)
+    out = decode_request(compress(request.SerializeToString()), V1_TYPE, "snappy")
+    assert out.received == 2
+    assert out.histograms_received == 1
+    assert out.exemplars_received == 1
+    assert out.rejected == {"native histograms are not supported": 1}
+    assert out.values == [1.0]
+
+
+def test_v2_bad_symbol_references_are_rejected():
+    request = write_v2_pb2.Request(symbols=["", "__name__", "m"])
+    request.timeseries.add(labels_refs=[1, 2], samples=[write_v2_pb2.Sample(value=1, timestamp=T0)])
+    request.timeseries.add(labels_refs=[1, 9], samples=[write_v2_pb2.Sample(value=2, timestamp=T0)])
+    request.timeseries.add(labels_refs=[1], samples=[write_v2_pb2.Sample(value=3, timestamp=T0)])
+    out = decode_request(compress(request.SerializeToString()), V2_TYPE, "snappy")
+    assert out.values == [1.0]
+    assert out.rejected == {"label reference outside the symbols table": 1,
+                            "odd number of label references": 1}
+
+
+def test_label_set_cache_does_not_change_results():
+    series = [Series({"__name__": "m", "supply": "5"}, [(T0, 1.0)]),
+              Series({"job": "no-name"}, [(T0, 1.0)])]
+    first, second = v1(series), v1(series)
+    assert (first.labels, first.rejected) == (second.labels, second.rejected)
+
+
+# --- headers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "protocol"),
+    [
+        ("application/x-protobuf", Protocol.V1),
+        ("application/x-protobuf;proto=prometheus.WriteRequest", Protocol.V1),
+        ("Application/X-Protobuf; proto=io.prometheus.write.v2.Request", Protocol.V2),
+        ('application/x-protobuf;proto="io.prometheus.write.v2.Request"', Protocol.V2),
+    ],
+)
+def test_negotiate_picks_the_message(content_type, protocol):
+    assert negotiate(content_type, "snappy") is protocol
+
+
+@pytest.mark.parametrize(
+    ("content_type", "encoding", "error", "words"),
+    [
+        ("application/x-protobuf", None, MalformedRequest, "missing Content-Encoding"),
+        ("application/x-protobuf", "", MalformedRequest, "missing Content-Encoding"),
+        (None, "snappy", MalformedRequest, "missing Content-Type"),
+        ("application/x-protobuf", "gzip", UnsupportedMediaType, "unsupported Content-Encoding"),
+        ("application/json", "snappy", UnsupportedMediaType, "unsupported Content-Type"),
+        ("application/x-protobuf;proto=foo.Bar", "snappy", UnsupportedMediaType, "foo.Bar"),
+    ],
+)
+def test_negotiate_errors(content_type, encoding, error, words):
+    with pytest.raises(error) as caught:
+        negotiate(content_type, encoding)
+    assert words in caught.value.message
+    assert caught.value.status == (415 if error is UnsupportedMediaType else 400)
+
+
+# --- bodies that cannot be read -------------------------------------------------------
+
+
+def test_empty_body_is_malformed():
+    with pytest.raises(MalformedRequest, match="empty body"):
+        decode_request(b"", V1_TYPE, "snappy")
+
+
+def test_corrupt_snappy_is_malformed():
+    with pytest.raises(MalformedRequest, match="snappy"):
+        decode_request(b"\x10garbage-not-snappy", V1_TYPE, "snappy")
+
+
+def test_framed_snappy_is_refused():
+    import cramjam
+
+    framed = bytes(cramjam.snappy.compress(encode_v1([Series({"__name__": "m"}, [(T0, 1.0)])])))
+    with pytest.raises(MalformedRequest):
+        decode_request(framed, V1_TYPE, "snappy")
+
+
+def test_corrupt_protobuf_is_malformed():
+    with pytest.raises(MalformedRequest, match=r"invalid protobuf prometheus\.WriteRequest"):
+        decode_request(compress(b"\x0a\xff\xff\xff\x0f"), V1_TYPE, "snappy")
+    with pytest.raises(MalformedRequest, match=r"invalid protobuf io\.prometheus\.write\.v2"):
+        decode_request(compress(b"\x22\x05ab"), V2_TYPE, "snappy")
+
+
+def test_invalid_utf8_label_is_malformed():
+    label = b"\x0a\x08__name__\x12\x02\xff\xfe"
+    sample = types_pb2.TimeSeries(samples=[{"value": 1.0, "timestamp": T0}]).SerializeToString()
+    series = b"\x0a" + bytes([len(label)]) + label + sample
+    request = b"\x0a" + bytes([len(series)]) + series
+    with pytest.raises(MalformedRequest, match=r"prometheus\.Label"):
+        decode_request(compress(request), V1_TYPE, "snappy")
+
+
+def test_decompressed_size_is_bounded_before_inflating():
+    body = write_request_v1([Series({"__name__": "m" * 1000}, [(T0, 1.0)])])
+    with pytest.raises(MalformedRequest, match="exceeds the limit"):
+        decode_request(body, V1_TYPE, "snappy", max_decompressed_bytes=100)
