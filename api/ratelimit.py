@@ -1,0 +1,413 @@
+"""Rate limiting with the ``limits`` library (async API), per role and per client.
+
+- Strategy: moving window. It is exact (every hit is a timestamp in the window), so two
+  replicas sharing one Redis enforce exactly one budget; at our limits (hundreds a minute)
+  its memory cost is small.
+- Identity: the anonymous role is limited per client IP, any other role per JWT ``sub``
+  (the role name when the token has no ``sub``), each within that role's own budget.
+  ``/api/v1/write`` has its own ``ingest`` budget, per ``sub`` as well.
+- Storage errors never become a 500: the decision follows
+  ``METRICS_RPC_RATE_LIMIT_FAIL_OPEN`` (allow, or 503), with one log line when the storage
+  goes away and one when it comes back; while it is down we do not wait on it again for
+  ``RETRY_STORAGE_AFTER`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from typing import Any, Literal, cast
+
+import msgspec
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import Storage as AsyncStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import ConfigurationError
+from limits.storage import storage_from_string
+from prometheus_client import CollectorRegistry, Counter
+
+from api.config import ConfigError, Settings
+from api.rpc.auth import AuthResult
+from api.rpc.errors import ApiError, RateLimited
+
+log = logging.getLogger("metrics_rpc.ratelimit")
+
+INGEST_KEY = "ingest"  # METRICS_RPC_RATE_LIMITS key for /api/v1/write
+DEFAULT_KEY = "default"  # limit for roles not listed (none when absent)
+STORAGE_TIMEOUT = 0.5  # seconds one storage call may take before it counts as down
+RETRY_STORAGE_AFTER = 2.0  # seconds we skip a failed storage before trying it again
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+# --- configuration ------------------------------------------------------------------
+
+
+class RateLimitConfig(msgspec.Struct, frozen=True):
+    """``METRICS_RPC_RATE_LIMITS`` parsed: budget name (a role, ``ingest``, ``default``) →
+    limit strings in ``limits`` notation; an empty mapping means rate limiting is off."""
+
+    limits: dict[str, tuple[str, ...]]
+    storage_uri: str = "memory://"
+    fail_open: bool = True
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.limits)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RateLimitConfig:
+        return cls(
+            limits=parse_rate_limits(settings.rate_limits),
+            storage_uri=settings.rate_limit_storage,
+            fail_open=settings.rate_limit_fail_open,
+        )
+
+
+def parse_rate_limits(text: str) -> dict[str, tuple[str, ...]]:
+    """``web_anon=60/minute;writer=10/second,600/minute;ingest=120/minute`` → a mapping.
+
+    ``off`` (or an empty string) disables rate limiting. A ``;``-segment without ``=`` adds
+    to the previous role, so ``web_anon=10/second;60/minute`` also reads as intended.
+    """
+    name = "METRICS_RPC_RATE_LIMITS"
+    text = text.strip()
+    if text.lower() in ("", "off", "none", "false"):
+        return {}
+    out: dict[str, list[str]] = {}
+    current: str | None = None
+    for segment in (s.strip() for s in text.split(";")):
+        if not segment:
+            continue
+        role, eq, limit = segment.partition("=")
+        if eq:
+            current = role.strip()
+            if not current:
+                raise ConfigError(f"{name}: missing role name in {segment!r}")
+        elif current is None:
+            raise ConfigError(f"{name}: expected role=limit, got {segment!r}")
+        else:
+            limit = segment
+        limit = limit.strip()
+        if limit.lower() in ("off", "none", "unlimited"):
+            out.setdefault(current, [])
+            continue
+        try:
+            parse_many(limit)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: invalid limit {limit!r} for {current!r}") from exc
+        out.setdefault(current, []).append(limit)
+    return {role: tuple(limits) for role, limits in out.items()}
+
+
+# --- client identity ----------------------------------------------------------------
+
+
+def parse_trusted_proxies(entries: Iterable[str]) -> tuple[IpNetwork, ...]:
+    """``METRICS_RPC_TRUSTED_PROXIES`` entries (addresses or CIDRs) as networks."""
+    networks: list[IpNetwork] = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError as exc:
+            raise ConfigError(f"METRICS_RPC_TRUSTED_PROXIES: invalid address {entry!r}") from exc
+    return tuple(networks)
+
+
+def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # "[::1]:1234"
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # "1.2.3.4:1234"
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_ip(peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[IpNetwork]) -> str:
+    """The client address for rate limiting.
+
+    ``X-Forwarded-For`` counts only when the connecting peer is a trusted proxy; then the
+    chain is read from the right and the first address that is not a trusted proxy is the
+    client (so a client cannot pick its identity by sending the header itself).
+    """
+    peer_ip = _parse_ip(peer) if peer else None
+    if peer_ip is None:
+        return peer or "unknown"
+
+    def is_trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return any(address in network for network in trusted)
+
+    if not is_trusted(peer_ip):
+        return str(peer_ip)
+    hops = [hop for header in forwarded_for for hop in header.split(",") if hop.strip()]
+    current = peer_ip
+    for hop in reversed(hops):
+        address = _parse_ip(hop)
+        if address is None:
+            break  # garbage in the chain: stop at the last hop we could trust
+        current = address
+        if not is_trusted(address):
+            break
+    return str(current)
+
+
+# --- decisions ----------------------------------------------------------------------
+
+
+class RateLimitDecision(msgspec.Struct, frozen=True):
+    """What one hit decided, with the values of the response headers."""
+
+    allowed: bool
+    limit: int = 0  # requests per window of the most restrictive limit (0: not limited)
+    remaining: int = 0
+    reset_after: int = 0  # seconds until the window has room again
+    window: int = 0  # seconds of that limit's window
+    storage_unavailable: bool = False  # decided without the storage (fail open or closed)
+
+    @property
+    def retry_after(self) -> int:
+        return max(self.reset_after, 1)
+
+    def headers(self) -> dict[str, str]:
+        """``RateLimit-*`` (IETF draft) for every limited response, plus ``Retry-After``
+        when rejected."""
+        out: dict[str, str] = {}
+        if self.limit:
+            out["RateLimit-Limit"] = str(self.limit)
+            out["RateLimit-Remaining"] = str(self.remaining)
+            out["RateLimit-Reset"] = str(self.reset_after)
+            out["RateLimit-Policy"] = f"{self.limit};w={self.window}"
+        if not self.allowed:
+            out["Retry-After"] = str(self.retry_after)
+        return out
+
+
+UNLIMITED = RateLimitDecision(allowed=True)
+
+
+class RateLimitUnavailable(ApiError):
+    """503: the rate limit storage is down and METRICS_RPC_RATE_LIMIT_FAIL_OPEN is off."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            503,
+            "MRPC503",
+            "Rate limiting is unavailable",
+            "The rate limit storage cannot be reached",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def rejection(decision: RateLimitDecision) -> ApiError:
+    """The error response for a decision that did not allow the request."""
+    if decision.storage_unavailable:
+        return RateLimitUnavailable(decision.retry_after)
+    return RateLimited(decision.retry_after, decision.headers())
+
+
+Outcome = Literal["allowed", "rejected", "storage_unavailable"]
+
+
+def decision_counter(registry: CollectorRegistry) -> Callable[[str, Outcome], None]:
+    """An ``on_decision`` callback counting decisions in /metrics, rejections included."""
+    counter = Counter(
+        "metrics_rpc_rate_limit_decisions",
+        "Rate limit decisions by budget and outcome (allowed, rejected, storage_unavailable)",
+        ["budget", "outcome"],
+        registry=registry,
+    )
+
+    def record(budget: str, outcome: Outcome) -> None:
+        counter.labels(budget, outcome).inc()
+
+    return record
+
+
+class RateLimiter:
+    """Counts hits per (budget, identity) in the configured storage."""
+
+    def __init__(
+        self,
+        config: RateLimitConfig,
+        *,
+        on_decision: Callable[[str, Outcome], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self._items: dict[str, tuple[RateLimitItem, ...]] = {
+            name: tuple(item for limit in limits for item in parse_many(limit))
+            for name, limits in config.limits.items()
+        }
+        uri = config.storage_uri
+        if not uri.startswith("async+"):
+            uri = f"async+{uri}"
+        options: dict[str, float | str | bool] = {}
+        if "redis" in uri:
+            options = {"connect_timeout": STORAGE_TIMEOUT, "stream_timeout": STORAGE_TIMEOUT}
+        try:
+            self._storage = cast(AsyncStorage, storage_from_string(uri, **options))
+            self._strategy = MovingWindowRateLimiter(self._storage)
+        except (ConfigurationError, NotImplementedError, ValueError) as exc:
+            raise ConfigError(
+                f"METRICS_RPC_RATE_LIMIT_STORAGE: unusable storage {config.storage_uri!r}: {exc}"
+            ) from exc
+        self.on_decision = on_decision
+        self._clock = clock
+        self._down_until = 0.0  # while in the future, we decide without the storage
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, on_decision: Callable[[str, Outcome], None] | None = None
+    ) -> RateLimiter | None:
+        """The limiter, or None when ``METRICS_RPC_RATE_LIMITS`` is ``off``."""
+        config = RateLimitConfig.from_settings(settings)
+        return cls(config, on_decision=on_decision) if config.enabled else None
+
+    def budget_for(self, role: str, *, ingest: bool = False) -> str | None:
+        """The budget name that applies, or None when unlimited."""
+        if ingest and INGEST_KEY in self._items:
+            return INGEST_KEY
+        if role in self._items:
+            return role
+        return DEFAULT_KEY if DEFAULT_KEY in self._items else None
+
+    async def hit_request(
+        self,
+        *,
+        role: str,
+        anonymous: bool,
+        sub: str | None,
+        client_address: str,
+        ingest: bool = False,
+    ) -> RateLimitDecision:
+        """One request: anonymous → per client IP; authenticated → per ``sub`` (or role)."""
+        identity = f"ip:{client_address}" if anonymous else f"sub:{sub}" if sub else "no-sub"
+        return await self.hit(role, identity, ingest=ingest)
+
+    async def hit(self, role: str, identity: str, *, ingest: bool = False) -> RateLimitDecision:
+        budget = self.budget_for(role, ingest=ingest)
+        if budget is None or not self._items[budget]:
+            return UNLIMITED
+        items = self._items[budget]
+        if self._clock() < self._down_until:
+            return self._without_storage(budget, items)
+        try:
+            decision = await asyncio.wait_for(
+                self._hit_storage(("metrics-rpc", budget, role, identity), items),
+                timeout=STORAGE_TIMEOUT * 2,
+            )
+        except Exception as exc:  # any storage failure: never let it become a 500
+            if self._down_until == 0.0:
+                log.warning(
+                    "rate limit storage %s unavailable (%s: %s); failing %s",
+                    self.config.storage_uri,
+                    type(exc).__name__,
+                    exc,
+                    "open" if self.config.fail_open else "closed",
+                )
+            self._down_until = self._clock() + RETRY_STORAGE_AFTER
+            return self._without_storage(budget, items)
+        if self._down_until:
+            log.warning("rate limit storage %s is back", self.config.storage_uri)
+            self._down_until = 0.0
+        self._report(budget, "allowed" if decision.allowed else "rejected")
+        return decision
+
+    def _without_storage(self, budget: str, items: tuple[RateLimitItem, ...]) -> RateLimitDecision:
+        self._report(budget, "storage_unavailable")
+        if self.config.fail_open:
+            return RateLimitDecision(allowed=True, storage_unavailable=True)
+        return RateLimitDecision(
+            allowed=False,
+            reset_after=math.ceil(RETRY_STORAGE_AFTER),
+            storage_unavailable=True,
+        )
+
+    async def _hit_storage(
+        self, keys: tuple[str, ...], items: tuple[RateLimitItem, ...]
+    ) -> RateLimitDecision:
+        tightest: RateLimitDecision | None = None
+        for item in items:
+            allowed = await self._strategy.hit(item, *keys)
+            stats = await self._strategy.get_window_stats(item, *keys)
+            now = self._clock()
+            decision = RateLimitDecision(
+                allowed=allowed,
+                limit=item.amount,
+                remaining=max(stats.remaining, 0),
+                reset_after=max(math.ceil(stats.reset_time - now), 0),
+                window=item.get_expiry(),
+            )
+            if not allowed:
+                return decision
+            if tightest is None or decision.remaining < tightest.remaining:
+                tightest = decision
+        assert tightest is not None
+        return tightest
+
+    def _report(self, budget: str, outcome: Outcome) -> None:
+        if self.on_decision is not None:
+            self.on_decision(budget, outcome)
+
+    async def reset(self) -> None:
+        """Forget every count (tests, and a ``memory://`` storage between runs)."""
+        await self._storage.reset()
+
+
+# --- the pipeline hook ----------------------------------------------------------------
+
+
+class RequestRateLimiter:
+    """The hook ``create_app(rate_limiter=…)`` awaits after auth (see ``api.rpc.pipeline``):
+    the client address from the ASGI scope, then one hit; 429/503 raised as ``ApiError``."""
+
+    def __init__(self, limiter: RateLimiter, trusted_proxies: Sequence[IpNetwork] = ()) -> None:
+        self.limiter = limiter
+        self.trusted_proxies = tuple(trusted_proxies)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RequestRateLimiter | None:
+        """None when ``METRICS_RPC_RATE_LIMITS`` is ``off``."""
+        limiter = RateLimiter.from_settings(settings)
+        if limiter is None:
+            return None
+        return cls(limiter, parse_trusted_proxies(settings.trusted_proxies))
+
+    def attach_metrics(self, registry: CollectorRegistry) -> None:
+        """Count decisions in this registry (the app's ``/metrics``)."""
+        self.limiter.on_decision = decision_counter(registry)
+
+    def client_address(self, scope: MutableMapping[str, Any]) -> str:
+        client = scope.get("client")
+        peer = str(client[0]) if client else None
+        forwarded = [
+            value.decode("latin-1")
+            for name, value in scope.get("headers", ())
+            if name.lower() == b"x-forwarded-for"
+        ]
+        return client_ip(peer, forwarded, self.trusted_proxies)
+
+    async def check(
+        self, auth: AuthResult, scope: MutableMapping[str, Any], *, ingest: bool = False
+    ) -> Mapping[str, str] | None:
+        """Headers for the response (``RateLimit-*``), or raises 429 / 503."""
+        decision = await self.limiter.hit_request(
+            role=auth.role,
+            anonymous=auth.anonymous,
+            sub=auth.sub,
+            client_address=self.client_address(scope),
+            ingest=ingest,
+        )
+        if not decision.allowed:
+            raise rejection(decision)
+        return decision.headers() or None

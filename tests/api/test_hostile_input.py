@@ -1,0 +1,280 @@
+"""Hostile input against the real app and a real PostgreSQL: size limits, malformed and
+injected requests, forged tokens, pool exhaustion, per-role statement timeouts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from api.config import Settings
+from tests.api.app_server import running_app
+from tests.api.hardening_db import canary_intact, install
+from tests.pgfixtures import DATABASES, DbInfo
+
+SECRET = "hostile-input-tests-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+MAX_BODY = 4096
+MAX_URL = 2048
+
+
+@pytest.fixture(scope="module")
+def hostile_db() -> Iterator[DbInfo]:
+    db = DATABASES.make_db("hostile")
+    install(db)
+    # a short timeout for web_anon in this database only, to see the per-role timeout act
+    db.psql(f"alter role web_anon in database {db.name} set statement_timeout = '400ms'")
+    yield db
+    db.drop()
+
+
+def settings_for(db: DbInfo, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "db_uri": db.authenticator_dsn,
+        "jwt_secret": SECRET,
+        "rate_limits": "off",
+        "max_body_bytes": MAX_BODY,
+        "max_url_length": MAX_URL,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="module")
+def api(hostile_db: DbInfo) -> Iterator[httpx.Client]:
+    with running_app(settings_for(hostile_db)) as url, httpx.Client(base_url=url) as client:
+        yield client
+
+
+def token(claims: dict[str, Any]) -> str:
+    return jwt.encode({"exp": time.time() + 600, **claims}, SECRET, algorithm="HS256")
+
+
+def bearer(claims: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(claims)}"}
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"code", "details", "hint", "message"}
+    if code is not None:
+        assert body["code"] == code
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+
+
+def test_the_fixture_function_works(api: httpx.Client) -> None:
+    response = api.get("/rpc/hardening_echo", params={"p_text": "hi"})
+    assert response.status_code == 200, response.text
+    assert response.json()["text"] == "hi"
+    assert response.json()["role"] == "web_anon"
+
+
+# --- size limits ---------------------------------------------------------------------
+
+
+def test_oversized_body_is_413(api: httpx.Client) -> None:
+    body = b'{"p_text": "' + b"x" * MAX_BODY + b'"}'
+    response = api.post("/rpc/hardening_echo", content=body)
+    assert_error(response, 413, "MRPC413")
+
+
+def test_oversized_chunked_body_is_413(api: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"p_text": "'
+        for _ in range(10):
+            yield b"x" * 1000
+        yield b'"}'
+
+    response = api.post("/rpc/hardening_echo", content=chunks())
+    assert_error(response, 413, "MRPC413")
+
+
+def test_body_just_under_the_limit_is_fine(api: httpx.Client) -> None:
+    text = "y" * (MAX_BODY - 100)
+    response = api.post("/rpc/hardening_echo", json={"p_text": text})
+    assert response.status_code == 200, response.text
+    assert response.json()["text"] == text
+
+
+def test_huge_url_is_414(api: httpx.Client) -> None:
+    response = api.get("/rpc/hardening_echo", params={"p_text": "z" * MAX_URL})
+    assert_error(response, 414, "MRPC414")
+
+
+def test_malformed_json_is_400(api: httpx.Client) -> None:
+    for body in (b'{"p_text": ', b"{'p_text': 1}", b"\xff\xfe", b'{"p_text": "a"} trailing'):
+        response = api.post(
+            "/rpc/hardening_echo", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert_error(response, 400, "PGRST102")
+
+
+# --- SQL injection in every part of a request ----------------------------------------
+
+DROP = "drop table public.canary"
+SLEEP = "pg_sleep(3)"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "headers", "statuses"),
+    [
+        # function name
+        ("GET", f"/rpc/hardening_echo;{DROP}", {}, {}, {404}),
+        ("GET", f'/rpc/hardening_echo"();{DROP};--', {}, {}, {404}),
+        ("GET", f"/rpc/hardening_echo(p_text:=(select {SLEEP}))", {}, {}, {404}),
+        ("GET", "/rpc/api.hardening_echo", {}, {}, {404}),
+        ("GET", "/rpc/pg_catalog.pg_sleep", {"seconds": "3"}, {}, {404}),
+        ("GET", "/rpc/pg_sleep", {"": "3"}, {}, {404}),
+        # argument names
+        ("GET", "/rpc/hardening_echo", {f'p_text" := 1);{DROP};--': "1"}, {}, {404}),
+        ("GET", "/rpc/hardening_echo", {f"p_text:=(select {SLEEP})": "1"}, {}, {404}),
+        # select / order / limit / offset
+        ("GET", "/rpc/hardening_rows", {"select": f"id,name);{DROP};--"}, {}, {400}),
+        ("GET", "/rpc/hardening_rows", {"select": f"id,{SLEEP}"}, {}, {400}),
+        ("GET", "/rpc/hardening_rows", {"select": 'id,"name"";drop"'}, {}, {400}),
+        ("GET", "/rpc/hardening_rows", {"order": f"id;{DROP}"}, {}, {400}),
+        ("GET", "/rpc/hardening_rows", {"order": f"(select {SLEEP})"}, {}, {400}),
+        ("GET", "/rpc/hardening_rows", {"order": "id.asc,name.desc;--"}, {}, {400}),
+        ("GET", "/rpc/hardening_rows", {"limit": f"1;{DROP}"}, {}, {400}),
+        ("GET", "/rpc/hardening_rows", {"offset": f"(select {SLEEP})"}, {}, {400}),
+        # filters
+        ("GET", "/rpc/hardening_rows", {"id": f"eq.1;{DROP}"}, {}, {400}),
+        ("GET", "/rpc/hardening_rows", {"id": f"eq.(select {SLEEP})"}, {}, {400}),
+        ("GET", "/rpc/hardening_rows", {f"id);{DROP};--": "eq.1"}, {}, {400}),
+        ("GET", "/rpc/hardening_rows", {"id": "gt.0)or(1=1"}, {}, {400}),
+        ("GET", "/rpc/hardening_rows", {"or": f"(id.eq.1,{DROP})"}, {}, {400}),
+        ("GET", "/rpc/hardening_rows", {"id": f"in.(1);{DROP};--"}, {}, {400}),
+        # profile headers
+        ("GET", "/rpc/hardening_echo", {}, {"Accept-Profile": f"api;{DROP}"}, {406}),
+        ("GET", "/rpc/hardening_echo", {}, {"Accept-Profile": 'api"."x'}, {406}),
+        ("POST", "/rpc/hardening_echo", {}, {"Content-Profile": f"public;{DROP}"}, {406}),
+    ],
+)
+def test_injection_attempts_are_rejected_and_run_nothing(
+    api: httpx.Client,
+    hostile_db: DbInfo,
+    method: str,
+    path: str,
+    params: dict[str, str],
+    headers: dict[str, str],
+    statuses: set[int],
+) -> None:
+    started = time.monotonic()
+    json_body = {} if method == "POST" else None
+    response = api.request(method, path, params=params, headers=headers, json=json_body)
+    assert response.status_code in statuses, (response.status_code, response.text)
+    assert set(response.json()) == {"code", "details", "hint", "message"}
+    assert time.monotonic() - started < 2.5, "nothing may sleep"
+    assert canary_intact(hostile_db)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"'); {DROP}; --",
+        f"'||(select {SLEEP})||'",
+        "$$; drop table public.canary; $$",
+        "\\'; drop table public.canary; --",
+        "\uff44\uff52\uff4f\uff50 \uff3c' fullwidth",
+    ],
+)
+def test_injection_in_argument_values_is_just_text(
+    api: httpx.Client, hostile_db: DbInfo, value: str
+) -> None:
+    started = time.monotonic()
+    for response in (
+        api.get("/rpc/hardening_echo", params={"p_text": value}),
+        api.post("/rpc/hardening_echo", json={"p_text": value}),
+    ):
+        assert response.status_code == 200, response.text
+        assert response.json()["text"] == value
+    assert time.monotonic() - started < 2.5
+    assert canary_intact(hostile_db)
+
+
+def test_injection_in_json_keys(api: httpx.Client, hostile_db: DbInfo) -> None:
+    response = api.post("/rpc/hardening_echo", json={f'p_text" := 1); {DROP}; --': "x"})
+    assert_error(response, 404, "PGRST202")
+    assert canary_intact(hostile_db)
+
+
+def test_nul_byte_in_a_value_is_a_client_error(api: httpx.Client) -> None:
+    response = api.post("/rpc/hardening_echo", json={"p_text": "a\u0000b"})
+    assert 400 <= response.status_code < 500, response.text
+
+
+# --- forged tokens -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["postgres", "authenticator", "pg_read_server_files", "nobody"])
+def test_forged_roles_are_refused(api: httpx.Client, hostile_db: DbInfo, role: str) -> None:
+    response = api.get("/rpc/hardening_echo", headers=bearer({"role": role}))
+    assert response.status_code in (401, 403), response.text
+    assert canary_intact(hostile_db)
+
+
+def test_forged_signature_is_401(api: httpx.Client) -> None:
+    forged = jwt.encode({"role": "writer"}, "x" * 64, algorithm="HS256")
+    response = api.get("/rpc/hardening_echo", headers={"Authorization": f"Bearer {forged}"})
+    assert_error(response, 401, "PGRST301")
+    assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+
+
+def test_alg_none_is_401(api: httpx.Client) -> None:
+    unsigned = jwt.encode({"role": "writer"}, None, algorithm="none")
+    response = api.get("/rpc/hardening_echo", headers={"Authorization": f"Bearer {unsigned}"})
+    assert_error(response, 401, "PGRST301")
+
+
+def test_expired_token_is_401(api: httpx.Client) -> None:
+    expired = jwt.encode({"role": "writer", "exp": time.time() - 120}, SECRET, algorithm="HS256")
+    response = api.get("/rpc/hardening_echo", headers={"Authorization": f"Bearer {expired}"})
+    assert_error(response, 401, "PGRST303")
+    assert 'error_description="JWT expired"' in response.headers["www-authenticate"]
+
+
+def test_valid_writer_token_works(api: httpx.Client) -> None:
+    response = api.get("/rpc/hardening_echo", headers=bearer({"role": "writer", "sub": "w"}))
+    assert response.status_code == 200, response.text
+    assert response.json()["role"] == "writer"
+    assert response.json()["claims"]["sub"] == "w"
+
+
+# --- cost limits ---------------------------------------------------------------------
+
+
+def test_per_role_statement_timeout(api: httpx.Client) -> None:
+    """web_anon's timeout (400 ms in this database) cancels a slow call; writer's does not."""
+    slow = api.get("/rpc/hardening_sleep", params={"p_seconds": "2"})
+    assert_error(slow, 500, "57014")
+    fine = api.get(
+        "/rpc/hardening_sleep", params={"p_seconds": "0.6"}, headers=bearer({"role": "writer"})
+    )
+    assert fine.status_code == 200, fine.text
+
+
+def test_pool_acquisition_timeout_is_504(hostile_db: DbInfo) -> None:
+    settings = settings_for(hostile_db, db_pool=1, db_pool_acquisition_timeout=0.3)
+    writer = bearer({"role": "writer"})
+    with running_app(settings) as url:
+        results: dict[str, httpx.Response] = {}
+
+        def slow_call() -> None:
+            results["slow"] = httpx.get(
+                f"{url}/rpc/hardening_sleep", params={"p_seconds": "1.5"}, headers=writer,
+                timeout=10,
+            )  # fmt: skip
+
+        thread = threading.Thread(target=slow_call)
+        thread.start()
+        time.sleep(0.4)  # the only connection is busy now
+        blocked = httpx.get(f"{url}/rpc/hardening_rows", timeout=10)
+        thread.join(timeout=10)
+    assert_error(blocked, 504, "PGRST003")
+    assert blocked.json()["message"] == "Timed out acquiring connection from connection pool."
+    assert results["slow"].status_code == 200
