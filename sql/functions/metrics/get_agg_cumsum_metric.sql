@@ -1,0 +1,28 @@
+CREATE OR REPLACE FUNCTION api.get_agg_cumsum_metric(
+    p_metric_name text,
+    p_schema      text        DEFAULT 'cumsum',
+    p_interval    interval    DEFAULT '1 day',
+    p_from        timestamptz DEFAULT now() - interval '7 days',
+    p_to          timestamptz DEFAULT now())
+RETURNS TABLE("timestamp" timestamptz, value text)
+LANGUAGE sql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, metrics
+AS $$
+    WITH increments AS (
+        SELECT metrics.bucket_start(r.bucket, p_interval) AS b, sum(r.sum_value) AS s
+        FROM metrics.rollup_rows(p_schema, ARRAY[p_metric_name], p_from, p_to,
+                                 metrics.interval_tier(p_interval)) AS r
+        GROUP BY 1
+    )
+    -- the scalar subquery runs once: everything written before the range
+    SELECT i.b, ((SELECT metrics.sum_before(p_schema, p_metric_name, p_from))
+                 + sum(i.s) OVER (ORDER BY i.b))::text
+    FROM increments AS i
+    ORDER BY i.b
+$$;
+
+COMMENT ON FUNCTION api.get_agg_cumsum_metric(text, text, interval, timestamptz, timestamptz) IS
+$$Running total of metric p_metric_name in schema p_schema (default cumsum) at the end of each bucket of p_interval over [p_from, p_to), oldest first, including everything written before p_from. Values are text with every digit; only buckets with data.
+p_interval is a whole number of minutes, days or months (default 1 day); the range defaults to the last 7 days and is resolved to whole minutes. NULL arguments return no rows.$$;
+REVOKE ALL ON FUNCTION api.get_agg_cumsum_metric(text, text, interval, timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.get_agg_cumsum_metric(text, text, interval, timestamptz, timestamptz) TO web_anon, writer;

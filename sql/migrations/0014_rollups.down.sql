@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS metrics.rollup_1d;
+DROP TABLE IF EXISTS metrics.rollup_1h;
+DROP TABLE IF EXISTS metrics.rollup_1m;
