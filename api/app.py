@@ -1,0 +1,157 @@
+"""The Litestar app factory: wires the pieces together, holds no logic.
+
+``create_app(settings)`` gives the API app: ``/rpc/<name>`` (the pipeline, a raw ASGI
+mount), ``GET /`` (OpenAPI), ``/docs``, and the admin routes ``/live``, ``/ready``,
+``/metrics``. ``create_admin_app(runtime)`` serves only the admin routes (for
+``PGRST_ADMIN_SERVER_PORT``). Other components plug in through the arguments:
+
+* ``rate_limiter``: awaited after auth on every RPC call (see ``RateLimiter``);
+* ``extra_route_handlers``: more Litestar handlers (e.g. ``POST /api/v1/write``), which find
+  the shared ``Runtime`` at ``request.app.state.runtime`` (authenticator, db, observability);
+* ``extra_middleware``: ASGI middleware around everything (e.g. request size limits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request, Response, get
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.handlers import asgi
+from litestar.types import ControllerRouterHandler, Middleware
+
+from api.config import Settings
+from api.observability import PROMETHEUS_CONTENT_TYPE, Observability
+from api.ratelimit import RequestRateLimiter
+from api.request_limits import RequestLimitsMiddleware
+from api.rpc.auth import Authenticator
+from api.rpc.errors import ApiError, InvalidResourcePath, NoSchemaCache
+from api.rpc.openapi import DOCS_HTML, openapi_document
+from api.rpc.pipeline import RateLimiter, Receive, RpcPipeline, Scope, Send
+from api.rpc.schema_cache import SchemaCache, SchemaCacheHolder, SchemaCacheLoader
+from api.rpc.transaction import Database
+
+
+class Runtime:
+    """What the handlers share: settings, authenticator, cache, database, observability."""
+
+    def __init__(self, settings: Settings, rate_limiter: RateLimiter | None = None) -> None:
+        self.settings = settings
+        self.authenticator = Authenticator(settings)
+        self.observability = Observability()
+        self.cache = SchemaCacheHolder()
+        self.db = Database(settings)
+        self.observability.watch_pool(self.db.pool_stats)
+        self.loader = SchemaCacheLoader(
+            settings.db_uri, settings.db_schemas,
+            settings.db_channel if settings.db_channel_enabled else None,
+            self._cache_loaded, self.observability.emit,
+        )
+        self.pipeline = RpcPipeline(settings, self.authenticator, self.cache, self.db,
+                                    self.observability, rate_limiter)
+        self._loader_task: asyncio.Task[None] | None = None
+
+    def _cache_loaded(self, cache: SchemaCache) -> None:
+        self.cache.replace(cache)
+        self.db.cache = cache
+
+    @property
+    def ready(self) -> bool:
+        return self.cache.current is not None and self.loader.connected
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: Litestar) -> AsyncIterator[None]:
+        await self.db.start()
+        self._loader_task = asyncio.create_task(self.loader.run(), name="schema-cache-loader")
+        try:
+            yield
+        finally:
+            self._loader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._loader_task
+            await self.db.close()
+
+
+def _error_response(error: ApiError) -> Response[bytes]:
+    return Response(error.body(), status_code=error.status,
+                    headers=dict(error.response_headers()[1:]),
+                    media_type="application/json; charset=utf-8")
+
+
+def _not_found(_request: Request[Any, Any, Any], _exc: Exception) -> Response[bytes]:
+    return _error_response(InvalidResourcePath())
+
+
+def _http_error(_request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    return _error_response(ApiError(exc.status_code, f"MRPC{exc.status_code}", str(exc.detail)))
+
+
+def _admin_handlers(runtime: Runtime) -> list[ControllerRouterHandler]:
+    @get("/live", sync_to_thread=False, include_in_schema=False)
+    def live() -> Response[bytes]:
+        return Response(b"", status_code=200)
+
+    @get("/ready", sync_to_thread=False, include_in_schema=False)
+    def ready() -> Response[bytes]:
+        return Response(b"", status_code=200 if runtime.ready else 503)
+
+    @get("/metrics", sync_to_thread=False, include_in_schema=False)
+    def metrics() -> Response[bytes]:
+        return Response(runtime.observability.exposition(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    return [live, ready, metrics]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    rate_limiter: RateLimiter | None = None,
+    extra_route_handlers: Sequence[ControllerRouterHandler] = (),
+    extra_middleware: Sequence[Middleware] = (),
+) -> Litestar:
+    if rate_limiter is None:  # METRICS_RPC_RATE_LIMITS (None when "off")
+        rate_limiter = RequestRateLimiter.from_settings(settings)
+    runtime = Runtime(settings, rate_limiter)
+    if isinstance(rate_limiter, RequestRateLimiter):
+        rate_limiter.attach_metrics(runtime.observability.registry)
+
+    @asgi("/rpc", is_mount=True, copy_scope=False)
+    async def rpc(scope: Scope, receive: Receive, send: Send) -> None:
+        await runtime.pipeline(scope, receive, send)
+
+    @get("/", sync_to_thread=False, include_in_schema=False)
+    def root(request: Request[Any, Any, Any]) -> Response[bytes]:
+        cache = runtime.cache.current
+        if cache is None:
+            return _error_response(NoSchemaCache())
+        profile = request.headers.get("accept-profile") or settings.db_schemas[0]
+        if profile not in settings.db_schemas:
+            profile = settings.db_schemas[0]
+        doc = openapi_document(cache, profile, settings.openapi_server_proxy_uri)
+        return Response(msgspec.json.encode(doc),
+                        media_type="application/openapi+json; charset=utf-8")
+
+    @get("/docs", sync_to_thread=False, include_in_schema=False)
+    def docs() -> Response[bytes]:
+        return Response(DOCS_HTML.encode(), media_type="text/html; charset=utf-8")
+
+    app = Litestar(
+        route_handlers=[rpc, root, docs, *_admin_handlers(runtime), *extra_route_handlers],
+        middleware=[RequestLimitsMiddleware.from_settings(settings), *extra_middleware],
+        request_max_body_size=settings.max_body_bytes or None,
+        lifespan=[runtime.lifespan],
+        exception_handlers={NotFoundException: _not_found, HTTPException: _http_error},
+        openapi_config=None,
+        debug=False,
+    )
+    app.state.runtime = runtime
+    return app
+
+
+def create_admin_app(runtime: Runtime) -> Litestar:
+    """Only ``/live``, ``/ready`` and ``/metrics``, sharing the API app's runtime."""
+    return Litestar(route_handlers=_admin_handlers(runtime), openapi_config=None)

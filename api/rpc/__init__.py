@@ -1,0 +1,1 @@
+"""The RPC request pipeline: auth → parse → plan → transaction → respond."""

@@ -1,0 +1,236 @@
+"""The request pipeline for ``/rpc/<name>``: auth → (rate limit) → parse → plan →
+transaction → respond, each stage timed (``Server-Timing``). A raw ASGI app mounted at
+``/rpc`` by the app factory: it reads one request and writes one response, nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+from api.config import Settings
+from api.observability import DatabaseUnavailable, Observability, RequestFinished
+from api.rpc.auth import Authenticator, AuthResult
+from api.rpc.errors import (
+    ApiError,
+    DbConnectionError,
+    InternalError,
+    InvalidResourcePath,
+    NoSchemaCache,
+    PayloadTooLarge,
+)
+from api.rpc.parse import HttpInput, RpcRequest, parse_request
+from api.rpc.plan import Plan, PlanConfig, plan_call, pre_request_name
+from api.rpc.respond import head_for, respond
+from api.rpc.schema_cache import SchemaCacheHolder
+from api.rpc.transaction import Database, RequestContext, parse_cookies, search_path_for
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+log = logging.getLogger("metrics_rpc")
+ALLOW = "OPTIONS,GET,HEAD,POST"
+
+
+class RateLimiter(Protocol):
+    """The hook awaited right after authentication (``create_app(rate_limiter=…)``).
+
+    Returns headers to add to the response (``RateLimit-*``) or raises ``ApiError``
+    (``RateLimited``, 429). ``scope`` gives the peer address and headers for the client IP.
+    """
+
+    async def check(self, auth: AuthResult, scope: Scope) -> Mapping[str, str] | None: ...
+
+
+def scope_headers(scope: Scope) -> dict[str, str]:
+    """ASGI headers as a dict of lower-case names; repeated headers joined like HTTP does."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        if name in headers:
+            headers[name] += ("; " if name == "cookie" else ", ") + value
+        else:
+            headers[name] = value
+    return headers
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def send_error(send: Send, error: ApiError, extra: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
+    body = error.body()
+    headers = [*error.response_headers(), *extra, ("content-length", str(len(body)))]
+    await send({"type": "http.response.start", "status": error.status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, float]] = []
+        self._last = time.perf_counter()
+
+    def mark(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.marks.append((stage, (now - self._last) * 1000))
+        self._last = now
+
+    def header(self) -> str:
+        return ", ".join(f"{stage};dur={ms:.1f}" for stage, ms in self.marks)
+
+
+class RpcPipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        authenticator: Authenticator,
+        cache: SchemaCacheHolder,
+        db: Database,
+        observability: Observability,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
+        self.settings = settings
+        self.authenticator = authenticator
+        self.cache = cache
+        self.db = db
+        self.observability = observability
+        self.rate_limiter = rate_limiter
+        self.plan_config = PlanConfig(
+            max_rows=settings.db_max_rows,
+            pre_request=pre_request_name(settings.db_pre_request, settings.db_schemas[0]),
+            tx_end=settings.db_tx_end,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        function = ""
+        status = 500
+        extra_headers: list[tuple[str, str]] = []
+        try:
+            function, status = await self._handle(scope, receive, send, extra_headers)
+        except ApiError as error:
+            status = error.status
+            if isinstance(error, DbConnectionError):
+                self.observability.emit(DatabaseUnavailable(error.details or ""))
+            await send_error(send, error, extra_headers)
+        except Exception:
+            log.exception("unexpected error in %s %s", scope.get("method"), scope.get("path"))
+            status = 500
+            await send_error(send, InternalError(), extra_headers)
+        finally:
+            self.observability.emit(
+                RequestFinished(function, status, time.perf_counter() - started)
+            )
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, extra_headers: list[tuple[str, str]]
+    ) -> tuple[str, int]:
+        timer = _Timer()
+        method = scope["method"].upper()
+        # mounted at /rpc: scope["path"] is the rest ("/name/"), raw_path the request's path
+        name = scope.get("path", "").strip("/")
+        raw_path = scope.get("raw_path")
+        path = unquote(raw_path.decode("latin-1")) if raw_path else f"/rpc/{name}"
+        if not name or "/" in name:
+            raise InvalidResourcePath()
+        if method == "OPTIONS":
+            await self._send(send, 200, [("allow", ALLOW), ("content-length", "0")], b"")
+            return "", 200
+        cache = self.cache.current
+        if cache is None:
+            raise NoSchemaCache()
+        headers = scope_headers(scope)
+        auth = self.authenticator.authenticate(headers.get("authorization"))
+        timer.mark("jwt")
+        if self.rate_limiter is not None:
+            limit_headers = await self.rate_limiter.check(auth, scope)
+            if limit_headers:
+                extra_headers.extend((k.lower(), v) for k, v in limit_headers.items())
+        body = await read_body(receive, self.settings.max_body_bytes) if method == "POST" else b""
+        http = HttpInput(method, path, scope.get("query_string", b"").decode("latin-1"),
+                         headers, body)
+        request = parse_request(http, name, self.settings.db_schemas)
+        timer.mark("parse")
+        plan = plan_call(request, cache, self.plan_config)
+        timer.mark("plan")
+        context = RequestContext(
+            method=method, path=path, headers=headers,
+            cookies=parse_cookies(headers.get("cookie")),
+            search_path=search_path_for(request.schema),
+        )
+        if plan.streaming:
+            status = await self._stream(send, request, plan, auth, context, timer,
+                                        extra_headers)
+            return plan.function.name, status
+        result = await self.db.call(plan, auth, context)
+        timer.mark("transaction")
+        response = respond(
+            request, plan, rows=result.rows, body=result.body, total=result.total,
+            response_headers=result.response_headers, response_status=result.response_status,
+            exposed_schemas=self.settings.db_schemas,
+        )
+        timer.mark("response")
+        out_headers = [*response.headers, *extra_headers]
+        if response.status == 204:
+            out_headers = [h for h in out_headers if h[0] != "content-length"]
+        if self.settings.server_timing_enabled:
+            out_headers.append(("server-timing", timer.header()))
+        await self._send(send, response.status, out_headers, response.body)
+        return plan.function.name, response.status
+
+    async def _stream(
+        self, send: Send, request: RpcRequest, plan: Plan, auth: AuthResult,
+        context: RequestContext, timer: _Timer, extra_headers: list[tuple[str, str]],
+    ) -> int:
+        async with self.db.stream(plan, auth, context) as stream:
+            timer.mark("transaction")
+            status, headers = head_for(
+                request, plan, rows=None, total=None,
+                response_headers=stream.response_headers,
+                response_status=stream.response_status,
+                exposed_schemas=self.settings.db_schemas, has_body=True,
+            )
+            headers = [*headers, *extra_headers]
+            if self.settings.server_timing_enabled:
+                headers.append(("server-timing", timer.header()))
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(k.encode("latin-1"), v.encode("latin-1"))
+                                    for k, v in headers]})
+            try:
+                if request.method != "HEAD":
+                    async for chunk in stream.chunks():
+                        await send({"type": "http.response.body", "body": chunk,
+                                    "more_body": True})
+            except Exception:
+                # the status line is gone: all we can do is log and cut the body short
+                log.exception("streaming /rpc/%s failed after the response started",
+                              plan.function.name)
+                status = 500
+            await send({"type": "http.response.body", "body": b""})
+            return status
+
+    @staticmethod
+    async def _send(send: Send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]})
+        await send({"type": "http.response.body", "body": body})

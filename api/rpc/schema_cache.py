@@ -1,0 +1,334 @@
+"""The schema cache: every callable function of the exposed schemas, read from pg_catalog.
+
+One immutable ``SchemaCache`` value, built by ``load_schema_cache`` and swapped whole on
+reload (``SchemaCacheHolder``). Besides the functions it carries the per-role settings
+(``ALTER ROLE … SET statement_timeout``): ``SET ROLE`` does not apply them, so the
+transaction stage applies them itself when it switches a connection to a role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import asyncpg
+import msgspec
+
+Shape = Literal["scalar", "composite", "setof_scalar", "setof_composite", "void"]
+Volatility = Literal["immutable", "stable", "volatile"]
+SINGLE_UNNAMED_TYPES = ("json", "jsonb", "text", "bytea", "xml")
+_VOLATILITY: dict[str, Volatility] = {"i": "immutable", "s": "stable", "v": "volatile"}
+
+
+class Arg(msgspec.Struct, frozen=True):
+    name: str  # "" for the single unnamed json/jsonb/text/bytea argument
+    type: str  # format_type(): valid SQL type syntax, schema-qualified when needed
+    has_default: bool
+    variadic: bool = False
+
+
+class Column(msgspec.Struct, frozen=True):
+    name: str
+    type: str
+
+
+class Function(msgspec.Struct, frozen=True):
+    schema: str
+    name: str
+    oid: int
+    args: tuple[Arg, ...]  # input arguments in declaration order
+    shape: Shape
+    return_type: str
+    columns: tuple[Column, ...]  # result columns; one column named like the function for scalars
+    volatility: Volatility
+    comment: str | None = None
+    rows_estimate: float = 0.0  # pg_proc.prorows: ROWS of a set-returning function
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def arg_names(self) -> frozenset[str]:
+        return frozenset(a.name for a in self.args)
+
+    @property
+    def required_args(self) -> frozenset[str]:
+        return frozenset(a.name for a in self.args if not a.has_default)
+
+    @property
+    def single_unnamed(self) -> Arg | None:
+        """The lone unnamed argument of a function called with the whole request body."""
+        if len(self.args) == 1 and self.args[0].name == "":
+            return self.args[0]
+        return None
+
+    @property
+    def returns_set(self) -> bool:
+        return self.shape in ("setof_scalar", "setof_composite")
+
+    def column(self, name: str) -> Column | None:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        return None
+
+    def signature(self) -> str:
+        """``api.f(a => integer, b => text)`` as PostgREST lists overloads."""
+        params = ", ".join(f"{a.name} => {a.type}" for a in self.args)
+        return f"{self.schema}.{self.name}({params})"
+
+
+class SchemaCache(msgspec.Struct, frozen=True):
+    schemas: tuple[str, ...]
+    functions: dict[tuple[str, str], tuple[Function, ...]]  # (schema, name) → overloads
+    role_settings: dict[str, tuple[tuple[str, str], ...]]  # role → ((setting, value), …)
+    default_settings: dict[str, str]  # the authenticator's own value of every such setting
+    loaded_at: float = 0.0
+
+    def overloads(self, schema: str, name: str) -> tuple[Function, ...]:
+        return self.functions.get((schema, name), ())
+
+    def names_in(self, schema: str) -> list[str]:
+        return sorted({name for (sch, name) in self.functions if sch == schema})
+
+    def all_functions(self) -> Iterable[Function]:
+        for (_, _), overloads in sorted(self.functions.items()):
+            yield from overloads
+
+    def session_settings(self, role: str) -> tuple[tuple[str, str], ...]:
+        """Settings to apply when a connection becomes ``role``: its own, others reset."""
+        own = dict(self.role_settings.get(role, ()))
+        merged = {name: own.get(name, value) for name, value in self.default_settings.items()}
+        return tuple(sorted(merged.items()))
+
+
+# --- loading ------------------------------------------------------------------------------
+
+FUNCTIONS_SQL = """
+select p.oid::int8 as oid, n.nspname::text as schema, p.proname::text as name,
+       p.provolatile::text as volatility, p.proretset as retset, p.prorows::float8 as rows,
+       d.description as comment,
+       coalesce(p.proargnames, '{}'::text[]) as arg_names,
+       coalesce(p.proargmodes::text[], '{}'::text[]) as arg_modes,
+       array(select format_type(u.t, null)
+             from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) with ordinality u(t, i)
+             order by u.i) as arg_types,
+       p.pronargdefaults::int as n_defaults,
+       format_type(p.prorettype, null) as return_type,
+       rt.typtype::text as return_typtype,
+       array(select a.attname::text from pg_attribute a
+             where a.attrelid = rt.typrelid and a.attnum > 0 and not a.attisdropped
+             order by a.attnum) as comp_names,
+       array(select format_type(a.atttypid, a.atttypmod) from pg_attribute a
+             where a.attrelid = rt.typrelid and a.attnum > 0 and not a.attisdropped
+             order by a.attnum) as comp_types
+from pg_proc p
+join pg_namespace n on n.oid = p.pronamespace
+join pg_type rt on rt.oid = p.prorettype
+left join pg_description d
+       on d.objoid = p.oid and d.classoid = 'pg_proc'::regclass and d.objsubid = 0
+where n.nspname = any($1::text[])
+  and p.prokind = 'f'
+  and p.prorettype <> 'trigger'::regtype
+order by n.nspname, p.proname, p.oid
+"""
+
+# Role-level settings a session may set (context 'user' or custom "x.y" names); the
+# database-specific ones win over the ones for all databases.
+ROLE_SETTINGS_SQL = """
+select r.rolname::text as role, split_part(kv, '=', 1) as name,
+       substr(kv, strpos(kv, '=') + 1) as value
+from pg_db_role_setting s
+join pg_roles r on r.oid = s.setrole
+cross join lateral unnest(s.setconfig) as kv
+where s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+  and r.rolname <> current_user
+  and (split_part(kv, '=', 1) like '%.%'
+       or exists (select 1 from pg_settings g
+                  where g.name = split_part(kv, '=', 1) and g.context = 'user'))
+order by r.rolname, s.setdatabase
+"""
+
+DEFAULT_SETTINGS_SQL = """
+select n as name, coalesce(current_setting(n, true), '') as value from unnest($1::text[]) n
+"""
+
+
+def build_function(row: Mapping[str, Any]) -> Function | None:
+    """One ``FUNCTIONS_SQL`` row as a ``Function``; ``None`` when it cannot be exposed."""
+    types: list[str] = list(row["arg_types"])
+    modes: list[str] = list(row["arg_modes"]) or ["i"] * len(types)
+    names: list[str] = list(row["arg_names"]) + [""] * (len(types) - len(row["arg_names"]))
+    inputs = [(n, t, m) for n, t, m in zip(names, types, modes, strict=False) if m in "ibv"]
+    outputs = [Column(n, t) for n, t, m in zip(names, types, modes, strict=False) if m in "obt"]
+    n_defaults: int = row["n_defaults"]
+    args = tuple(
+        Arg(name=n, type=t, has_default=i >= len(inputs) - n_defaults, variadic=m == "v")
+        for i, (n, t, m) in enumerate(inputs)
+    )
+    unnamed = [a for a in args if a.name == ""]
+    if unnamed and not (len(args) == 1 and args[0].type in SINGLE_UNNAMED_TYPES):
+        return None
+    retset: bool = row["retset"]
+    return_type: str = row["return_type"]
+    name: str = row["name"]
+    columns: tuple[Column, ...]
+    if return_type == "void":
+        shape: Shape = "void"
+        columns = ()
+    elif row["return_typtype"] == "c":
+        shape = "setof_composite" if retset else "composite"
+        columns = tuple(Column(n, t) for n, t in zip(row["comp_names"], row["comp_types"],
+                                                    strict=False))
+    elif return_type == "record":
+        if not outputs:
+            return None  # would need a column definition list: not callable over HTTP
+        shape = "setof_composite" if retset else "composite"
+        columns = tuple(outputs)
+    else:
+        shape = "setof_scalar" if retset else "scalar"
+        columns = (Column(name, return_type),)
+    return Function(
+        schema=row["schema"], name=name, oid=int(row["oid"]), args=args, shape=shape,
+        return_type=return_type, columns=columns,
+        volatility=_VOLATILITY.get(row["volatility"], "volatile"),
+        comment=row["comment"], rows_estimate=float(row["rows"] or 0.0),
+    )
+
+
+def build_schema_cache(
+    schemas: Sequence[str],
+    function_rows: Iterable[Mapping[str, Any]],
+    role_setting_rows: Iterable[Mapping[str, Any]] = (),
+    default_settings: Mapping[str, str] | None = None,
+) -> SchemaCache:
+    """The cache from catalog rows: pure, so it is tested without a database."""
+    functions: dict[tuple[str, str], list[Function]] = {}
+    for row in function_rows:
+        fn = build_function(row)
+        if fn is not None:
+            functions.setdefault((fn.schema, fn.name), []).append(fn)
+    role_settings: dict[str, dict[str, str]] = {}
+    for row in role_setting_rows:
+        role_settings.setdefault(row["role"], {})[row["name"]] = row["value"]
+    return SchemaCache(
+        schemas=tuple(schemas),
+        functions={key: tuple(fns) for key, fns in functions.items()},
+        role_settings={r: tuple(sorted(s.items())) for r, s in role_settings.items()},
+        default_settings=dict(default_settings or {}),
+        loaded_at=time.time(),
+    )
+
+
+async def load_schema_cache(conn: Any, schemas: Sequence[str]) -> SchemaCache:
+    """Read the catalog over ``conn`` (an asyncpg connection of the authenticator role)."""
+    function_rows = await conn.fetch(FUNCTIONS_SQL, list(schemas))
+    setting_rows = await conn.fetch(ROLE_SETTINGS_SQL)
+    names = sorted({r["name"] for r in setting_rows})
+    default_rows = await conn.fetch(DEFAULT_SETTINGS_SQL, names) if names else []
+    return build_schema_cache(
+        schemas, function_rows, setting_rows, {r["name"]: r["value"] for r in default_rows}
+    )
+
+
+class SchemaCacheHolder:
+    """The current cache (``None`` before the first load), replaced whole on reload."""
+
+    def __init__(self) -> None:
+        self.current: SchemaCache | None = None
+
+    def replace(self, cache: SchemaCache) -> None:
+        self.current = cache
+
+
+class SchemaCacheLoader:
+    """Loads the cache at start and on ``NOTIFY <channel>, 'reload schema'``.
+
+    Holds one dedicated connection (never switched to another role) that LISTENs; when it
+    drops (database restart) it reconnects with backoff and reloads. A failed reload keeps
+    the previous cache. ``on_loaded`` receives every new cache; ``on_event`` a
+    ``SchemaCacheLoaded`` / ``DatabaseUnavailable`` event for observability.
+    """
+
+    PING_SECONDS = 5.0
+
+    def __init__(
+        self,
+        db_uri: str,
+        schemas: Sequence[str],
+        channel: str | None,
+        on_loaded: Any,
+        on_event: Any,
+    ) -> None:
+        self._db_uri = db_uri
+        self._schemas = tuple(schemas)
+        self._channel = channel
+        self._on_loaded = on_loaded
+        self._on_event = on_event
+        self._reload = asyncio.Event()
+        self.connected = False
+        self.loaded = asyncio.Event()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if payload.strip() in ("", "reload schema"):
+            self._reload.set()
+
+    async def run(self) -> None:
+        from api.observability import DatabaseUnavailable
+
+        backoff = 0.25
+        while True:
+            try:
+                conn = await asyncpg.connect(self._db_uri, timeout=5)
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                self.connected = False
+                self._on_event(DatabaseUnavailable(str(exc) or type(exc).__name__))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.25
+            self.connected = True
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+            try:
+                if self._channel:
+                    await conn.add_listener(self._channel, self._on_notify)
+                self._reload.set()  # (re)connected: the schema may have changed meanwhile
+                await self._serve(conn, lost)
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                self._on_event(DatabaseUnavailable(str(exc) or type(exc).__name__))
+            finally:
+                self.connected = False
+                with contextlib.suppress(Exception):
+                    conn.terminate()
+
+    async def _serve(self, conn: Any, lost: asyncio.Event) -> None:
+        while not lost.is_set() and not conn.is_closed():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._reload.wait(), self.PING_SECONDS)
+            if self._reload.is_set():
+                self._reload.clear()
+                await self._load(conn)
+            else:
+                await conn.fetchval("select 1", timeout=self.PING_SECONDS)
+
+    async def _load(self, conn: Any) -> None:
+        from api.observability import SchemaCacheLoaded
+
+        started = time.perf_counter()
+        try:
+            cache = await load_schema_cache(conn, self._schemas)
+        except (asyncpg.PostgresError, ValueError, KeyError) as exc:
+            self._on_event(SchemaCacheLoaded(False, time.perf_counter() - started, error=str(exc)))
+            return
+        self._on_loaded(cache)
+        self.loaded.set()
+        count = sum(len(v) for v in cache.functions.values())
+        self._on_event(SchemaCacheLoaded(True, time.perf_counter() - started, count))
