@@ -19,7 +19,8 @@ def _wait_for(url: str, process: subprocess.Popen[str], timeout: float = 120) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"dev exited early:\n{process.stdout.read() if process.stdout else ''}")
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"dev exited early:\n{output}")
         try:
             return httpx.get(url, timeout=5)
         except httpx.TransportError:
