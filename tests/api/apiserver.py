@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import uvicorn
 
 from api.app import create_app
@@ -28,7 +29,9 @@ RPC_FIXTURE_SQL = Path(__file__).resolve().parent / "sql" / "rpc_fixture.sql"
 class ApiServer:
     """A running API: ``base_url``, ``db``, ``settings``, ``token(role, **claims)``, ``app``."""
 
-    def __init__(self, db: DbInfo, settings: Settings, app_kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self, db: DbInfo | None, settings: Settings, app_kwargs: dict[str, Any]
+    ) -> None:
         self.db = db
         self.settings = settings
         self.jwt_secret = settings.jwt_secret or ""
@@ -38,6 +41,8 @@ class ApiServer:
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port, loop="uvloop", http="httptools",
             lifespan="on", log_level="warning", access_log=False,
+            # as in production (api/server.py): the app alone decides whom to believe
+            proxy_headers=False, server_header=False,
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, daemon=True,
@@ -103,6 +108,18 @@ def running_api_server(
     server.start(wait_ready=wait_ready)
     try:
         yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def running_app(settings: Settings, **app_kwargs: Any) -> Iterator[str]:
+    """``create_app(settings, **app_kwargs)`` served on a free port for the duration of the
+    block; yields its base URL once ``/ready``."""
+    settings = msgspec.structs.replace(settings, server_port=free_port())
+    server = ApiServer(None, settings, app_kwargs).start()
+    try:
+        yield server.base_url
     finally:
         server.stop()
 

@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from api.config import Settings
-from tests.api.app_server import running_app
+from api.pgcluster import free_port
+from tests.api.apiserver import running_app
 from tests.api.hardening_db import install
-from tests.api.redis_server import free_port
 from tests.pgfixtures import DATABASES, DbInfo
 
 ROOT = Path(__file__).resolve().parents[2]

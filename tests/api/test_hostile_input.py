@@ -13,7 +13,7 @@ import jwt
 import pytest
 
 from api.config import Settings
-from tests.api.app_server import running_app
+from tests.api.apiserver import running_app
 from tests.api.hardening_db import canary_intact, install
 from tests.pgfixtures import DATABASES, DbInfo
 

@@ -16,6 +16,7 @@ import pytest
 
 from api import ratelimit
 from api.config import ConfigError, Settings, load_settings
+from api.pgcluster import free_port
 from api.ratelimit import (
     RateLimitConfig,
     RateLimitDecision,
@@ -27,9 +28,9 @@ from api.ratelimit import (
     rejection,
 )
 from api.rpc.errors import RateLimited
-from tests.api.app_server import running_app
+from tests.api.apiserver import running_app
 from tests.api.hardening_db import install
-from tests.api.redis_server import free_port, redis_server
+from tests.api.redis_server import redis_server
 from tests.pgfixtures import DATABASES, DbInfo
 
 T = TypeVar("T")
