@@ -1,0 +1,130 @@
+"""The public contract of DESIGN.md §5 over HTTP, on the demo data.
+
+Every API function answers with the documented columns, returns something meaningful on
+the demo week, and gives over HTTP exactly what a psql user gets from the same call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from api.demo import load_demo
+from tests.api.apiserver import ApiServer, running_api_server
+from tests.pgfixtures import DbInfo
+
+TIME_VALUE = ["timestamp", "value"]
+LATEST = ["timestamp", "table_name", "value"]
+WEEK = {"p_from": "now() - interval '7 days'", "p_to": "now()"}
+
+# function → (HTTP query arguments, documented columns)
+CONTRACT: dict[str, tuple[dict[str, str], list[str]]] = {
+    "get_agg_metric": ({"p_metric_name": "block_height", "p_schema": "mainnet",
+                        "p_interval": "1 day"}, TIME_VALUE),
+    "get_agg_cumsum_metric": ({"p_metric_name": "web_requests", "p_schema": "cumsum",
+                               "p_interval": "1 day"}, TIME_VALUE),
+    "get_agg_circulating_supply": ({"p_schema": "mainnet", "p_interval": "1 day"}, TIME_VALUE),
+    "get_agg_fdv": ({"p_schema": "mainnet", "p_interval": "1 hour"}, TIME_VALUE),
+    "get_agg_market_cap": ({"p_schema": "testnet", "p_interval": "1 day"}, TIME_VALUE),
+    "get_agg_burned_supply": ({"p_schema": "mainnet", "p_interval": "1 day"}, TIME_VALUE),
+    "get_latest_circulating_supply": ({"p_schema": "mainnet"}, TIME_VALUE),
+    "get_latest_fdv": ({"p_schema": "mainnet"}, TIME_VALUE),
+    "get_latest_market_cap": ({"p_schema": "testnet"}, TIME_VALUE),
+    "get_latest_burned_supply": ({"p_schema": "mainnet"}, TIME_VALUE),
+    "get_all_latest_token_metrics": ({"p_schema": "mainnet"}, LATEST),
+    "get_all_latest_mainnet_metrics": ({}, LATEST),
+    "get_all_latest_testnet_metrics": ({}, LATEST),
+    "get_all_latest_common_metrics": ({}, LATEST),
+    "get_all_latest_cumsum_metrics": ({}, LATEST),
+    "get_latest_geo_coordinates": ({}, ["latitude", "longitude", "country_name", "city"]),
+    "get_excluded_addresses": ({}, ["id", "value"]),
+    "get_runtime_by_user": ({"p_limit": "10"}, [
+        "user_email", "user_name", "total_hours", "gpu_hours", "cpu_hours", "sessions",
+        "containers", "applications", "last_seen"]),
+    "get_active_users": ({"p_interval": "1 day"}, ["timestamp", "active_users", "containers"]),
+    "get_node_usage": ({"p_interval": "1 day"},
+                       ["timestamp", "node_name", "node_class", "unique_users", "containers"]),
+    "get_image_usage": ({"p_interval": "1 day"}, [
+        "timestamp", "container_base", "container_version", "unique_users", "containers"]),
+}
+
+
+@pytest.fixture(scope="module")
+def demo_api(make_db: Any) -> Iterator[ApiServer]:
+    db: DbInfo = make_db("contract")
+    asyncio.run(load_demo(db.dsn, echo=lambda _line: None))
+    with running_api_server(db, db_schemas=("api",)) as server:
+        yield server
+    db.drop()
+
+
+def _psql_json(db: DbInfo, function: str, args: dict[str, str]) -> Any:
+    named = ", ".join(f"{name} => {_literal(value)}" for name, value in args.items())
+    out = db.psql(f"select coalesce(json_agg(t), '[]') from api.{function}({named}) t")
+    return json.loads(out)
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def test_every_documented_function_is_exposed(demo_api: ApiServer) -> None:
+    paths = httpx.get(f"{demo_api.base_url}/").json()["paths"]
+    missing = [f for f in [*CONTRACT, "add_excluded_address", "rm_excluded_address"]
+               if f"/rpc/{f}" not in paths]
+    assert missing == []
+
+
+@pytest.mark.parametrize("function", sorted(CONTRACT))
+def test_http_equals_psql_with_documented_columns(demo_api: ApiServer, function: str) -> None:
+    args, columns = CONTRACT[function]
+    response = httpx.get(f"{demo_api.base_url}/rpc/{function}", params=args, timeout=30)
+    assert response.status_code == 200, response.text
+    rows = response.json()
+    assert rows, f"{function} returned nothing on the demo week"
+    assert list(rows[0]) == columns
+    assert rows == _psql_json(demo_api.db, function, args)
+
+
+def test_user_sessions_of_the_busiest_user(demo_api: ApiServer) -> None:
+    top = httpx.get(f"{demo_api.base_url}/rpc/get_runtime_by_user",
+                    params={"p_limit": "1"}).json()[0]
+    args = {"p_user_email": top["user_email"]}
+    sessions = httpx.get(f"{demo_api.base_url}/rpc/get_user_sessions", params=args).json()
+    assert sessions == _psql_json(demo_api.db, "get_user_sessions", args)
+    assert list(sessions[0]) == ["session_start", "session_end", "runtime_hours", "pod_name",
+                                 "node_name", "container_base", "container_version", "active"]
+    assert len(sessions) == top["sessions"]
+
+
+def test_excluded_addresses_writer_edits_are_audited(demo_api: ApiServer) -> None:
+    base = demo_api.base_url
+    address = "manifest1contracttestaddress000000000000"
+    anon = httpx.post(f"{base}/rpc/add_excluded_address", json={"p_value": address})
+    assert anon.status_code == 401
+    assert anon.headers["www-authenticate"].startswith("Bearer")
+    reader = httpx.post(f"{base}/rpc/add_excluded_address", json={"p_value": address},
+                        headers={"Authorization": f"Bearer {demo_api.token('web_anon')}"})
+    assert reader.status_code == 403
+    writer = {"Authorization": f"Bearer {demo_api.token('writer', sub='alice')}"}
+    added = httpx.post(f"{base}/rpc/add_excluded_address", json={"p_value": address},
+                       headers=writer)
+    assert added.status_code == 204, added.text
+    again = httpx.post(f"{base}/rpc/add_excluded_address", json={"p_value": address},
+                       headers=writer)
+    assert again.status_code == 409
+    listed = httpx.get(f"{base}/rpc/get_excluded_addresses", params={"value": f"eq.{address}"})
+    assert [row["value"] for row in listed.json()] == [address]
+    removed = httpx.post(f"{base}/rpc/rm_excluded_address", json={"p_value": address},
+                         headers=writer)
+    assert removed.status_code == 204, removed.text
+    audit = demo_api.db.psql(
+        "select string_agg(action || ':' || sub || ':' || role, ',' order by id) "
+        f"from metrics.excluded_addresses_audit where value = '{address}'"
+    )
+    assert audit == "add:alice:writer,remove:alice:writer"

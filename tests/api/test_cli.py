@@ -1,0 +1,59 @@
+"""The ``metrics-rpc`` console script: token minting and clear refusals (api/cli.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import jwt
+
+from tests.pgfixtures import ROOT
+
+SECRET = "a-test-secret-that-is-long-enough-0123456789"
+
+
+def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PGRST_", "METRICS_RPC_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "api", *args], capture_output=True, text=True, cwd=ROOT,
+        env={**clean, **env}, timeout=60, check=False,
+    )
+
+
+def test_token_is_signed_with_the_configured_secret() -> None:
+    result = cli("token", "--role", "writer", "--sub", "ops", "--exp", "2h",
+                 "--claim", "team=data", PGRST_JWT_SECRET=SECRET, PGRST_JWT_AUD="metrics")
+    assert result.returncode == 0, result.stderr
+    claims = jwt.decode(result.stdout.strip(), SECRET, algorithms=["HS256"], audience="metrics")
+    assert claims["role"] == "writer"
+    assert claims["sub"] == "ops"
+    assert claims["team"] == "data"
+    assert 7190 <= claims["exp"] - claims["iat"] <= 7200
+
+
+def test_token_without_secret_is_a_clear_error() -> None:
+    result = cli("token", "--role", "writer")
+    assert result.returncode == 2
+    assert "PGRST_JWT_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_without_database_uri_refuses() -> None:
+    result = cli("serve", PGRST_JWT_SECRET=SECRET)
+    assert result.returncode == 2
+    assert "PGRST_DB_URI" in result.stderr
+
+
+def test_serve_refuses_a_short_hs_secret() -> None:
+    result = cli("serve", PGRST_DB_URI="postgresql://authenticator@127.0.0.1:1/x",
+                 PGRST_JWT_SECRET="too-short")
+    assert result.returncode == 2
+    assert "32" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_setting_names_the_variable() -> None:
+    result = cli("serve", PGRST_SERVER_PORT="http")
+    assert result.returncode == 2
+    assert "PGRST_SERVER_PORT" in result.stderr
