@@ -3,27 +3,15 @@ CREATE OR REPLACE FUNCTION api.get_active_users(
     p_from     timestamptz DEFAULT NULL,
     p_to       timestamptz DEFAULT NULL)
 RETURNS TABLE ("timestamp" timestamptz, active_users bigint, containers bigint)
-LANGUAGE plpgsql
+LANGUAGE sql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_column
-DECLARE
-    v_from timestamptz;
-    v_to   timestamptz;
-    v_width interval;
-BEGIN
-    -- Arguments are checked before any data is read, so bad input fails even on no data.
-    SELECT r.range_from, r.range_to INTO v_from, v_to FROM sessions.resolve_range(p_from, p_to) r;
-    v_width := sessions.check_interval(p_interval, v_from, v_to);
-    RETURN QUERY
-        SELECT b.bucket, count(DISTINCT c.user_id), count(*)
-          FROM sessions.sessions_in_range(v_from, v_to) c
-         CROSS JOIN LATERAL sessions.buckets_of_span(c.clip_start, c.clip_end, v_width) AS b(bucket)
-         GROUP BY b.bucket
-         ORDER BY b.bucket;
-END
+    SELECT s.bucket, count(DISTINCT s.user_id), count(*)
+      FROM sessions.session_buckets(p_interval, p_from, p_to) s
+     GROUP BY s.bucket
+     ORDER BY s.bucket
 $$;
 
 COMMENT ON FUNCTION api.get_active_users(interval, timestamptz, timestamptz) IS

@@ -9,27 +9,15 @@ RETURNS TABLE (
     unique_users bigint,
     containers   bigint
 )
-LANGUAGE plpgsql
+LANGUAGE sql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_column
-DECLARE
-    v_from timestamptz;
-    v_to   timestamptz;
-    v_width interval;
-BEGIN
-    -- Arguments are checked before any data is read, so bad input fails even on no data.
-    SELECT r.range_from, r.range_to INTO v_from, v_to FROM sessions.resolve_range(p_from, p_to) r;
-    v_width := sessions.check_interval(p_interval, v_from, v_to);
-    RETURN QUERY
-        SELECT b.bucket, c.node_name, min(c.node_class), count(DISTINCT c.user_id), count(*)
-          FROM sessions.sessions_in_range(v_from, v_to) c
-         CROSS JOIN LATERAL sessions.buckets_of_span(c.clip_start, c.clip_end, v_width) AS b(bucket)
-         GROUP BY b.bucket, c.node_name
-         ORDER BY b.bucket, c.node_name;
-END
+    SELECT s.bucket, s.node_name, min(s.node_class), count(DISTINCT s.user_id), count(*)
+      FROM sessions.session_buckets(p_interval, p_from, p_to) s
+     GROUP BY s.bucket, s.node_name
+     ORDER BY s.bucket, s.node_name
 $$;
 
 COMMENT ON FUNCTION api.get_node_usage(interval, timestamptz, timestamptz) IS
