@@ -1,12 +1,14 @@
 """The Litestar app factory: wires the pieces together, holds no logic.
 
 ``create_app(settings)`` gives the API app: ``/rpc/<name>`` (the pipeline, a raw ASGI
-mount), ``GET /`` (OpenAPI), ``/docs``, and the admin routes ``/live``, ``/ready``,
+mount), ``GET /`` (OpenAPI), ``/docs``, ``POST /api/v1/write`` (remote write), and the
+admin routes ``/live``, ``/ready``,
 ``/metrics``. ``create_admin_app(runtime)`` serves only the admin routes (for
 ``PGRST_ADMIN_SERVER_PORT``). Other components plug in through the arguments:
 
-* ``rate_limiter``: awaited after auth on every RPC call (see ``RateLimiter``);
-* ``extra_route_handlers``: more Litestar handlers (e.g. ``POST /api/v1/write``), which find
+* ``rate_limiter``: awaited after auth on every RPC call (see ``RateLimiter``), and by
+  ``POST /api/v1/write`` with its ``ingest`` budget;
+* ``extra_route_handlers``: more Litestar handlers, which find
   the shared ``Runtime`` at ``request.app.state.runtime`` (authenticator, db, observability);
 * ``extra_middleware``: ASGI middleware around everything (e.g. request size limits).
 """
@@ -25,6 +27,7 @@ from litestar.handlers import asgi
 from litestar.types import ControllerRouterHandler, Middleware
 
 from api.config import Settings
+from api.ingest.remote_write import remote_write
 from api.observability import PROMETHEUS_CONTENT_TYPE, Observability
 from api.ratelimit import RequestRateLimiter
 from api.request_limits import RequestLimitsMiddleware
@@ -41,6 +44,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, rate_limiter: RateLimiter | None = None) -> None:
         self.settings = settings
+        self.rate_limiter = rate_limiter  # also for routes outside the pipeline (remote write)
         self.authenticator = Authenticator(settings)
         self.observability = Observability()
         self.cache = SchemaCacheHolder()
@@ -140,7 +144,8 @@ def create_app(
         return Response(DOCS_HTML.encode(), media_type="text/html; charset=utf-8")
 
     app = Litestar(
-        route_handlers=[rpc, root, docs, *_admin_handlers(runtime), *extra_route_handlers],
+        route_handlers=[rpc, root, docs, remote_write, *_admin_handlers(runtime),
+                        *extra_route_handlers],
         middleware=[RequestLimitsMiddleware.from_settings(settings), *extra_middleware],
         request_max_body_size=settings.max_body_bytes or None,
         lifespan=[runtime.lifespan],

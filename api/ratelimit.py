@@ -37,6 +37,9 @@ from api.rpc.errors import ApiError, RateLimited
 log = logging.getLogger("metrics_rpc.ratelimit")
 
 INGEST_KEY = "ingest"  # METRICS_RPC_RATE_LIMITS key for /api/v1/write
+# Remote write gets its own budget even when unconfigured, so a Prometheus pushing ~2,000
+# samples a request (~200k samples/s at this limit) never eats the writer's RPC budget.
+DEFAULT_INGEST_LIMIT = "6000/minute"
 DEFAULT_KEY = "default"  # limit for roles not listed (none when absent)
 STORAGE_TIMEOUT = 0.5  # seconds one storage call may take before it counts as down
 RETRY_STORAGE_AFTER = 2.0  # seconds we skip a failed storage before trying it again
@@ -61,8 +64,11 @@ class RateLimitConfig(msgspec.Struct, frozen=True):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimitConfig:
+        limits = parse_rate_limits(settings.rate_limits)
+        if limits:
+            limits.setdefault(INGEST_KEY, (DEFAULT_INGEST_LIMIT,))
         return cls(
-            limits=parse_rate_limits(settings.rate_limits),
+            limits=limits,
             storage_uri=settings.rate_limit_storage,
             fail_open=settings.rate_limit_fail_open,
         )

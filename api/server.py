@@ -10,7 +10,6 @@ import uvicorn
 
 from api.app import create_admin_app, create_app
 from api.config import Settings
-from api.ingest.remote_write import remote_write
 
 _LOG_LEVELS = {"crit": "critical", "error": "error", "warn": "warning", "info": "info",
                "debug": "debug"}
@@ -25,7 +24,7 @@ def _config(app: Any, host: str, port: int, settings: Settings) -> uvicorn.Confi
 
 
 async def serve_async(settings: Settings) -> None:
-    app = create_app(settings, extra_route_handlers=[remote_write])
+    app = create_app(settings)
     servers = [uvicorn.Server(_config(app, settings.bind_host, settings.server_port, settings))]
     if settings.admin_server_port:
         admin = create_admin_app(app.state.runtime)

@@ -1,4 +1,4 @@
-"""Remote-write bodies → the four parallel arrays ``ingest.write_samples`` takes. Pure.
+"""Remote-write bodies → the series and sample arrays ``ingest.write_series_samples`` takes. Pure.
 
 Headers pick the message (1.0 ``prometheus.WriteRequest`` or 2.0
 ``io.prometheus.write.v2.Request``); the body is snappy *block* compressed protobuf.
@@ -18,6 +18,11 @@ What happens to each sample (see docs/INGEST.md):
   ``excluded_supply``, ``amount``) that is not a plain decimal number, native histograms
   (we store floats only), and in 2.0 a bad symbol reference.
 - a label with an empty value is the same as no label (Prometheus semantics) and dropped.
+
+Everything per series (the label set parsed, ``__name__`` split off, the value label taken
+out of the identity, the identity as JSON text) is done once per distinct label set and
+cached by its raw bytes; per sample the decoder only appends its series' position, time,
+value and value label.
 """
 
 from __future__ import annotations
@@ -81,23 +86,56 @@ class UnsupportedMediaType(RemoteWriteError):
 
 @dataclass(slots=True)
 class DecodedWrite:
-    """One request as the four parallel arrays of ``ingest.write_samples`` plus tallies.
+    """One request as the arrays of ``ingest.write_series_samples`` plus tallies.
 
-    ``labels`` holds one JSON text per sample (the label set without ``__name__``); the
-    samples of one series share the same ``str`` object, so it is built once per series.
+    Per distinct series of the request (its identity: name and labels without ``__name__``
+    and the value labels, as JSON text): ``series_names``, ``series_labels``. Per accepted
+    sample: ``series`` (the 1-based position of its series in those lists), ``times``,
+    ``values`` and ``amounts`` (its ``supply``/``excluded_supply``/``amount`` label, the
+    exact value, or None). Series keys are built once per label set and shared.
     """
 
     protocol: Protocol
+    series_keys: list[SeriesKey] = field(default_factory=list)
+    series: list[int] = field(default_factory=list)
     times: list[datetime] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
+    amounts: list[str | None] = field(default_factory=list)
     received: int = 0  # float and histogram samples in the request
     skipped_stale: int = 0
     skipped_non_finite: int = 0
     rejected: dict[str, int] = field(default_factory=dict)  # reason → samples
     histograms_received: int = 0
     exemplars_received: int = 0
+    positions: dict[SeriesKey, int] = field(default_factory=dict)  # key → 1-based position
+
+    def position(self, key: SeriesKey) -> int:
+        """The 1-based position of a series in ``series_keys``, added when new."""
+        index = self.positions.get(key)
+        if index is None:
+            self.series_keys.append(key)
+            index = self.positions[key] = len(self.series_keys)
+        return index
+
+    @property
+    def series_names(self) -> list[str]:
+        return [key[0] for key in self.series_keys]
+
+    @property
+    def series_labels(self) -> list[str]:
+        return [key[1] for key in self.series_keys]
+
+    @property
+    def names(self) -> list[str]:
+        """Per sample: its metric name."""
+        keys = self.series_keys
+        return [keys[i - 1][0] for i in self.series]
+
+    @property
+    def labels(self) -> list[str]:
+        """Per sample: its series labels (JSON, without the value labels)."""
+        keys = self.series_keys
+        return [keys[i - 1][1] for i in self.series]
 
     @property
     def accepted(self) -> int:
@@ -217,11 +255,11 @@ def decode_v1(raw: memoryview | bytes) -> DecodedWrite:
         label_set = cache.get(key)
         if label_set is None:
             label_set = _remember(key, _label_set(_parse_labels(key)))
-        name, labels, problem = label_set
-        if problem is not None:
-            out.reject(problem, len(samples))
+        series_key, amount, problem = label_set
+        if series_key is None:
+            out.reject(problem or "invalid label set", len(samples))
             continue
-        _append_samples(out, times, name, labels, samples)
+        _append_samples(out, times, series_key, amount, samples)
     return out
 
 
@@ -250,15 +288,15 @@ def decode_v2(raw: memoryview | bytes) -> DecodedWrite:
         label_set = cache.get(key)
         if label_set is None:
             if len(key) % 2:
-                label_set = ("", "", "odd number of label references")
+                label_set = (None, None, "odd number of label references")
             else:
                 label_set = _label_set(zip(key[::2], key[1::2], strict=True))
             label_set = _remember(key, label_set)
-        name, labels, problem = label_set
-        if problem is not None:
-            out.reject(problem, len(samples))
+        series_key, amount, problem = label_set
+        if series_key is None:
+            out.reject(problem or "invalid label set", len(samples))
             continue
-        _append_samples(out, times, name, labels, samples)
+        _append_samples(out, times, series_key, amount, samples)
     return out
 
 
@@ -268,16 +306,23 @@ def _reject_histograms(out: DecodedWrite, count: int) -> None:
     out.reject("native histograms are not supported", count)
 
 
-# Label set (raw label bytes in 1.0, label strings in 2.0) → (name, labels JSON, problem).
+# A series identity: (metric name, labels without __name__ and the value labels as JSON).
+SeriesKey = tuple[str, str]
+# Label set (raw label bytes in 1.0, label strings in 2.0) → (series key, value label,
+# problem): the key and value label are None when the problem is not.
 # Bounded: emptied when full, which costs one re-decode per live series.
-_LabelSet = tuple[str, str, str | None]
+_LabelSet = tuple[SeriesKey | None, str | None, str | None]
 _LABEL_SETS: dict[tuple[Any, ...], _LabelSet] = {}
 _LABEL_SET_CACHE_SIZE = 200_000
+# The same key object for every label set of one series (the value labels differ per
+# sample), so a request's dict of series positions hashes few distinct objects.
+_SERIES_KEYS: dict[SeriesKey, SeriesKey] = {}
 
 
 def _remember(key: tuple[Any, ...], label_set: _LabelSet) -> _LabelSet:
     if len(_LABEL_SETS) >= _LABEL_SET_CACHE_SIZE:
         _LABEL_SETS.clear()
+        _SERIES_KEYS.clear()
     _LABEL_SETS[key] = label_set
     return label_set
 
@@ -293,37 +338,48 @@ def _parse_labels(raw_labels: tuple[bytes, ...]) -> list[tuple[str, str]]:
 
 
 def _label_set(pairs: Iterable[tuple[str, str]]) -> _LabelSet:
-    """(name, labels JSON without ``__name__``, problem or None) of one series."""
+    """(series key, value label or None, problem or None) of one label set."""
     name = ""
     labels: dict[str, str] = {}
     seen_name = False
     for key, value in pairs:
         if key == "__name__":
             if seen_name:
-                return "", "", "repeated label name '__name__'"
+                return None, None, "repeated label name '__name__'"
             seen_name, name = True, value
             continue
         if not key:
-            return "", "", "empty label name"
+            return None, None, "empty label name"
         if key in labels:
-            return "", "", "repeated label name"
+            return None, None, "repeated label name"
         if value:  # an empty value means the label is absent
             labels[key] = value
     if not name:
-        return "", "", "no __name__ label"
+        return None, None, "no __name__ label"
+    if "\x00" in name or any("\x00" in k or "\x00" in v for k, v in labels.items()):
+        return None, None, "label contains a NUL character"  # PostgreSQL text cannot
+    amount = None
     for key in BIG_NUMBER_LABELS:
-        amount = labels.get(key)
-        if amount is not None:
-            if len(amount) > _MAX_DECIMAL_LENGTH or not _DECIMAL.fullmatch(amount):
-                return "", "", f"label {key!r} is not a decimal number"
+        text = labels.get(key)
+        if text is not None:
+            if len(text) > _MAX_DECIMAL_LENGTH or not _DECIMAL.fullmatch(text):
+                return None, None, f"label {key!r} is not a decimal number"
+            amount = text
             break
-    return name, _json_encode(labels).decode(), None
+    if amount is not None:
+        for key in BIG_NUMBER_LABELS:
+            labels.pop(key, None)
+    series_key = (name, _json_encode(labels).decode())
+    series_key = _SERIES_KEYS.setdefault(series_key, series_key)
+    return series_key, amount, None
 
 
 def _append_samples(
-    out: DecodedWrite, times: dict[int, datetime], name: str, labels: str, samples: Any
+    out: DecodedWrite, times: dict[int, datetime], key: SeriesKey, amount: str | None,
+    samples: Any,
 ) -> None:
-    out_times, out_names, out_labels, out_values = out.times, out.names, out.labels, out.values
+    position = 0  # listed on its first stored sample: a series of stale markers is not sent
+    out_series, out_times, out_values, out_amounts = out.series, out.times, out.values, out.amounts
     for sample in samples:
         value = sample.value
         if value - value != 0.0:  # NaN or ±Inf, one comparison on the hot path
@@ -339,7 +395,9 @@ def _append_samples(
                 out.reject("timestamp missing or out of range", 1)
                 continue
             when = times[ms] = _EPOCH + timedelta(milliseconds=ms)
+        if not position:
+            position = out.position(key)
+        out_series.append(position)
         out_times.append(when)
-        out_names.append(name)
-        out_labels.append(labels)
         out_values.append(value)
+        out_amounts.append(amount)

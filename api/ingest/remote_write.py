@@ -1,8 +1,18 @@
 """``POST /api/v1/write``: Prometheus remote write (1.0 and 2.0) into ``ingest.write_samples``.
 
-The request goes auth → decode (pure, :mod:`api.ingest.decode`) → one read-write
-transaction as the token's role, one ``ingest.write_samples`` statement per batch of at
-most ``BATCH_SAMPLES`` samples (four array parameters, binary protocol) → respond.
+The request goes auth → rate limit (the ``ingest`` budget) → decode (pure,
+:mod:`api.ingest.decode`) → one read-write transaction as the token's role, one
+``ingest.write_series_samples`` statement per batch of at most ``BATCH_SAMPLES`` samples
+(array parameters, binary protocol) → respond.
+
+Series ids: the database returns the id of every series of a batch, and this process
+keeps them (:class:`SeriesIds`, keyed by the decoder's series key) to send them along next
+time, so a batch of known series costs the database one primary-key probe per series
+instead of routing, JSON parsing and a (schema, name, labels) lookup. The database only
+uses an id while the routing rules are those it was resolved under (the ``routes``
+token it returns) and the id still names a series of that name; anything else is
+resolved from the labels, which are always sent. So a stale or wrong cache costs time,
+never correctness.
 
 Status codes, chosen so that a sender following the remote-write spec loses nothing:
 
@@ -11,12 +21,15 @@ Status codes, chosen so that a sender following the remote-write spec loses noth
 - 400: malformed request (headers, snappy, protobuf): nothing written; or some samples
   invalid: the valid ones *are* written and the message counts the rejected ones. Senders
   do not retry a 400, and need not: retrying could not make those samples valid.
-- 401 / 403: no token, a bad token, or a role without EXECUTE on ``ingest.write_samples``
-  (the database decides; SQLSTATE 42501 is mapped in :mod:`api.rpc.errors`).
+- 401 / 403: no token, a bad token, or a role without EXECUTE on
+  ``ingest.write_series_samples`` (the database decides; SQLSTATE 42501 is mapped in
+  :mod:`api.rpc.errors`).
 - 415: a content type, ``proto=`` or encoding we do not read.
-- 503 (with ``Retry-After``) when the database is unreachable, 429 from the rate limiter,
-  5xx for other server-side failures: the transaction rolled back, nothing was written,
-  and the sender's retry lands exactly once because duplicates are ignored.
+- 429 (with ``Retry-After``): the token's ``ingest`` budget of ``METRICS_RPC_RATE_LIMITS``
+  is used up; checked right after auth, before decoding, so nothing is written.
+- 503 (with ``Retry-After``) when the database is unreachable, 5xx for other server-side
+  failures: the transaction rolled back, nothing was written, and the sender's retry
+  lands exactly once because duplicates are ignored.
 
 Senders that only do HTTP basic auth put a writer JWT in the password (user ignored).
 """
@@ -26,8 +39,8 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, MutableMapping, Sequence
+from typing import Any, Protocol, cast
 
 import msgspec
 from litestar import Litestar, Request, Response, post
@@ -35,6 +48,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from api.config import Settings
 from api.ingest import decode
+from api.ratelimit import RequestRateLimiter
 from api.rpc.auth import Authenticator, AuthResult
 from api.rpc.errors import (
     ApiError,
@@ -48,10 +62,92 @@ from api.rpc.transaction import Database, RequestContext, parse_cookies, search_
 
 PATH = "/api/v1/write"
 WRITE_SQL = (
-    "select received, written, duplicates from ingest.write_samples("
-    "$1::timestamptz[], $2::text[], $3::jsonb[], $4::float8[])"
+    "select received, written, duplicates, routes, series_ids from ingest.write_series_samples("
+    "$1::text, $2::int8[], $3::text[], $4::text[], $5::int4[], $6::timestamptz[], "
+    "$7::float8[], $8::text[])"
 )
 BATCH_SAMPLES = 10_000  # per statement; a request of any size is one transaction
+SERIES_ID_CACHE_SIZE = 1_000_000  # series keys remembered (~250 bytes each); emptied when full
+
+
+class IngestRateLimiter(Protocol):
+    """``api.ratelimit.RequestRateLimiter``: 429/503 as ``ApiError``, else headers."""
+
+    async def check(
+        self, auth: AuthResult, scope: MutableMapping[str, Any], *, ingest: bool = False
+    ) -> Mapping[str, str] | None: ...
+
+
+class SeriesIds:
+    """Series key → id, as the database returned them under routing token ``routes``.
+
+    Holds only ids of one token: when a batch comes back under another one (the routing
+    rules changed), everything is forgotten first. Entries of a transaction that rolled
+    back point at no series; the database notices (primary-key probe) and resolves those
+    series again.
+    """
+
+    def __init__(self, max_size: int = SERIES_ID_CACHE_SIZE) -> None:
+        self.routes: str | None = None
+        self.ids: dict[decode.SeriesKey, int] = {}
+        self.max_size = max_size
+
+    def lookup(self, keys: Sequence[decode.SeriesKey]) -> tuple[str | None, list[int | None]]:
+        get = self.ids.get
+        return self.routes, [get(key) for key in keys]
+
+    def remember(self, routes: str, keys: Sequence[decode.SeriesKey],
+                 ids: Sequence[int | None] | None) -> None:
+        if routes != self.routes:
+            self.ids.clear()
+            self.routes = routes
+        if ids is None:
+            return
+        if len(self.ids) + len(keys) > self.max_size:
+            self.ids.clear()
+        cache = self.ids
+        for key, series_id in zip(keys, ids, strict=True):
+            if series_id is not None:
+                cache[key] = series_id
+
+
+Statement = tuple[list[decode.SeriesKey], tuple[Any, ...]]
+
+
+def statements(decoded: decode.DecodedWrite, series_ids: SeriesIds) -> list[Statement]:
+    """The ``WRITE_SQL`` calls of one request: (series keys, arguments) per statement.
+
+    At most ``BATCH_SAMPLES`` samples each, with the series those samples use. Always at
+    least one call, even with no samples: the database checks the role's privilege.
+    """
+    total = decoded.accepted
+    if total <= BATCH_SAMPLES:
+        return [_statement(decoded.series_keys, decoded.series, decoded.times, decoded.values,
+                           decoded.amounts, series_ids)]
+    out = []
+    for start in range(0, total, BATCH_SAMPLES):
+        end = start + BATCH_SAMPLES
+        keys: list[decode.SeriesKey] = []
+        local: dict[int, int] = {}
+        positions = []
+        for position in decoded.series[start:end]:
+            index = local.get(position)
+            if index is None:
+                keys.append(decoded.series_keys[position - 1])
+                index = local[position] = len(keys)
+            positions.append(index)
+        out.append(_statement(keys, positions, decoded.times[start:end],
+                              decoded.values[start:end], decoded.amounts[start:end],
+                              series_ids))
+    return out
+
+
+def _statement(keys: list[decode.SeriesKey], positions: list[int], times: list[Any],
+               values: list[float], amounts: list[str | None],
+               series_ids: SeriesIds) -> Statement:
+    routes, ids = series_ids.lookup(keys)
+    return keys, (routes, ids, [key[0] for key in keys], [key[1] for key in keys], positions,
+                  times, values, amounts)
 
 
 class IngestFinished(msgspec.Struct, frozen=True):
@@ -118,10 +214,12 @@ class WriteResult(msgspec.Struct, frozen=True):
     written: int
     duplicates: int
     invalid_in_db: int  # samples the database refused to store (counted as rejected)
+    limit_headers: dict[str, str] = {}  # RateLimit-* of the ingest budget
 
     def headers(self) -> dict[str, str]:
         """The remote-write 2.0 ``*-Written`` headers (sent for 1.0 too), plus duplicates."""
         return {
+            **self.limit_headers,
             "X-Prometheus-Remote-Write-Samples-Written": str(self.written + self.duplicates),
             "X-Prometheus-Remote-Write-Histograms-Written": "0",
             "X-Prometheus-Remote-Write-Exemplars-Written": "0",
@@ -155,16 +253,23 @@ class RemoteWrite:
         db: Database,
         authenticator: Authenticator,
         registry: CollectorRegistry,
+        rate_limiter: IngestRateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.authenticator = authenticator
         self.metrics = IngestMetrics(registry)
+        self.rate_limiter = rate_limiter
+        self.series_ids = SeriesIds()
         # a compressed body is at most max_body_bytes; snappy inflates ~5x on metrics
         self.max_decompressed_bytes = max(settings.max_body_bytes * 8, 64 * 1024 * 1024)
 
-    async def handle(self, headers: Mapping[str, str], body: bytes) -> WriteResult:
-        """``headers`` with lower-case names. Raises ``ApiError`` for every non-204 answer."""
+    async def handle(
+        self, headers: Mapping[str, str], body: bytes,
+        scope: MutableMapping[str, Any] | None = None,
+    ) -> WriteResult:
+        """``headers`` with lower-case names; ``scope`` (the ASGI scope) gives the client
+        address to the rate limiter. Raises ``ApiError`` for every non-204 answer."""
         started = time.perf_counter()
         event: dict[str, Any] = {"protocol": ""}
         try:
@@ -174,10 +279,13 @@ class RemoteWrite:
             if auth.anonymous:
                 # no token at all: answer as the database would, without decoding the body
                 raise from_postgres(
-                    "42501", "permission denied for function write_samples", None,
+                    "42501", "permission denied for function write_series_samples", None,
                     "Send a writer JWT as a bearer token (or as the basic auth password)",
                     authenticated=False,
                 )
+            limit_headers: Mapping[str, str] | None = None
+            if self.rate_limiter is not None:
+                limit_headers = await self.rate_limiter.check(auth, scope or {}, ingest=True)
             try:
                 decoded = decode.decode_request(
                     body, headers.get("content-type"), headers.get("content-encoding"),
@@ -194,6 +302,8 @@ class RemoteWrite:
                 skipped_non_finite=decoded.skipped_non_finite,
             )
             result = await self._write(auth, headers, decoded)
+            if limit_headers:
+                result = msgspec.structs.replace(result, limit_headers=dict(limit_headers))
             rejected = decoded.rejected_total + result.invalid_in_db
             event.update(written=result.written, duplicates=result.duplicates, rejected=rejected)
             if rejected:
@@ -216,17 +326,13 @@ class RemoteWrite:
             search_path=search_path_for(self.settings.db_schemas[0]),
         )
         received = written = duplicates = 0
-        # Always one call, even with no samples: the database checks the role's privilege.
         async with self.db.transaction_as(auth, context) as conn:
-            for start in range(0, max(decoded.accepted, 1), BATCH_SAMPLES):
-                end = start + BATCH_SAMPLES
-                row = await conn.fetchrow(
-                    WRITE_SQL, decoded.times[start:end], decoded.names[start:end],
-                    decoded.labels[start:end], decoded.values[start:end],
-                )
+            for keys, args in statements(decoded, self.series_ids):
+                row = await conn.fetchrow(WRITE_SQL, *args)
                 received += row[0]
                 written += row[1]
                 duplicates += row[2]
+                self.series_ids.remember(row[3], keys, row[4])
         return WriteResult(decoded, written, duplicates, received - written - duplicates)
 
 
@@ -250,20 +356,22 @@ def endpoint_for(app: Litestar) -> RemoteWrite:
     endpoint: RemoteWrite | None = app.state.get("remote_write")
     if endpoint is None:
         runtime = app.state.runtime
+        limiter = runtime.rate_limiter
         endpoint = RemoteWrite(runtime.settings, runtime.db, runtime.authenticator,
-                               runtime.observability.registry)
+                               runtime.observability.registry,
+                               limiter if isinstance(limiter, RequestRateLimiter) else None)
         app.state.remote_write = endpoint
     return endpoint
 
 
 @post(PATH, status_code=200, include_in_schema=False)
 async def remote_write(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """The Litestar route: ``create_app(..., extra_route_handlers=[remote_write])``."""
+    """The Litestar route, mounted by ``create_app``."""
     endpoint = endpoint_for(request.app)
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
-        result = await endpoint.handle(headers, body)
+        result = await endpoint.handle(headers, body, cast(MutableMapping[str, Any], request.scope))
     except ApiError as exc:
         return Response(exc.body(), status_code=exc.status,
                         headers=dict(exc.response_headers()[1:]),

@@ -113,15 +113,22 @@ def running_api_server(
 
 
 @contextlib.contextmanager
-def running_app(settings: Settings, **app_kwargs: Any) -> Iterator[str]:
+def serving(settings: Settings, **app_kwargs: Any) -> Iterator[ApiServer]:
     """``create_app(settings, **app_kwargs)`` served on a free port for the duration of the
-    block; yields its base URL once ``/ready``."""
+    block, once ``/ready``."""
     settings = msgspec.structs.replace(settings, server_port=free_port())
     server = ApiServer(None, settings, app_kwargs).start()
     try:
-        yield server.base_url
+        yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def running_app(settings: Settings, **app_kwargs: Any) -> Iterator[str]:
+    """Like ``serving``, yielding only the base URL."""
+    with serving(settings, **app_kwargs) as server:
+        yield server.base_url
 
 
 def apply_rpc_fixture(db: DbInfo) -> None:

@@ -84,7 +84,8 @@ class FakeReceiver:
     """``POST /api/v1/write``: the real decoder, exactly-once storage, scripted failures."""
 
     def __init__(self) -> None:
-        self.stored: dict[tuple[str, str, datetime], float] = {}
+        # (name, series labels, time) → (value, big-number label) as the database keys them
+        self.stored: dict[tuple[str, str, datetime], tuple[float, str | None]] = {}
         self.requests = 0
         self.fail_next: list[int] = []  # statuses to answer before accepting again
         self.authorization: list[str | None] = []
@@ -113,9 +114,8 @@ class FakeReceiver:
                 for key in zip(out.names, out.labels, out.times, strict=True):
                     if key not in fake.stored:
                         written += 1
-                fake.stored.update(
-                    zip(zip(out.names, out.labels, out.times, strict=True), out.values, strict=True)
-                )
+                fake.stored.update(zip(zip(out.names, out.labels, out.times, strict=True),
+                                       zip(out.values, out.amounts, strict=True), strict=True))
                 self.send_response(204)  # headers as the real endpoint sends them
                 self.send_header("X-Prometheus-Remote-Write-Samples-Written", str(out.accepted))
                 self.send_header("X-Metrics-Rpc-Samples-Duplicate", str(out.accepted - written))
@@ -159,8 +159,9 @@ def test_backfill_copies_every_finite_point_once(prometheus, receiver, capsys):
     assert len(receiver.stored) == 49 * 3 - 2
     assert {name for name, _, _ in receiver.stored} == {
         "manifest_tokenomics_total_supply", "talib_mfx_power_conversion", "web_requests"}
-    supply_labels = {json.loads(labels)["supply"] for name, labels, _ in receiver.stored
-                     if name == "manifest_tokenomics_total_supply"}
+    supply_labels = {amount for (name, labels, _), (_, amount) in receiver.stored.items()
+                     if name == "manifest_tokenomics_total_supply"
+                     and "supply" not in json.loads(labels)}
     assert supply_labels == {SUPPLY}  # the big number travels as a label, digit for digit
     assert receiver.authorization[0] == "Bearer writer-token"
     # two day windows; the query range of each is aligned to the step
@@ -281,13 +282,13 @@ def test_matrix_to_series_keeps_half_open_windows_and_skips_non_finite():
 @pytest.fixture(scope="module")
 def real_api(make_db) -> Iterator[Any]:
     from api.config import Settings
-    from tests.api.test_remote_write import AppServer
+    from tests.api.apiserver import serving
 
     database = make_db("backfill")
     settings = Settings(db_uri=database.authenticator_dsn,
                         jwt_secret="backfill-test-secret-0123456789abcdef")
     try:
-        with AppServer(settings) as server:
+        with serving(settings) as server:
             server.database = database  # type: ignore[attr-defined]
             yield server
     finally:

@@ -48,7 +48,7 @@ def _fresh_label_cache() -> None:
 
 
 @pytest.mark.parametrize("decoder", [v1, v2])
-def test_round_trip_builds_four_parallel_arrays(decoder):
+def test_round_trip_builds_series_and_sample_arrays(decoder):
     out = decoder([
         Series({"__name__": "up", "job": "a", "manifest_tier": "mainnet"},
                [(T0, 1.0), (T0 + 1000, 0.5)]),
@@ -76,8 +76,32 @@ def test_big_number_labels_are_kept_digit_for_digit(decoder):
     supply = "123456789012345678901234567890.123456789012345678"
     out = decoder([Series({"__name__": "manifest_tokenomics_total_supply", "supply": supply,
                            "manifest_tier": "mainnet"}, [(T0, 1.0)])])
-    assert msgspec.json.decode(out.labels[0])["supply"] == supply
-    assert supply in out.labels[0]
+    assert out.amounts == [supply]  # the value, as text: no float on the way
+    # ... and not part of the series: a new supply value is a new sample, not a new series
+    assert msgspec.json.decode(out.labels[0]) == {"manifest_tier": "mainnet"}
+    assert out.series_names == ["manifest_tokenomics_total_supply"]
+
+
+@pytest.mark.parametrize("decoder", [v1, v2])
+def test_series_are_listed_once_per_request_and_samples_point_at_them(decoder):
+    out = decoder([
+        Series({"__name__": "s", "supply": "1", "manifest_tier": "mainnet"}, [(T0, 1.0)]),
+        Series({"__name__": "up", "job": "a"}, [(T0, 1.0)]),
+        Series({"__name__": "s", "supply": "2", "manifest_tier": "mainnet"}, [(T0 + 1, 1.0)]),
+        Series({"__name__": "s", "amount": "3", "manifest_tier": "mainnet"}, [(T0 + 2, 1.0)]),
+    ])
+    assert out.series_names == ["s", "up"]
+    assert [msgspec.json.decode(text) for text in out.series_labels] == [
+        {"manifest_tier": "mainnet"}, {"job": "a"}]
+    assert out.series == [1, 2, 1, 1]
+    assert out.amounts == ["1", None, "2", "3"]
+
+
+def test_nul_characters_are_rejected_not_sent_to_the_database():
+    out = v1([Series({"__name__": "m", "a": "x\x00y"}, [(T0, 1.0)]),
+              Series({"__name__": "ok"}, [(T0, 2.0)])])
+    assert out.rejected == {"label contains a NUL character": 1}
+    assert out.values == [2.0]
 
 
 @pytest.mark.parametrize("decoder", [v1, v2])
@@ -92,6 +116,8 @@ def test_stale_markers_and_non_finite_values_are_skipped_not_rejected(decoder):
     assert out.values == [7.0]
     assert out.rejected == {}
     assert out.received == 6
+    only_stale = decoder([Series({"__name__": "gone"}, [(T0, STALE_NAN)])])
+    assert only_stale.series_keys == []  # nothing to store: the series is not even sent
 
 
 def test_stale_marker_bits_survive_the_protobuf_runtime():

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from api.config import Settings
-from tests.api.test_remote_write import AppServer, _free_port
+from api.pgcluster import free_port
+from tests.api.apiserver import ApiServer, serving
 
 PROMETHEUS = shutil.which("prometheus")
 SUPPLY = "98765432109876543210987654321.000000001"
@@ -73,19 +74,19 @@ class Exporter:
 
 
 @pytest.fixture
-def api(make_db) -> Iterator[AppServer]:
+def api(make_db) -> Iterator[ApiServer]:
     database = make_db("prom")
     settings = Settings(db_uri=database.authenticator_dsn,
                         jwt_secret="prometheus-integration-secret-0123456789")
     try:
-        with AppServer(settings) as server:
+        with serving(settings) as server:
             yield server
     finally:
         database.drop()
 
 
 @pytest.fixture
-def prometheus(api: AppServer, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def prometheus(api: ApiServer, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     with Exporter() as exporter:
         token_file = tmp_path / "token"
         token_file.write_text(api.token("writer"))
@@ -111,7 +112,7 @@ remote_write:
         log = (tmp_path / "prometheus.log").open("wb")
         process = subprocess.Popen(
             [str(PROMETHEUS), f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{_free_port()}", "--log.level=warn"],
+             f"--web.listen-address=127.0.0.1:{free_port()}", "--log.level=warn"],
             stdout=log, stderr=subprocess.STDOUT,
         )
         try:
@@ -126,7 +127,7 @@ remote_write:
             log.close()
 
 
-def _latest(api: AppServer, name: str, schema: str) -> list[Any]:
+def _latest(api: ApiServer, name: str, schema: str) -> list[Any]:
     now = datetime.now(UTC)
     response = httpx.get(f"{api.base_url}/rpc/get_agg_metric", params={
         "p_metric_name": name, "p_schema": schema, "p_interval": "1 day",

@@ -18,6 +18,7 @@ from api import ratelimit
 from api.config import ConfigError, Settings, load_settings
 from api.pgcluster import free_port
 from api.ratelimit import (
+    DEFAULT_INGEST_LIMIT,
     RateLimitConfig,
     RateLimitDecision,
     RateLimiter,
@@ -102,8 +103,16 @@ def test_config_from_environment() -> None:
     )
     config = RateLimitConfig.from_settings(settings)
     assert config == RateLimitConfig(
-        limits={"web_anon": ("2/second",)}, storage_uri="redis://cache:6379/1", fail_open=False
+        limits={"web_anon": ("2/second",), "ingest": (DEFAULT_INGEST_LIMIT,)},
+        storage_uri="redis://cache:6379/1", fail_open=False,
     )
+
+
+def test_ingest_has_its_own_budget_unless_configured() -> None:
+    explicit = load_settings({"METRICS_RPC_RATE_LIMITS": "writer=5/minute;ingest=10/second"})
+    assert RateLimitConfig.from_settings(explicit).limits["ingest"] == ("10/second",)
+    off = load_settings({"METRICS_RPC_RATE_LIMITS": "off"})
+    assert RateLimitConfig.from_settings(off).limits == {}
 
 
 def test_unknown_storage_is_refused() -> None:

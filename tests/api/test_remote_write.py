@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,9 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from api.app import create_app
 from api.config import Settings
 from api.ingest.decode import STALE_NAN
 from api.ingest.encode import (
@@ -33,8 +30,8 @@ from api.ingest.encode import (
     write_request_v1,
     write_request_v2,
 )
-from api.ingest.remote_write import remote_write
-from api.tokens import mint_token
+from api.pgcluster import free_port
+from tests.api.apiserver import ApiServer, serving
 
 SECRET = "remote-write-test-secret-0123456789abcdef"
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -45,50 +42,12 @@ EXCLUDED = "23456789012345678901234567890.5"
 EXACT = Context(prec=200)  # Decimal's default 28 digits would round these
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class AppServer:
-    """The real app (with the remote-write route) on uvicorn in a background thread."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        app = create_app(settings, extra_route_handlers=[remote_write])
-        self.port = _free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="on",
-                                log_level="error", access_log=False, loop="asyncio")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.base_url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> AppServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base_url}/ready", timeout=2).status_code == 200:
-                    return self
-            time.sleep(0.1)
-        raise RuntimeError("the app did not become ready")
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
-
-    def token(self, role: str = "writer") -> str:
-        return mint_token(self.settings, role, sub="remote-write-test")
-
-
 class CuttableProxy:
     """A TCP proxy to PostgreSQL: ``cut()`` drops every connection and refuses new ones."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
-        self.port = _free_port()
+        self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self.server: asyncio.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
@@ -142,14 +101,14 @@ def database(make_db):
 
 
 @pytest.fixture(scope="module")
-def api(database) -> Iterator[AppServer]:
+def api(database) -> Iterator[ApiServer]:
     settings = Settings(db_uri=database.authenticator_dsn, jwt_secret=SECRET, db_pool=4,
                         db_pool_acquisition_timeout=5)
-    with AppServer(settings) as server:
+    with serving(settings) as server:
         yield server
 
 
-def post(api: AppServer, body: bytes, *, headers: dict[str, str] | None = None,
+def post(api: ApiServer, body: bytes, *, headers: dict[str, str] | None = None,
          role: str | None = "writer") -> httpx.Response:
     sent = dict(V1_HEADERS if headers is None else headers)
     if role is not None:
@@ -157,7 +116,7 @@ def post(api: AppServer, body: bytes, *, headers: dict[str, str] | None = None,
     return httpx.post(f"{api.base_url}/api/v1/write", content=body, headers=sent, timeout=30)
 
 
-def rpc(api: AppServer, function: str, **params: str) -> Any:
+def rpc(api: ApiServer, function: str, **params: str) -> Any:
     response = httpx.get(f"{api.base_url}/rpc/{function}", params=params, timeout=30)
     assert response.status_code == 200, response.text
     return response.json()
@@ -339,6 +298,59 @@ def test_ingest_counters_in_metrics(api):
         assert name in text, name
 
 
+def test_the_ingest_budget_answers_429_with_retry_after_and_writes_nothing(database):
+    settings = Settings(db_uri=database.authenticator_dsn, jwt_secret=SECRET, db_pool=2,
+                        db_pool_acquisition_timeout=5,
+                        rate_limits="web_anon=60/minute;writer=600/minute;ingest=2/minute")
+
+    def body(i: int) -> bytes:
+        return write_request_v1([Series({"__name__": "rw_limited", "instance": f"i{i}"},
+                                        [(T0 + 11_000, float(i))])])
+
+    def stored() -> int:
+        return int(database.psql("select count(*) from metrics.samples s join metrics.series r"
+                                 " on r.id = s.series_id where r.name = 'rw_limited'"))
+
+    with serving(settings) as server:
+        first, second = post(server, body(1)), post(server, body(2))
+        assert (first.status_code, second.status_code) == (204, 204), second.text
+        assert second.headers["RateLimit-Remaining"] == "0"
+        third = post(server, body(3))
+        assert third.status_code == 429, third.text
+        assert int(third.headers["Retry-After"]) >= 1
+        assert third.json()["code"] == "MRPC429"
+        assert stored() == 2  # the rejected request wrote nothing
+        # the budget is the ingest one, not the writer's: RPC calls still go through
+        assert httpx.get(f"{server.base_url}/rpc/get_all_latest_common_metrics",
+                         headers={"Authorization": f"Bearer {server.token()}"},
+                         timeout=30).status_code == 200
+
+
+def test_series_ids_kept_by_the_app_survive_a_routing_change(api, database):
+    def send(value: float, offset: int) -> None:
+        response = post(api, write_request_v1([Series(
+            {"__name__": "rw_routed", "manifest_tier": "testnet"}, [(T0 + offset, value)])]))
+        assert response.status_code == 204, response.text
+        assert response.headers["X-Metrics-Rpc-Samples-Duplicate"] == "0"
+
+    def schemas() -> str:
+        return database.psql("select string_agg(r.schema || '=' || s.value, ',' order by s.time)"
+                             " from metrics.samples s join metrics.series r"
+                             " on r.id = s.series_id where r.name = 'rw_routed'")
+
+    send(1.0, 12_000)
+    send(2.0, 13_000)  # the series id now comes from the app's cache
+    database.psql("update metrics.schema_routes set target_schema = 'mainnet'"
+                  " where label_value = 'testnet'")
+    try:
+        send(3.0, 14_000)  # a changed rule applies to the next batch, cache or not
+    finally:
+        database.psql("update metrics.schema_routes set target_schema = 'testnet'"
+                      " where label_value = 'testnet'")
+    send(4.0, 15_000)  # and back: the testnet series again
+    assert schemas() == "testnet=1,testnet=2,mainnet=3,testnet=4"
+
+
 # --- the database goes away -----------------------------------------------------------
 
 
@@ -351,7 +363,7 @@ def test_database_down_gives_503_and_the_retry_lands_exactly_once(database):
     body = write_request_v1([Series({"__name__": "rw_retried", "instance": "a"},
                                     [(T0 + 9000, 4.0), (T0 + 9500, 5.0)])])
     try:
-        with AppServer(settings) as server:
+        with serving(settings) as server:
             warm = post(server, write_request_v1([Series({"__name__": "rw_warm"}, [(T0, 1.0)])]))
             assert warm.status_code == 204, warm.text
             proxy.cut()

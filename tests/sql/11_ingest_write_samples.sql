@@ -6,18 +6,8 @@ BEGIN;
 SET LOCAL TimeZone = 'UTC';
 SELECT plan(21);
 
--- Write samples given as a JSON array of [time, name, labels, value] through the ingest path.
-CREATE FUNCTION pg_temp.write(p_rows jsonb)
-RETURNS TABLE(received bigint, written bigint, duplicates bigint) LANGUAGE sql AS $$
-    SELECT w.* FROM (
-        SELECT array_agg((r ->> 0)::timestamptz ORDER BY o) AS ts, array_agg(r ->> 1 ORDER BY o) AS ns,
-               array_agg(nullif(r -> 2, 'null') ORDER BY o) AS ls, array_agg((r ->> 3)::float8 ORDER BY o) AS vs
-        FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(r, o)) AS a,
-    ingest.write_samples(a.ts, a.ns, a.ls, a.vs) AS w
-$$;
-
 -- A batch with an in-batch duplicate and a NaN (staleness marker).
-SELECT results_eq($$ SELECT * FROM pg_temp.write('[
+SELECT results_eq($$ SELECT * FROM tests.write_samples('[
     ["2026-10-05 10:00:10+00", "up", {"job": "node"}, 1],
     ["2026-10-05 10:00:10+00", "up", {"job": "node"}, 1],
     ["2026-10-05 10:00:20+00", "up", {"job": "node"}, "NaN"],
@@ -33,7 +23,7 @@ SELECT (SELECT count(*) FROM metrics.samples) AS samples,
        (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM metrics.rollup_1d AS r) AS r1d,
        (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM metrics.latest_by_name AS r) AS latest;
 
-SELECT results_eq($$ SELECT * FROM pg_temp.write('[
+SELECT results_eq($$ SELECT * FROM tests.write_samples('[
     ["2026-10-05 10:00:10+00", "up", {"job": "node"}, 1],
     ["2026-10-05 10:00:30+00", "up", {"job": "node"}, 0],
     ["2026-10-05 10:00:40+00", "up", {"job": "other"}, 1]]') $$,
@@ -52,7 +42,7 @@ SELECT is((SELECT n FROM metrics.rollup_1m WHERE name = 'up' AND bucket = '2026-
           'the minute rollup counted each sample once');
 
 -- Value labels: supply, then excluded_supply, then amount, then the sample value.
-SELECT results_eq($$ SELECT written FROM pg_temp.write('[
+SELECT results_eq($$ SELECT written FROM tests.write_samples('[
     ["2026-10-05 11:00:00+00", "v_supply", {"supply": "123456789012345678901", "excluded_supply": "2", "amount": "3"}, 1],
     ["2026-10-05 11:00:00+00", "v_excluded", {"excluded_supply": "987654321098765432109", "amount": "3"}, 1],
     ["2026-10-05 11:00:00+00", "v_amount", {"amount": "-0.000000000000000000001"}, 1],
@@ -70,7 +60,7 @@ SELECT results_eq($$ SELECT s.name, v.value::text FROM metrics.samples AS v JOIN
     'effective values: first of supply, excluded_supply, amount, else the sample value; exact');
 
 -- Series identity leaves out the big-number labels: new supply values are new samples.
-SELECT results_eq($$ SELECT written FROM pg_temp.write('[
+SELECT results_eq($$ SELECT written FROM tests.write_samples('[
     ["2026-10-05 12:00:00+00", "manifest_tokenomics_total_supply", {"manifest_tier": "mainnet", "supply": "100000000000000000001"}, 1],
     ["2026-10-05 12:00:15+00", "manifest_tokenomics_total_supply", {"manifest_tier": "mainnet", "supply": "100000000000000000002"}, 1],
     ["2026-10-05 12:00:30+00", "manifest_tokenomics_total_supply", {"manifest_tier": "mainnet", "supply": "100000000000000000003"}, 1]]') $$,
@@ -82,7 +72,7 @@ SELECT is((SELECT last_value::text FROM metrics.rollup_1m WHERE name = 'manifest
           '100000000000000000003', 'the minute keeps the last supply value');
 
 -- Routing (data in metrics.schema_routes).
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[
     ["2026-10-05 13:00:00+00", "block_height", {"manifest_tier": "mainnet"}, 1],
     ["2026-10-05 13:00:00+00", "block_height", {"manifest_tier": "testnet"}, 2],
     ["2026-10-05 13:00:00+00", "block_height", {"manifest_tier": "devnet"}, 3],
@@ -97,7 +87,7 @@ SELECT results_eq($$ SELECT s.name, s.labels ->> 'manifest_tier', s.schema FROM 
               ('talib_mfx_power_conversion', NULL, 'common'), ('web_requests', 'testnet', 'cumsum') $$,
     'routing: geo and cumulative names first, then manifest_tier, else common');
 UPDATE metrics.schema_routes SET target_schema = 'mainnet' WHERE label_value = 'testnet';
-SELECT results_eq($$ SELECT written FROM pg_temp.write('[["2026-10-05 13:01:00+00", "block_height", {"manifest_tier": "testnet"}, 4]]') $$,
+SELECT results_eq($$ SELECT written FROM tests.write_samples('[["2026-10-05 13:01:00+00", "block_height", {"manifest_tier": "testnet"}, 4]]') $$,
                   $$ VALUES (1::bigint) $$, 'a changed rule applies to the next batch');
 SELECT is((SELECT s.schema FROM metrics.samples AS v JOIN metrics.series AS s ON s.id = v.series_id
            WHERE v.time = '2026-10-05 13:01:00+00'), 'mainnet', 'routing is data, not code');

@@ -7,23 +7,13 @@ BEGIN;
 SET LOCAL TimeZone = 'UTC';
 SELECT plan(9);
 
--- Write samples given as a JSON array of [time, name, labels, value] through the ingest path.
-CREATE FUNCTION pg_temp.write(p_rows jsonb)
-RETURNS TABLE(received bigint, written bigint, duplicates bigint) LANGUAGE sql AS $$
-    SELECT w.* FROM (
-        SELECT array_agg((r ->> 0)::timestamptz ORDER BY o) AS ts, array_agg(r ->> 1 ORDER BY o) AS ns,
-               array_agg(nullif(r -> 2, 'null') ORDER BY o) AS ls, array_agg((r ->> 3)::float8 ORDER BY o) AS vs
-        FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(r, o)) AS a,
-    ingest.write_samples(a.ts, a.ns, a.ls, a.vs) AS w
-$$;
-
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[
     ["2026-10-06 10:00:30+00", "gauge", {"manifest_tier": "mainnet"}, 10],
     ["2026-10-06 10:59:30+00", "gauge", {"manifest_tier": "mainnet"}, 20],
     ["2026-10-06 11:00:30+00", "gauge", {"manifest_tier": "mainnet"}, 30]]') $$, 'first batch');
 
 -- Out of order in the same minute: an earlier sample does not replace the minute's last.
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[["2026-10-06 10:00:10+00", "gauge", {"manifest_tier": "mainnet"}, 5]]') $$,
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[["2026-10-06 10:00:10+00", "gauge", {"manifest_tier": "mainnet"}, 5]]') $$,
                 'an earlier sample of the same minute arrives late');
 SELECT results_eq($$ SELECT last_time, last_value::text, sum_value::text, n FROM metrics.rollup_1m
                      WHERE schema = 'mainnet' AND name = 'gauge' AND bucket = '2026-10-06 10:00+00' $$,
@@ -31,7 +21,7 @@ SELECT results_eq($$ SELECT last_time, last_value::text, sum_value::text, n FROM
     'the minute keeps its last value and adds the late sample to sum and count');
 
 -- A late sample a day back lands in its own minute, hour and day.
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[["2026-10-05 23:59:59+00", "gauge", {"manifest_tier": "mainnet"}, 99]]') $$,
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[["2026-10-05 23:59:59+00", "gauge", {"manifest_tier": "mainnet"}, 99]]') $$,
                 'a sample of yesterday arrives late');
 SELECT results_eq($$ SELECT 'm', bucket, last_value::text FROM metrics.rollup_1m WHERE name = 'gauge' AND bucket < '2026-10-06'
                      UNION ALL SELECT 'h', bucket, last_value::text FROM metrics.rollup_1h WHERE name = 'gauge' AND bucket < '2026-10-06'
@@ -44,7 +34,7 @@ SELECT results_eq($$ SELECT last_time, last_value::text, total_sum::text, n FROM
     'the latest value stays the newest sample; the running total includes the late ones');
 
 -- A later sample in an existing hour becomes that hour's (and day's) last value.
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[["2026-10-06 10:59:45+00", "gauge", {"manifest_tier": "mainnet"}, 25]]') $$,
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[["2026-10-06 10:59:45+00", "gauge", {"manifest_tier": "mainnet"}, 25]]') $$,
                 'a later sample of an old hour');
 SELECT results_eq($$ SELECT bucket, last_value::text, sum_value::text, n FROM metrics.rollup_1h
                      WHERE name = 'gauge' AND bucket >= '2026-10-06' ORDER BY bucket $$,

@@ -7,17 +7,7 @@ BEGIN;
 SET LOCAL TimeZone = 'UTC';
 SELECT plan(24);
 
--- Write samples given as a JSON array of [time, name, labels, value] through the ingest path.
-CREATE FUNCTION pg_temp.write(p_rows jsonb)
-RETURNS TABLE(received bigint, written bigint, duplicates bigint) LANGUAGE sql AS $$
-    SELECT w.* FROM (
-        SELECT array_agg((r ->> 0)::timestamptz ORDER BY o) AS ts, array_agg(r ->> 1 ORDER BY o) AS ns,
-               array_agg(nullif(r -> 2, 'null') ORDER BY o) AS ls, array_agg((r ->> 3)::float8 ORDER BY o) AS vs
-        FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(r, o)) AS a,
-    ingest.write_samples(a.ts, a.ns, a.ls, a.vs) AS w
-$$;
-
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[
     ["2026-09-30 23:59:30+00", "height", {"manifest_tier": "mainnet"}, 1],
     ["2026-10-01 00:00:00+00", "height", {"manifest_tier": "mainnet"}, 2],
     ["2026-10-01 00:00:40+00", "height", {"manifest_tier": "mainnet"}, 3],
@@ -104,7 +94,7 @@ SELECT results_eq($$ SELECT * FROM api.get_agg_metric('height', 'mainnet', '1 da
 SET LOCAL TimeZone = 'UTC';
 
 -- PostgREST clients may leave out every argument but the metric name.
-SELECT lives_ok($$ SELECT * FROM pg_temp.write(jsonb_build_array(jsonb_build_array(now() - interval '1 hour', 'recent', '{"manifest_tier": "mainnet"}'::jsonb, 42))) $$,
+SELECT lives_ok($$ SELECT * FROM tests.write_samples(jsonb_build_array(jsonb_build_array(now() - interval '1 hour', 'recent', '{"manifest_tier": "mainnet"}'::jsonb, 42))) $$,
                 'a recent sample');
 SELECT results_eq($$ SELECT value FROM api.get_agg_metric('recent') $$, $$ VALUES ('42') $$,
                   'defaults: mainnet, 1 day buckets, the last 7 days');

@@ -7,18 +7,8 @@ BEGIN;
 SET LOCAL TimeZone = 'UTC';
 SELECT plan(14);
 
--- Write samples given as a JSON array of [time, name, labels, value] through the ingest path.
-CREATE FUNCTION pg_temp.write(p_rows jsonb)
-RETURNS TABLE(received bigint, written bigint, duplicates bigint) LANGUAGE sql AS $$
-    SELECT w.* FROM (
-        SELECT array_agg((r ->> 0)::timestamptz ORDER BY o) AS ts, array_agg(r ->> 1 ORDER BY o) AS ns,
-               array_agg(nullif(r -> 2, 'null') ORDER BY o) AS ls, array_agg((r ->> 3)::float8 ORDER BY o) AS vs
-        FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(r, o)) AS a,
-    ingest.write_samples(a.ts, a.ns, a.ls, a.vs) AS w
-$$;
-
 -- Hour 0: every term; hour 1: only a new total; hour 2: total and excluded.
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[
     ["2026-10-07 00:10:00+00", "manifest_tokenomics_total_supply",    {"manifest_tier": "mainnet", "supply": "900000000000000000000"}, 1],
     ["2026-10-07 00:50:00+00", "manifest_tokenomics_total_supply",    {"manifest_tier": "mainnet", "supply": "987654321098765432109"}, 1],
     ["2026-10-07 00:20:00+00", "manifest_tokenomics_excluded_supply", {"manifest_tier": "mainnet", "excluded_supply": "123456789012345678901"}, 1],
@@ -46,7 +36,7 @@ SELECT results_eq($$ SELECT * FROM api.get_agg_fdv('mainnet', '1 hour', '2026-10
     'no price ever seen: FDV is NULL, not 0');
 
 -- Prices: 0.25 in hour 0, none in hour 1, 0.5 in hour 2 after the supply samples.
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[
     ["2026-10-07 00:15:00+00", "talib_mfx_power_conversion", {}, 0.25],
     ["2026-10-07 02:30:00+00", "talib_mfx_power_conversion", {}, 0.5]]') $$, 'price samples arrive late');
 

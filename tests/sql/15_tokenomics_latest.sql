@@ -6,19 +6,9 @@ BEGIN;
 SET LOCAL TimeZone = 'UTC';
 SELECT plan(9);
 
--- Write samples given as a JSON array of [time, name, labels, value] through the ingest path.
-CREATE FUNCTION pg_temp.write(p_rows jsonb)
-RETURNS TABLE(received bigint, written bigint, duplicates bigint) LANGUAGE sql AS $$
-    SELECT w.* FROM (
-        SELECT array_agg((r ->> 0)::timestamptz ORDER BY o) AS ts, array_agg(r ->> 1 ORDER BY o) AS ns,
-               array_agg(nullif(r -> 2, 'null') ORDER BY o) AS ls, array_agg((r ->> 3)::float8 ORDER BY o) AS vs
-        FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(r, o)) AS a,
-    ingest.write_samples(a.ts, a.ns, a.ls, a.vs) AS w
-$$;
-
 SELECT is_empty($$ SELECT * FROM api.get_all_latest_token_metrics('mainnet') $$, 'no data: no rows');
 
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[
     ["2026-10-07 00:50:00+00", "manifest_tokenomics_total_supply",    {"manifest_tier": "mainnet", "supply": "987654321098765432109"}, 1],
     ["2026-10-07 00:20:00+00", "manifest_tokenomics_excluded_supply", {"manifest_tier": "mainnet", "excluded_supply": "123456789012345678901"}, 1],
     ["2026-10-07 00:30:00+00", "locked_tokens",                       {"manifest_tier": "mainnet", "amount": "111111111111111111111"}, 1],
@@ -36,7 +26,7 @@ SELECT results_eq($$ SELECT * FROM api.get_latest_fdv('mainnet') $$,
     $$ VALUES ('2026-10-07 02:05+00'::timestamptz, NULL::text) $$, 'no price yet: FDV NULL');
 
 -- A price sample, then a late (older) one that must not win.
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[
     ["2026-10-07 03:00:00+00", "talib_mfx_power_conversion", {}, 0.5],
     ["2026-10-07 01:00:00+00", "talib_mfx_power_conversion", {}, 0.25]]') $$, 'prices');
 

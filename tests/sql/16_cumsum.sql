@@ -6,17 +6,7 @@ BEGIN;
 SET LOCAL TimeZone = 'UTC';
 SELECT plan(10);
 
--- Write samples given as a JSON array of [time, name, labels, value] through the ingest path.
-CREATE FUNCTION pg_temp.write(p_rows jsonb)
-RETURNS TABLE(received bigint, written bigint, duplicates bigint) LANGUAGE sql AS $$
-    SELECT w.* FROM (
-        SELECT array_agg((r ->> 0)::timestamptz ORDER BY o) AS ts, array_agg(r ->> 1 ORDER BY o) AS ns,
-               array_agg(nullif(r -> 2, 'null') ORDER BY o) AS ls, array_agg((r ->> 3)::float8 ORDER BY o) AS vs
-        FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(r, o)) AS a,
-    ingest.write_samples(a.ts, a.ns, a.ls, a.vs) AS w
-$$;
-
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[
     ["2026-10-01 10:00:00+00", "web_requests", {"instance": "a"}, 5],
     ["2026-10-01 10:30:00+00", "web_requests", {"instance": "a"}, 7],
     ["2026-10-02 09:00:00+00", "web_requests", {"instance": "a"}, 11],
@@ -49,7 +39,7 @@ SELECT results_eq($$ SELECT * FROM api.get_all_latest_cumsum_metrics() $$,
     $$ VALUES ('2026-10-02 10:00+00'::timestamptz, 'system_tcp_sent', '1000'),
               ('2026-10-03 00:00+00', 'web_requests', '130') $$,
     'latest cumsum metrics: the total of everything written, per metric');
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[["2026-09-01 00:00:00+00", "web_requests", {"instance": "c"}, 1000]]') $$,
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[["2026-09-01 00:00:00+00", "web_requests", {"instance": "c"}, 1000]]') $$,
                 'a late sample long before the range');
 SELECT results_eq($$ SELECT * FROM api.get_agg_cumsum_metric('web_requests', 'cumsum', '1 day', '2026-10-03', '2026-10-04') $$,
     $$ VALUES ('2026-10-03 00:00+00'::timestamptz, '1130') $$,

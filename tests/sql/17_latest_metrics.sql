@@ -6,17 +6,7 @@ BEGIN;
 SET LOCAL TimeZone = 'UTC';
 SELECT plan(6);
 
--- Write samples given as a JSON array of [time, name, labels, value] through the ingest path.
-CREATE FUNCTION pg_temp.write(p_rows jsonb)
-RETURNS TABLE(received bigint, written bigint, duplicates bigint) LANGUAGE sql AS $$
-    SELECT w.* FROM (
-        SELECT array_agg((r ->> 0)::timestamptz ORDER BY o) AS ts, array_agg(r ->> 1 ORDER BY o) AS ns,
-               array_agg(nullif(r -> 2, 'null') ORDER BY o) AS ls, array_agg((r ->> 3)::float8 ORDER BY o) AS vs
-        FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(r, o)) AS a,
-    ingest.write_samples(a.ts, a.ns, a.ls, a.vs) AS w
-$$;
-
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[
     ["2026-10-08 10:00:00+00", "block_height", {"manifest_tier": "mainnet", "instance": "a"}, 100],
     ["2026-10-08 10:05:10+00", "block_height", {"manifest_tier": "mainnet", "instance": "b"}, 101],
     ["2026-10-08 10:03:00+00", "block_height", {"manifest_tier": "mainnet", "instance": "a"}, 102],
@@ -24,7 +14,7 @@ SELECT lives_ok($$ SELECT * FROM pg_temp.write('[
     ["2026-10-08 10:10:00+00", "block_height", {"manifest_tier": "testnet"}, 50],
     ["2026-10-08 09:00:00+00", "web_sites",    {}, 12],
     ["2026-10-08 09:00:00+00", "web_requests", {}, 3]]') $$, 'samples of every network');
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[["2026-10-08 09:00:00+00", "block_height", {"manifest_tier": "mainnet", "instance": "c"}, 1]]') $$,
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[["2026-10-08 09:00:00+00", "block_height", {"manifest_tier": "mainnet", "instance": "c"}, 1]]') $$,
                 'an older sample arrives late');
 
 SELECT results_eq($$ SELECT * FROM api.get_all_latest_mainnet_metrics() $$,

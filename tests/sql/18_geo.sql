@@ -6,19 +6,9 @@ BEGIN;
 SET LOCAL TimeZone = 'UTC';
 SELECT plan(4);
 
--- Write samples given as a JSON array of [time, name, labels, value] through the ingest path.
-CREATE FUNCTION pg_temp.write(p_rows jsonb)
-RETURNS TABLE(received bigint, written bigint, duplicates bigint) LANGUAGE sql AS $$
-    SELECT w.* FROM (
-        SELECT array_agg((r ->> 0)::timestamptz ORDER BY o) AS ts, array_agg(r ->> 1 ORDER BY o) AS ns,
-               array_agg(nullif(r -> 2, 'null') ORDER BY o) AS ls, array_agg((r ->> 3)::float8 ORDER BY o) AS vs
-        FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(r, o)) AS a,
-    ingest.write_samples(a.ts, a.ns, a.ls, a.vs) AS w
-$$;
-
 SELECT is_empty($$ SELECT * FROM api.get_latest_geo_coordinates() $$, 'no geo data: no rows');
 
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[
     ["2026-10-09 10:00:00+00", "manifest_geo_latitude",  {"instance": "a", "manifest_tier": "mainnet"}, 45.5],
     ["2026-10-09 10:00:00+00", "manifest_geo_longitude", {"instance": "a", "manifest_tier": "mainnet"}, -73.5],
     ["2026-10-09 10:00:00+00", "manifest_geo_metadata",  {"instance": "a", "country_name": "Canada", "city": "Montreal"}, 1],
@@ -28,7 +18,7 @@ SELECT lives_ok($$ SELECT * FROM pg_temp.write('[
     ["2026-10-09 10:00:00+00", "manifest_geo_longitude", {"instance": "b"}, 2.3522],
     ["2026-10-09 10:00:00+00", "manifest_geo_metadata",  {"instance": "b", "country_name": "France", "city": "Paris"}, 1],
     ["2026-10-09 10:00:00+00", "manifest_geo_latitude",  {"instance": "c"}, 10]]') $$, 'geo samples');
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[
     ["2026-10-09 09:00:00+00", "manifest_geo_latitude",  {"instance": "a", "manifest_tier": "mainnet"}, 1]]') $$,
     'an older latitude arrives late');
 

@@ -8,16 +8,6 @@ BEGIN;
 SET LOCAL TimeZone = 'UTC';
 SELECT plan(5);
 
--- Write samples given as a JSON array of [time, name, labels, value] through the ingest path.
-CREATE FUNCTION pg_temp.write(p_rows jsonb)
-RETURNS TABLE(received bigint, written bigint, duplicates bigint) LANGUAGE sql AS $$
-    SELECT w.* FROM (
-        SELECT array_agg((r ->> 0)::timestamptz ORDER BY o) AS ts, array_agg(r ->> 1 ORDER BY o) AS ns,
-               array_agg(nullif(r -> 2, 'null') ORDER BY o) AS ls, array_agg((r ->> 3)::float8 ORDER BY o) AS vs
-        FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(r, o)) AS a,
-    ingest.write_samples(a.ts, a.ns, a.ls, a.vs) AS w
-$$;
-
 CREATE FUNCTION pg_temp.scans(p_parent regclass) RETURNS bigint LANGUAGE sql AS $$
     SELECT coalesce(sum(s.seq_scan + coalesce(s.idx_scan, 0)), 0)::bigint
     FROM pg_stat_xact_user_tables AS s
@@ -38,7 +28,7 @@ SELECT lives_ok($$ SELECT w.* FROM (SELECT jsonb_agg(jsonb_build_array(t, n, l, 
                   ('manifest_geo_latitude', '{"instance": "a"}', 1.5),
                   ('manifest_geo_longitude', '{"instance": "a"}', 2.5),
                   ('manifest_geo_metadata', '{"instance": "a", "country_name": "X", "city": "Y"}', 1)) AS m(n, l, v)) AS x,
-    pg_temp.write(x.r) AS w $$,
+    tests.write_samples(x.r) AS w $$,
     'samples written');
 
 CREATE TEMP TABLE calls (fn text, q text);

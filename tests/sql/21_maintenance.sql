@@ -7,17 +7,7 @@ BEGIN;
 SET LOCAL TimeZone = 'UTC';
 SELECT plan(12);
 
--- Write samples given as a JSON array of [time, name, labels, value] through the ingest path.
-CREATE FUNCTION pg_temp.write(p_rows jsonb)
-RETURNS TABLE(received bigint, written bigint, duplicates bigint) LANGUAGE sql AS $$
-    SELECT w.* FROM (
-        SELECT array_agg((r ->> 0)::timestamptz ORDER BY o) AS ts, array_agg(r ->> 1 ORDER BY o) AS ns,
-               array_agg(nullif(r -> 2, 'null') ORDER BY o) AS ls, array_agg((r ->> 3)::float8 ORDER BY o) AS vs
-        FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(r, o)) AS a,
-    ingest.write_samples(a.ts, a.ns, a.ls, a.vs) AS w
-$$;
-
-SELECT lives_ok($$ SELECT * FROM pg_temp.write('[
+SELECT lives_ok($$ SELECT * FROM tests.write_samples('[
     ["2025-09-15 10:00:00+00", "block_height", {"manifest_tier": "mainnet"}, 1],
     ["2025-09-15 10:00:00+00", "old_gauge",    {"manifest_tier": "mainnet"}, 9],
     ["2025-09-15 10:00:00+00", "web_requests", {}, 5],

@@ -27,4 +27,15 @@ BEGIN
     PERFORM set_config('role', 'none', true);
 END
 $$;
+-- Write samples given as a JSON array of [time, name, labels, value] through the ingest
+-- path (ingest.write_samples), as the superuser.
+CREATE OR REPLACE FUNCTION tests.write_samples(p_rows jsonb)
+RETURNS TABLE(received bigint, written bigint, duplicates bigint) LANGUAGE sql AS $$
+    SELECT w.* FROM (
+        SELECT array_agg((r ->> 0)::timestamptz ORDER BY o) AS ts, array_agg(r ->> 1 ORDER BY o) AS ns,
+               array_agg(nullif(r -> 2, 'null') ORDER BY o) AS ls, array_agg((r ->> 3)::float8 ORDER BY o) AS vs
+        FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(r, o)) AS a,
+    ingest.write_samples(a.ts, a.ns, a.ls, a.vs) AS w
+$$;
+
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tests TO PUBLIC;

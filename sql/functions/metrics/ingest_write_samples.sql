@@ -1,17 +1,106 @@
--- The bulk insert path of the ingest: one call per remote-write batch, set-based.
-CREATE OR REPLACE FUNCTION ingest.write_samples(
-    p_times  timestamptz[],
-    p_names  text[],
-    p_labels jsonb[],
-    p_values double precision[])
-RETURNS TABLE(received bigint, written bigint, duplicates bigint)
+-- The write path of the ingest, set-based, one call per remote-write batch.
+--
+-- ingest.write_series_samples is the core: series-level arrays (one element per distinct
+-- series of the batch) plus sample-level arrays that point into them, as the HTTP decoder
+-- builds them once per series. Known series come with the id a previous call returned,
+-- so the usual batch (every series seen before) costs one primary-key probe per series
+-- and no JSON work at all. ingest.write_samples (four per-sample arrays, jsonb labels)
+-- is the original contract, kept for SQL callers: it derives those arrays and calls it.
+
+-- The routing rules' fingerprint: ids a caller got under one set of rules are only
+-- trusted while the rules are the same (a changed rule routes the next batch anew).
+CREATE OR REPLACE FUNCTION metrics.routes_token()
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, metrics
+AS $$
+    SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r.priority), ''))
+    FROM metrics.schema_routes AS r
+$$;
+REVOKE ALL ON FUNCTION metrics.routes_token() FROM PUBLIC;
+
+-- Series ids of a batch's series given by (name, labels JSON text), for the positions
+-- p_ids leaves NULL: routed by metrics.schema_routes, looked up, the unseen ones
+-- registered (in (name, labels) order, so concurrent batches lock them in the same
+-- order). Separate statements, so a series another batch committed meanwhile is found by
+-- the second lookup (READ COMMITTED). Positions with an id keep it (and p_schemas' schema).
+CREATE OR REPLACE FUNCTION metrics.resolve_series(
+    p_names text[], p_labels text[], p_ids bigint[], p_schemas text[])
+RETURNS TABLE(ids bigint[], schemas text[])
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, metrics
+AS $$
+DECLARE
+    u_ord    bigint[];
+    u_schema text[];
+    u_name   text[];
+    u_labels jsonb[];
+    u_id     bigint[];
+BEGIN
+    WITH k AS MATERIALIZED (
+        SELECT k.ord, k.name, k.labels::jsonb AS labels
+        FROM unnest(p_names, p_labels, p_ids) WITH ORDINALITY AS k(name, labels, id, ord)
+        WHERE k.id IS NULL AND k.name IS NOT NULL AND k.labels IS NOT NULL
+    ), routed AS (
+        -- metrics.route_schema, inlined (a function with SET cannot be)
+        SELECT k.ord, k.name, k.labels,
+               coalesce((SELECT r.target_schema
+                         FROM metrics.schema_routes AS r
+                         WHERE (r.metric_name IS NULL OR r.metric_name = k.name)
+                           AND (r.label_name IS NULL OR k.labels ->> r.label_name = r.label_value)
+                         ORDER BY r.priority
+                         LIMIT 1), 'common') AS schema
+        FROM k
+        WHERE jsonb_typeof(k.labels) = 'object'
+    )
+    SELECT array_agg(r.ord), array_agg(r.schema), array_agg(r.name), array_agg(r.labels),
+           array_agg(se.id)
+    INTO u_ord, u_schema, u_name, u_labels, u_id
+    FROM routed AS r
+    LEFT JOIN metrics.series AS se
+           ON se.schema = r.schema AND se.name = r.name AND se.labels = r.labels;
+
+    IF array_position(u_id, NULL) IS NOT NULL THEN
+        INSERT INTO metrics.series (schema, name, labels)
+        SELECT d.schema, d.name, d.labels
+        FROM (SELECT DISTINCT u.schema, u.name, u.labels
+              FROM unnest(u_schema, u_name, u_labels, u_id) AS u(schema, name, labels, id)
+              WHERE u.id IS NULL) AS d
+        ORDER BY d.name COLLATE "C", d.labels::text COLLATE "C", d.schema COLLATE "C"
+        ON CONFLICT DO NOTHING;
+        SELECT array_agg(se.id ORDER BY u.i) INTO u_id
+        FROM unnest(u_schema, u_name, u_labels) WITH ORDINALITY AS u(schema, name, labels, i)
+        LEFT JOIN metrics.series AS se
+               ON se.schema = u.schema AND se.name = u.name AND se.labels = u.labels;
+    END IF;
+
+    RETURN QUERY
+    SELECT array_agg(coalesce(u.id, k.id) ORDER BY n.i),
+           array_agg(CASE WHEN u.id IS NOT NULL THEN u.schema ELSE k.schema END ORDER BY n.i)
+    FROM generate_series(1, coalesce(cardinality(p_names), 0)) AS n(i)
+    LEFT JOIN unnest(p_ids, p_schemas) WITH ORDINALITY AS k(id, schema, i) ON k.i = n.i
+    LEFT JOIN unnest(u_ord, u_id, u_schema) AS u(i, id, schema) ON u.i = n.i;
+END
+$$;
+REVOKE ALL ON FUNCTION metrics.resolve_series(text[], text[], bigint[], text[]) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION ingest.write_series_samples(
+    p_routes  text,              -- metrics.routes_token() the ids were resolved under, or NULL
+    p_ids     bigint[],          -- per series: its id from an earlier call, or NULL
+    p_names   text[],            -- per series: metric name
+    p_labels  text[],            -- per series: labels minus __name__ and the value labels, a JSON object
+    p_series  integer[],         -- per sample: its series, 1-based position in the arrays above
+    p_times   timestamptz[],     -- per sample
+    p_values  double precision[],-- per sample: the sample value
+    p_amounts text[])            -- per sample: its supply/excluded_supply/amount label, or NULL
+RETURNS TABLE(received bigint, written bigint, duplicates bigint, routes text, series_ids bigint[])
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, metrics
 -- float8 -> text -> numeric with the shortest exact digits, whatever the session says
 SET extra_float_digits = 1
 -- A batch's hashes stay in memory. Row estimates for unnest(array parameter) are far
--- too low, so the planner would sort 100k jsonb label sets; hashing is several times
--- faster. Sorts still happen where nothing else can work (DISTINCT ON, windows).
+-- too low, so the planner would sort; hashing is several times faster. Sorts still
+-- happen where nothing else can work (DISTINCT ON, windows).
 SET work_mem = '64MB'
 SET enable_sort = off
 -- a write path of many short statements: JIT compilation would cost more than it saves
@@ -19,14 +108,15 @@ SET jit = off
 AS $$
 DECLARE
     v_received bigint := coalesce(cardinality(p_times), 0);
+    v_series   integer := coalesce(cardinality(p_names), 0);
+    v_routes   text := metrics.routes_token();
     v_valid    bigint;
     v_written  bigint;
-    -- the batch's distinct series
-    k_schema text[];
-    k_name   text[];
-    k_labels jsonb[];
+    v_min      timestamptz;
+    v_max      timestamptz;
+    -- per series (same positions as p_names): id and schema, NULL for an invalid series
     k_id     bigint[];
-    v_key_of bigint[];   -- per sample: its series' position in the k_ arrays
+    k_schema text[];
     -- the written samples rolled up per (schema, name, minute), sorted by that key
     m_schema text[];
     m_name   text[];
@@ -41,67 +131,52 @@ DECLARE
     g_time   timestamptz[];
     g_value  numeric[];
 BEGIN
-    IF coalesce(cardinality(p_names), 0) <> v_received
-       OR coalesce(cardinality(p_labels), 0) <> v_received
-       OR coalesce(cardinality(p_values), 0) <> v_received THEN
-        RAISE EXCEPTION 'write_samples: the four arrays must have the same length (% times, % names, % labels, % values)',
-            v_received, coalesce(cardinality(p_names), 0), coalesce(cardinality(p_labels), 0),
-            coalesce(cardinality(p_values), 0)
+    IF coalesce(cardinality(p_series), 0) <> v_received
+       OR coalesce(cardinality(p_values), 0) <> v_received
+       OR coalesce(cardinality(p_amounts), 0) <> v_received THEN
+        RAISE EXCEPTION 'write_series_samples: the sample arrays must have the same length (% series, % times, % values, % amounts)',
+            coalesce(cardinality(p_series), 0), v_received, coalesce(cardinality(p_values), 0),
+            coalesce(cardinality(p_amounts), 0)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF v_received = 0 THEN
-        RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
+    IF coalesce(cardinality(p_labels), 0) <> v_series
+       OR (p_ids IS NOT NULL AND cardinality(p_ids) <> v_series) THEN
+        RAISE EXCEPTION 'write_series_samples: the series arrays must have the same length (% names, % labels, % ids)',
+            v_series, coalesce(cardinality(p_labels), 0), cardinality(p_ids)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_received = 0 OR v_series = 0 THEN
+        RETURN QUERY SELECT v_received, 0::bigint, 0::bigint, v_routes, k_id;
         RETURN;
     END IF;
 
-    PERFORM metrics.ensure_partitions(p_times);
-
-    -- 1. Distinct series of the batch (labels minus the big-number value labels), routed,
-    --    and for every sample the number of its series in that list (NULL: invalid sample).
-    --    Label sets are compared as text (jsonb's text form is canonical): hashing text is
-    --    cheaper than hashing jsonb, and this runs once per sample.
-    WITH s AS MATERIALIZED (
-        SELECT u.ord, u.n,
-               CASE WHEN isfinite(u.t) AND u.n IS NOT NULL
-                         AND (u.l IS NULL OR jsonb_typeof(u.l) = 'object')
-                    THEN CASE WHEN u.l ?| '{supply,excluded_supply,amount}'
-                              THEN (u.l - '{supply,excluded_supply,amount}'::text[])::text
-                              ELSE coalesce(u.l, '{}')::text END
-               END AS kt
-        FROM unnest(p_times, p_names, p_labels) WITH ORDINALITY AS u(t, n, l, ord)
-    ), k AS MATERIALIZED (
-        -- numbered in (name, labels) order: series are registered and locked in that order
-        SELECT d.n, d.kt, row_number() OVER (ORDER BY d.n COLLATE "C", d.kt COLLATE "C") AS key_no
-        FROM (SELECT DISTINCT s.n, s.kt FROM s WHERE s.kt IS NOT NULL) AS d
-    )
-    SELECT (SELECT array_agg(metrics.route_schema(k.n, k.kt::jsonb) ORDER BY k.key_no) FROM k),
-           (SELECT array_agg(k.n ORDER BY k.key_no) FROM k),
-           (SELECT array_agg(k.kt::jsonb ORDER BY k.key_no) FROM k),
-           (SELECT array_agg(k.key_no ORDER BY s.ord)
-            FROM s LEFT JOIN k ON k.n = s.n AND k.kt = s.kt)
-    INTO k_schema, k_name, k_labels, v_key_of;
-    IF k_name IS NULL THEN
-        RETURN QUERY SELECT v_received, 0::bigint, 0::bigint;
-        RETURN;
+    -- Partitions for the batch's months (one month, the usual case: checked once).
+    SELECT min(t), max(t) INTO v_min, v_max FROM unnest(p_times) AS t WHERE isfinite(t);
+    IF v_min IS NOT NULL THEN
+        IF date_trunc('month', v_min AT TIME ZONE 'UTC') = date_trunc('month', v_max AT TIME ZONE 'UTC') THEN
+            PERFORM metrics.ensure_partitions(ARRAY[v_min]);
+        ELSE
+            PERFORM metrics.ensure_partitions(p_times);
+        END IF;
     END IF;
 
-    -- 2. Their ids; register the unseen ones. Separate statements, so a series another
-    --    batch committed meanwhile is found by the second lookup (READ COMMITTED).
-    SELECT array_agg(se.id ORDER BY k.key_no) INTO k_id
-    FROM unnest(k_schema, k_name, k_labels) WITH ORDINALITY AS k(schema, name, labels, key_no)
-    LEFT JOIN metrics.series AS se
-           ON se.schema = k.schema AND se.name = k.name AND se.labels = k.labels;
-    IF array_position(k_id, NULL) IS NOT NULL THEN
-        INSERT INTO metrics.series (schema, name, labels)
-        SELECT k.schema, k.name, k.labels
-        FROM unnest(k_schema, k_name, k_labels, k_id) WITH ORDINALITY AS k(schema, name, labels, id, key_no)
-        WHERE k.id IS NULL
-        ORDER BY k.key_no
-        ON CONFLICT DO NOTHING;
-        SELECT array_agg(se.id ORDER BY k.key_no) INTO k_id
-        FROM unnest(k_schema, k_name, k_labels) WITH ORDINALITY AS k(schema, name, labels, key_no)
-        JOIN metrics.series AS se
-          ON se.schema = k.schema AND se.name = k.name AND se.labels = k.labels;
+    -- 1. Series the caller knows by id: one primary-key probe each, and only while the
+    --    routing rules are those the ids were resolved under. The name must match too,
+    --    so an id that is not (or no longer) that series is resolved by its labels below.
+    IF p_routes = v_routes AND p_ids IS NOT NULL THEN
+        SELECT array_agg(se.id ORDER BY k.ord), array_agg(se.schema ORDER BY k.ord)
+        INTO k_id, k_schema
+        FROM unnest(p_ids, p_names) WITH ORDINALITY AS k(id, name, ord)
+        -- = ANY: only those rows, whatever join the planner picks (never all series)
+        LEFT JOIN (SELECT s.id, s.name, s.schema FROM metrics.series AS s
+                   WHERE s.id = ANY (p_ids)) AS se
+               ON se.id = k.id AND se.name = k.name;
+    END IF;
+
+    -- 2. The others by their labels: routed, looked up, the unseen ones registered.
+    IF k_id IS NULL OR array_position(k_id, NULL) IS NOT NULL THEN
+        SELECT r.ids, r.schemas INTO k_id, k_schema
+        FROM metrics.resolve_series(p_names, p_labels, k_id, k_schema) AS r;
     END IF;
 
     -- 3. Insert the samples exactly once; roll up what was really written.
@@ -110,14 +185,12 @@ BEGIN
                -- NaN is a Prometheus staleness marker (or no value): never stored, even
                -- when a stale series still carries a supply label.
                CASE WHEN u.v = 'NaN' THEN NULL
-                    WHEN u.l ? 'supply' THEN metrics.label_number(u.l ->> 'supply')
-                    WHEN u.l ? 'excluded_supply' THEN metrics.label_number(u.l ->> 'excluded_supply')
-                    WHEN u.l ? 'amount' THEN metrics.label_number(u.l ->> 'amount')
+                    WHEN u.a IS NOT NULL THEN metrics.label_number(u.a)
                     ELSE u.v::text::numeric   -- shortest exact digits; +-Infinity kept
                END AS value
-        FROM unnest(p_times, p_labels, p_values, v_key_of) AS u(t, l, v, key_no)
-        JOIN unnest(k_id, k_schema) WITH ORDINALITY AS k(id, schema, key_no)
-          ON k.key_no = u.key_no
+        FROM unnest(p_series, p_times, p_values, p_amounts) AS u(i, t, v, a)
+        JOIN unnest(k_id, k_schema) WITH ORDINALITY AS k(id, schema, i) ON k.i = u.i
+        WHERE k.id IS NOT NULL AND isfinite(u.t)
     ), ins AS (
         INSERT INTO metrics.samples AS s (time, series_id, schema, value)
         SELECT time, series_id, schema, value FROM keyed WHERE value IS NOT NULL
@@ -127,7 +200,8 @@ BEGIN
         SELECT i.time, i.series_id, i.schema, i.value, k.name,
                metrics.floor_to(i.time, interval '1 minute') AS bucket
         FROM ins AS i
-        JOIN unnest(k_id, k_name) AS k(id, name) ON k.id = i.series_id
+        JOIN (SELECT DISTINCT k.id, k.name FROM unnest(k_id, p_names) AS k(id, name)) AS k
+          ON k.id = i.series_id
     ), minute_totals AS (
         SELECT schema, name, bucket, max(time) AS time, sum(value) AS sum_value, count(*) AS n
         FROM named
@@ -247,7 +321,85 @@ BEGIN
             WHERE excluded.last_time > l.last_time;
     END IF;
 
-    RETURN QUERY SELECT v_received, v_written, v_valid - v_written;
+    RETURN QUERY SELECT v_received, v_written, v_valid - v_written, v_routes, k_id;
+END
+$$;
+
+COMMENT ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[]) IS
+$$Writes one batch of Prometheus samples exactly once, given per series (p_ids, p_names, p_labels: one element per distinct series) and per sample (p_series: the 1-based position of its series in those arrays, p_times, p_values, p_amounts).
+p_labels are the series labels as a JSON object without __name__ and without supply/excluded_supply/amount; a sample's value is its p_amounts element (the first present of those labels, a plain decimal number) when not NULL, else p_values, as exact numeric (+-Infinity kept).
+p_ids may carry the series ids an earlier call returned (NULL: unknown); they are used only while p_routes equals the current metrics.routes_token(), and only when the id still names a series of that name; every other series is routed by metrics.schema_routes, looked up by (schema, name, labels) and registered when unseen.
+Not stored: samples whose value is NaN, whose time is NULL or infinite, whose series has no name or labels that are not a JSON object, or whose p_amounts element is not a decimal number. A sample whose (time, series) is already stored, or repeated in the batch, is a duplicate and changes nothing.
+Rollups (1 minute, 1 hour, 1 day) and latest state are updated in the same transaction.
+Returns received (array length), written (newly stored), duplicates, routes (the routing token to pass with these ids next time) and series_ids (per series position, NULL for an invalid series).$$;
+REVOKE ALL ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[]) TO writer;
+
+-- The original contract: four per-sample arrays with full jsonb label sets. Derives the
+-- series-level arrays (labels minus the value labels, once per distinct label set) and
+-- the value labels, then writes through ingest.write_series_samples.
+CREATE OR REPLACE FUNCTION ingest.write_samples(
+    p_times  timestamptz[],
+    p_names  text[],
+    p_labels jsonb[],
+    p_values double precision[])
+RETURNS TABLE(received bigint, written bigint, duplicates bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, metrics
+SET work_mem = '64MB'
+SET enable_sort = off
+SET jit = off
+AS $$
+DECLARE
+    v_received bigint := coalesce(cardinality(p_times), 0);
+    k_name   text[];
+    k_labels text[];
+    v_series integer[];
+    v_amount text[];
+BEGIN
+    IF coalesce(cardinality(p_names), 0) <> v_received
+       OR coalesce(cardinality(p_labels), 0) <> v_received
+       OR coalesce(cardinality(p_values), 0) <> v_received THEN
+        RAISE EXCEPTION 'write_samples: the four arrays must have the same length (% times, % names, % labels, % values)',
+            v_received, coalesce(cardinality(p_names), 0), coalesce(cardinality(p_labels), 0),
+            coalesce(cardinality(p_values), 0)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_received = 0 THEN
+        RETURN QUERY SELECT 0::bigint, 0::bigint, 0::bigint;
+        RETURN;
+    END IF;
+
+    -- Per sample its series key (labels minus the value labels, as text: jsonb's text
+    -- form is canonical, and hashing text is cheaper than hashing jsonb) and value label.
+    -- A present value label that is JSON null is '' (no number: the sample is refused).
+    WITH s AS MATERIALIZED (
+        SELECT u.ord, u.n,
+               CASE WHEN isfinite(u.t) AND u.n IS NOT NULL
+                         AND (u.l IS NULL OR jsonb_typeof(u.l) = 'object')
+                    THEN CASE WHEN u.l ?| '{supply,excluded_supply,amount}'
+                              THEN (u.l - '{supply,excluded_supply,amount}'::text[])::text
+                              ELSE coalesce(u.l, '{}')::text END
+               END AS kt,
+               CASE WHEN u.l ? 'supply' THEN coalesce(u.l ->> 'supply', '')
+                    WHEN u.l ? 'excluded_supply' THEN coalesce(u.l ->> 'excluded_supply', '')
+                    WHEN u.l ? 'amount' THEN coalesce(u.l ->> 'amount', '')
+               END AS amount
+        FROM unnest(p_times, p_names, p_labels) WITH ORDINALITY AS u(t, n, l, ord)
+    ), k AS MATERIALIZED (
+        SELECT d.n, d.kt, row_number() OVER () AS i
+        FROM (SELECT DISTINCT s.n, s.kt FROM s WHERE s.kt IS NOT NULL) AS d
+    )
+    SELECT (SELECT array_agg(k.n ORDER BY k.i) FROM k),
+           (SELECT array_agg(k.kt ORDER BY k.i) FROM k),
+           (SELECT array_agg(k.i::integer ORDER BY s.ord) FROM s LEFT JOIN k ON k.n = s.n AND k.kt = s.kt),
+           (SELECT array_agg(s.amount ORDER BY s.ord) FROM s)
+    INTO k_name, k_labels, v_series, v_amount;
+
+    RETURN QUERY
+    SELECT w.received, w.written, w.duplicates
+    FROM ingest.write_series_samples(NULL, NULL, k_name, k_labels, v_series, p_times, p_values,
+                                     v_amount) AS w;
 END
 $$;
 
@@ -257,6 +409,7 @@ Each sample is routed to a schema by metrics.schema_routes; its series is (schem
 Not stored: samples whose value is NaN (Prometheus staleness markers), a NULL or infinite time, a NULL name, labels that are not an object, or a value label that is not a decimal number.
 A sample whose (time, series) is already stored, or repeated in the batch, is a duplicate and changes nothing; so a replayed batch changes nothing.
 Rollups (1 minute, 1 hour, 1 day) and latest state are updated in the same transaction.
-Returns received (array length), written (newly stored) and duplicates; received - written - duplicates samples were invalid and skipped.$$;
+Returns received (array length), written (newly stored) and duplicates; received - written - duplicates samples were invalid and skipped.
+The HTTP ingest calls ingest.write_series_samples, which takes the batch per series.$$;
 REVOKE ALL ON FUNCTION ingest.write_samples(timestamptz[], text[], jsonb[], double precision[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ingest.write_samples(timestamptz[], text[], jsonb[], double precision[]) TO writer;

@@ -1,0 +1,358 @@
+"""Where ingest time goes: ``ingest.write_samples`` alone vs ``POST /api/v1/write``.
+
+    python -m bench.ingest_profile                       # 6,000 series, 3 senders
+    python -m bench.ingest_profile --rounds 20 --series 6000 --concurrency 3
+    python -m bench.ingest_profile --baseline /tmp/orig  # also a checkout from before a change
+
+A fleet of ``--series`` series (5-10 labels each, ~5% tokenomics series with a 21-digit
+``supply``/``excluded_supply``/``amount`` label that changes every scrape, a few geo and
+cumulative names), scraped every 15 s. Each scrape round is sent as requests of
+``--batch`` samples (one sample per series, as Prometheus shards do), pre-encoded as
+remote write 1.0. Phases, each into a fresh database of the cluster in ``.data/ingest-perf``
+(with ``--baseline``, one database and one app per checkout, phases alternating):
+
+- direct: the sample arrays straight to the SQL write path over asyncpg (no HTTP, no
+  protobuf, no JWT), one transaction per request-sized batch, ``--concurrency`` at once;
+  the legacy four-array ``ingest.write_samples`` and, when present, the series-level
+  ``ingest.write_series_samples`` (what the HTTP path calls);
+- http new / http half duplicates / http replay: the encoded requests through uvicorn.
+
+Printed: samples/s per phase, after/before ratios and HTTP/direct measured in the same run
+(the machine is shared: compare ratios, not absolute figures between runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from api.ingest import decode, remote_write
+from api.ingest.encode import V1_HEADERS, Series, encode_v1, write_request_v1
+from api.migrate import migrate
+from api.pgcluster import ThrowawayCluster, free_port
+from bench import harness
+
+SCRAPE_EVERY = timedelta(seconds=15)
+BIG = ("supply", "excluded_supply", "amount")
+TOKENOMICS = ("manifest_tokenomics_total_supply", "manifest_tokenomics_excluded_supply",
+              "locked_tokens", "locked_fees", "total_mfx_burned")
+HOST = ("node_cpu_seconds_total", "node_memory_active_bytes", "node_load1",
+        "node_network_receive_bytes_total", "node_filesystem_avail_bytes",
+        "go_goroutines", "process_resident_memory_bytes", "http_requests_in_flight")
+CUMSUM = ("web_requests", "system_tcp_sent", "system_network_received")
+
+Labels = dict[str, str]
+
+
+def fleet(size: int, rng: random.Random) -> list[tuple[str, Labels]]:
+    """``size`` (name, labels without __name__) with 5-10 labels each."""
+    out: list[tuple[str, Labels]] = []
+    i = 0
+    while len(out) < size:
+        i += 1
+        tier = ("mainnet", "testnet", "devnet")[i % 3]
+        base = {"job": "node", "instance": f"node-{i:05d}.example.org:9100",
+                "manifest_tier": tier, "region": f"eu-{i % 7}", "env": "prod"}
+        kind = i % 20
+        if kind == 0:  # tokenomics: a big-number label, new every scrape
+            name = TOKENOMICS[i % len(TOKENOMICS)]
+            out.append((name, {**base, "job": "tokenomics", BIG[i % 3]: "0"}))
+        elif kind == 1:
+            out.append((CUMSUM[i % len(CUMSUM)], {**base, "job": "web"}))
+        elif kind == 2 and i % 40 == 2:
+            out.append(("manifest_geo_latitude", {**base, "job": "geo"}))
+        else:
+            for n, name in enumerate(HOST):
+                extra = {f"l{k}": f"v{(i + k) % 11}" for k in range(rng.randrange(0, 5))}
+                if name == "node_cpu_seconds_total":
+                    extra["cpu"], extra["mode"] = str(n % 4), "user"
+                out.append((name, {**base, **extra}))
+    return out[:size]
+
+
+Sample = tuple[int, str, Labels, float]
+
+
+def scrape(series: Sequence[tuple[str, Labels]], ms: int, rng: random.Random) -> list[Sample]:
+    out: list[Sample] = []
+    for name, labels in series:
+        key = next((k for k in BIG if k in labels), None)
+        if key is not None:
+            amount = str(10**20 + ms + rng.randrange(1000))
+            out.append((ms, name, {**labels, key: amount}, 1.0))
+        else:
+            out.append((ms, name, labels, round(rng.random() * 1000, 3)))
+    return out
+
+
+def body_of(samples: Sequence[Sample]) -> bytes:
+    return write_request_v1(Series({"__name__": n, **lab}, [(ms, v)]) for ms, n, lab, v in samples)
+
+
+def requests_for(series: Sequence[tuple[str, Labels]], rounds: int, batch: int, start_ms: int,
+                 rng: random.Random) -> list[list[Sample]]:
+    out = []
+    for r in range(rounds):
+        samples = scrape(series, start_ms + r * 15_000, rng)
+        out.extend(samples[i:i + batch] for i in range(0, len(samples), batch))
+    return out
+
+
+# --- direct --------------------------------------------------------------------------------
+
+SERIES_IDS = remote_write.SeriesIds()
+LEGACY_SQL = ("select * from ingest.write_samples($1::timestamptz[], $2::text[], $3::jsonb[], "
+              "$4::float8[])")
+
+
+async def run_direct(dsn: str, batches: Sequence[list[Sample]], concurrency: int,
+                     mode: str) -> tuple[float, int]:
+    """``mode``: "legacy" (four per-sample arrays) or "series" (the decoder's output shape)."""
+    series_ids = SERIES_IDS  # as the app keeps them between requests
+    prepared: list[Any] = []
+    for batch in batches:
+        if mode == "legacy":
+            prepared.append((
+                [datetime.fromtimestamp(ms / 1000, UTC) for ms, *_ in batch],
+                [n for _, n, _, _ in batch], [json.dumps(lab) for _, _, lab, _ in batch],
+                [v for *_, v in batch]))
+        else:
+            raw = encode_v1(Series({"__name__": n, **lab}, [(ms, v)]) for ms, n, lab, v in batch)
+            prepared.append(decode.decode_v1(raw))
+    pool = await asyncpg.create_pool(dsn, min_size=concurrency, max_size=concurrency)
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    for item in prepared:
+        queue.put_nowait(item)
+    written = 0
+
+    async def worker() -> None:
+        nonlocal written
+        while not queue.empty():
+            item = queue.get_nowait()
+            async with pool.acquire() as conn, conn.transaction():
+                if mode == "legacy":
+                    row = await conn.fetchrow(LEGACY_SQL, *item)
+                    written += row[1]
+                else:
+                    for keys, args in remote_write.statements(item, series_ids):
+                        row = await conn.fetchrow(remote_write.WRITE_SQL, *args)
+                        written += row[1]
+                        series_ids.remember(row[3], keys, row[4])
+
+    try:
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - began, written
+    finally:
+        await pool.close()
+
+
+# --- http --------------------------------------------------------------------------------------
+
+
+async def send_all(base: str, token: str, bodies: Sequence[bytes],
+                   concurrency: int) -> tuple[float, list[float], int, int]:
+    headers = {**V1_HEADERS, "Authorization": f"Bearer {token}"}
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+    failures = written = 0
+
+    async def sender(client: httpx.AsyncClient) -> None:
+        nonlocal failures, written
+        while not queue.empty():
+            body = queue.get_nowait()
+            began = time.perf_counter()
+            resp = await client.post(f"{base}/api/v1/write", content=body, headers=headers)
+            latencies.append((time.perf_counter() - began) * 1000)
+            if resp.status_code != 204:
+                failures += 1
+                if failures == 1:
+                    print(f"  first failure: {resp.status_code} {resp.text[:300]}")
+            else:
+                written += int(resp.headers["X-Prometheus-Remote-Write-Samples-Written"]) - int(
+                    resp.headers["X-Metrics-Rpc-Samples-Duplicate"])
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        began = time.perf_counter()
+        await asyncio.gather(*(sender(client) for _ in range(concurrency)))
+        return time.perf_counter() - began, latencies, failures, written
+
+
+def line(label: str, samples: int, seconds: float, written: int,
+         latencies: Sequence[float] = (), failures: int = 0) -> float:
+    rate = samples / seconds
+    lat = ""
+    if latencies:
+        p50, p99 = harness.percentiles(latencies, (50, 99))
+        lat = f"  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms"
+    fail = f"  FAILED {failures}" if failures else ""
+    print(f"{label:<34} {samples:>8,} samples {seconds:7.2f} s {rate:>9,.0f}/s  "
+          f"new {written:>8,}{lat}{fail}", flush=True)
+    return rate
+
+
+def decode_cost(bodies: Sequence[bytes], repeat: int = 3) -> float:
+    """Seconds per request to decode (snappy + protobuf + label sets), warm cache."""
+    for body in bodies[:3]:
+        decode.decode_request(body, V1_HEADERS["Content-Type"], "snappy")
+    began = time.perf_counter()
+    for _ in range(repeat):
+        for body in bodies:
+            decode.decode_request(body, V1_HEADERS["Content-Type"], "snappy")
+    return (time.perf_counter() - began) / (repeat * len(bodies))
+
+
+def _migrate_with(tree: Path, dsn: str) -> None:
+    """Migrate with the migrator (and SQL) of another checkout, e.g. the code before a change."""
+    code = f"import asyncio, api.migrate; asyncio.run(api.migrate.migrate({dsn!r}, echo=print))"
+    subprocess.run([harness.PYTHON, "-c", code], cwd=tree, check=True, capture_output=True,
+                   env={**os.environ, "PYTHONPATH": str(tree)})
+
+
+@contextlib.contextmanager
+def _serve(tree: Path, env: dict[str, str]) -> Iterator[str]:
+    """Our API from checkout ``tree`` under uvicorn (as bench.serve runs it), until done."""
+    port = free_port()
+    env = {**env, "PGRST_SERVER_PORT": str(port), "PYTHONPATH": str(tree)}
+    proc = subprocess.Popen([harness.PYTHON, "-m", "bench.serve", "--app", "api", "--port",
+                             str(port)], cwd=tree, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the API from {tree} did not become ready")
+            time.sleep(0.2)
+        yield base
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=int, default=6000)
+    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=20, help="scrape rounds per phase")
+    parser.add_argument("--concurrency", type=int, default=3)
+    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--baseline", type=Path,
+                        help="another checkout (e.g. before a change): its SQL and app are "
+                             "measured too, phase by phase alternating with this one")
+    args = parser.parse_args(argv)
+
+    folder = harness.REPO / ".data" / "ingest-perf"
+    folder.mkdir(parents=True, exist_ok=True)
+    cluster = ThrowawayCluster(Path(folder)).start()
+    trees = {"after": harness.REPO}
+    if args.baseline:
+        trees = {"before": args.baseline.resolve(), "after": harness.REPO}
+    dsns: dict[str, str] = {}
+    for label, tree in trees.items():
+        db = f"ingest_perf_{label}"
+        harness.drop_database(cluster, db)
+        cluster.createdb(db)
+        dsns[label] = cluster.dsn(db)
+        if tree == harness.REPO:
+            asyncio.run(migrate(dsns[label], echo=lambda _line: None))
+        else:
+            _migrate_with(tree, dsns[label])
+
+    rng = random.Random(7)
+    series = fleet(args.series, rng)
+    now_ms = int(datetime.now(UTC).replace(second=0, microsecond=0).timestamp() * 1000)
+    day = 86_400_000
+    n_labels = [len(lab) for _, lab in series]
+    print(f"{len(series):,} series ({min(n_labels)}-{max(n_labels)} labels, "
+          f"{sum(any(k in lab for k in BIG) for _, lab in series)} with a big-number label), "
+          f"{args.rounds} rounds, requests of {args.batch}, {args.concurrency} at once; "
+          f"load average {os.getloadavg()[0]:.1f}")
+
+    # direct (no HTTP): the legacy four-array function in every database, the series one
+    # where it exists. Each first registers its series with an untimed round.
+    results: dict[str, float] = {}
+    warm = requests_for(series, 1, args.batch, now_ms - 6 * day, rng)
+    reqs = requests_for(series, args.rounds, args.batch, now_ms - 3 * day, rng)
+    total = sum(map(len, reqs))
+    for dsn in dsns.values():
+        asyncio.run(run_direct(dsn, warm, 1, "legacy"))
+    for phase in ("new", "replay"):
+        for label, dsn in dsns.items():
+            secs, written = asyncio.run(run_direct(dsn, reqs, args.concurrency, "legacy"))
+            results[f"{label} legacy {phase}"] = line(
+                f"{label}: direct write_samples {phase}", total, secs, written)
+    if "after" in dsns:
+        reqs = requests_for(series, args.rounds, args.batch, now_ms - 2 * day, rng)
+        for phase in ("new", "replay"):
+            secs, written = asyncio.run(run_direct(dsns["after"], reqs, args.concurrency,
+                                                   "series"))
+            results[f"after series {phase}"] = line(
+                f"after: direct write_series_samples {phase}", total, secs, written)
+    if args.skip_http:
+        return 0
+
+    new = requests_for(series, args.rounds, args.batch, now_ms - day, rng)
+    total = sum(map(len, new))
+    bodies = {"new": [body_of(r) for r in new]}
+    bodies["half duplicates"] = []
+    for req in new:  # half of each request again, half at a later time
+        half = len(req) // 2
+        later = [(ms + day // 2, n, lab, v) for ms, n, lab, v in req[half:]]
+        bodies["half duplicates"].append(body_of([*req[:half], *later]))
+    bodies["replay"] = bodies["new"]
+    per_request = decode_cost(bodies["new"][:30])
+    print(f"decode (snappy+protobuf+labels, warm cache): {per_request * 1000:.2f} ms per "
+          f"request = {args.batch / per_request:,.0f} samples/s on one core")
+
+    token = harness.writer_token("ingest-profile")
+    warm_bodies = [body_of(r) for r in requests_for(series, 1, args.batch, now_ms - 5 * day,
+                                                     rng)]
+    with contextlib.ExitStack() as stack:
+        bases = {}
+        for label, tree in trees.items():
+            env = harness.api_env(cluster, f"ingest_perf_{label}", pool=max(10, args.concurrency))
+            bases[label] = stack.enter_context(_serve(tree, env))
+            asyncio.run(send_all(bases[label], token, warm_bodies, 1))  # series, caches
+        for phase, phase_bodies in bodies.items():
+            for label, base in bases.items():
+                secs, lat, failed, written = asyncio.run(send_all(base, token, phase_bodies,
+                                                                  args.concurrency))
+                results[f"{label} http {phase}"] = line(f"{label}: http {phase}", total, secs,
+                                                        written, lat, failed)
+    if "before" in trees:
+        print()
+        for key in ("legacy new", "legacy replay", "http new", "http half duplicates",
+                    "http replay"):
+            print(f"after/before {key + ':':<22} "
+                  f"{results[f'after {key}'] / results[f'before {key}']:.2f}x")
+        print(f"after http new / before direct legacy new: "
+              f"{results['after http new'] / results['before legacy new']:.2f}x")
+    print(f"after: http new / direct write_series_samples new: "
+          f"{results['after http new'] / results['after series new']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
