@@ -91,6 +91,19 @@ def test_http_equals_psql_with_documented_columns(demo_api: ApiServer, function:
     assert rows == _psql_json(demo_api.db, function, args)
 
 
+def test_range_functions_stream_their_rows(demo_api: ApiServer) -> None:
+    # declared ROWS 10000, so a long range at one minute is streamed in chunks, never
+    # built as one value in memory
+    args = {"p_metric_name": "block_height", "p_interval": "1 minute"}
+    with httpx.stream("GET", f"{demo_api.base_url}/rpc/get_agg_metric", params=args) as response:
+        assert response.status_code == 200
+        assert response.headers.get("transfer-encoding") == "chunked"
+        assert "content-length" not in response.headers
+        rows = json.loads(response.read())
+    assert len(rows) > 1000
+    assert rows == _psql_json(demo_api.db, "get_agg_metric", args)
+
+
 def test_user_sessions_of_the_busiest_user(demo_api: ApiServer) -> None:
     top = httpx.get(f"{demo_api.base_url}/rpc/get_runtime_by_user",
                     params={"p_limit": "1"}).json()[0]

@@ -8,10 +8,11 @@ RETURNS timestamptz
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN date_bin(p_step, p_time, timestamptz '2000-01-03 00:00:00+00');
 
--- Smallest bucket boundary at or after p_time.
+-- Smallest bucket boundary at or after p_time. Not STRICT (a NULL gives NULL anyway), so
+-- the planner can inline it: it runs once per rollup row.
 CREATE OR REPLACE FUNCTION metrics.ceil_to(p_time timestamptz, p_step interval)
 RETURNS timestamptz
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN metrics.floor_to(p_time, p_step) = p_time THEN p_time
             ELSE metrics.floor_to(p_time, p_step) + p_step END;
 
@@ -52,10 +53,12 @@ END
 $$;
 
 -- Start of the p_interval bucket holding p_time. Month intervals count calendar months
--- (UTC) from 2000-01-01; others use date_bin (a day is 24 hours).
+-- (UTC) from 2000-01-01; others use date_bin (a day is 24 hours). Not STRICT (a NULL gives
+-- NULL through the CASE anyway): PostgreSQL inlines a STRICT function only when it can
+-- prove its body strict, which a CASE is not, and this runs once per rollup row.
 CREATE OR REPLACE FUNCTION metrics.bucket_start(p_time timestamptz, p_interval interval)
 RETURNS timestamptz
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE
     WHEN extract(year FROM p_interval) * 12 + extract(month FROM p_interval) > 0 THEN
         (timestamp '2000-01-01'

@@ -1,3 +1,6 @@
+-- ROWS 10000: a long range at a fine interval returns up to hundreds of thousands of
+-- rows; a declared estimate that large makes the HTTP layer stream the result in chunks
+-- instead of building it as one value (api/rpc/plan.py, STREAM_MIN_ROWS).
 CREATE OR REPLACE FUNCTION api.get_agg_metric(
     p_metric_name text,
     p_schema      text        DEFAULT 'mainnet',
@@ -6,6 +9,7 @@ CREATE OR REPLACE FUNCTION api.get_agg_metric(
     p_to          timestamptz DEFAULT now())
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
+ROWS 10000
 SET search_path = pg_catalog, metrics
 AS $$
     -- last sample of each bucket, read from the coarsest rollup tier that fits

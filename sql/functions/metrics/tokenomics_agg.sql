@@ -1,4 +1,7 @@
 -- Tokenomics per bucket (DESIGN §5), all from metrics.tokenomics.
+-- ROWS 10000: a long range at a fine interval returns up to hundreds of thousands of
+-- rows; a declared estimate that large makes the HTTP layer stream the result in chunks
+-- instead of building it as one value (api/rpc/plan.py, STREAM_MIN_ROWS).
 CREATE OR REPLACE FUNCTION api.get_agg_circulating_supply(
     p_schema   text        DEFAULT 'mainnet',
     p_interval interval    DEFAULT '1 day',
@@ -6,6 +9,7 @@ CREATE OR REPLACE FUNCTION api.get_agg_circulating_supply(
     p_to       timestamptz DEFAULT now())
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
+ROWS 10000
 SET search_path = pg_catalog, metrics
 AS $$
     SELECT t.bucket, (coalesce(t.total, 0) - coalesce(t.excluded, 0) - coalesce(t.locked, 0) - coalesce(t.fees, 0))::text
@@ -27,6 +31,7 @@ CREATE OR REPLACE FUNCTION api.get_agg_fdv(
     p_to       timestamptz DEFAULT now())
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
+ROWS 10000
 SET search_path = pg_catalog, metrics
 AS $$
     SELECT t.bucket, (t.total * t.price)::text
@@ -48,6 +53,7 @@ CREATE OR REPLACE FUNCTION api.get_agg_market_cap(
     p_to       timestamptz DEFAULT now())
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
+ROWS 10000
 SET search_path = pg_catalog, metrics
 AS $$
     SELECT t.bucket, ((coalesce(t.total, 0) - coalesce(t.excluded, 0) - coalesce(t.locked, 0) - coalesce(t.fees, 0)) * t.price)::text
@@ -69,6 +75,7 @@ CREATE OR REPLACE FUNCTION api.get_agg_burned_supply(
     p_to       timestamptz DEFAULT now())
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
+ROWS 10000
 SET search_path = pg_catalog, metrics
 AS $$
     SELECT t.bucket, t.burned::text
