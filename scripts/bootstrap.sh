@@ -53,8 +53,8 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
     exit 1
 fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-extras=""; [ "$mode" != run ] && extras="[test]"
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${mode/bench/test}"
+extras=""; [ "$mode" = test ] && extras="[test]"; [ "$mode" = bench ] && extras="[test,bench]"
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-$mode"
 if [ ! -f "$stamp" ]; then
     echo "installing Python dependencies into .venv ..."
     .venv/bin/python -m pip install -q --upgrade pip

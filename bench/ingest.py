@@ -1,0 +1,223 @@
+"""Ingest: samples per second end to end through ``POST /api/v1/write``.
+
+    python -m bench.ingest                      # 300 requests of 2,000 samples, 4 senders
+    python -m bench.ingest --requests 600 --concurrency 8 --server granian
+
+What a Prometheus with a few thousand series sends: each request is one scrape of 2,000
+series (one sample each, 15 s apart from the previous request; the dataset catalogue's
+tokenomics series among them carry a new 21-digit ``supply``/``amount`` label every
+time), snappy-compressed protobuf (remote write 1.0, encoded beforehand with
+``api.ingest.encode``), sent by ``--concurrency`` senders at once with a writer JWT, into
+a fresh database. Phases:
+
+- new: every sample is new;
+- half duplicates: every request repeats 1,000 samples already stored, 1,000 are new;
+- replay: the "new" requests again, every sample a duplicate (what a sender's retry does).
+
+Reference in the same run: the same sample arrays passed straight to the SQL entry point
+``ingest.write_samples`` over asyncpg (no HTTP, no protobuf, no JWT), same concurrency,
+into the same database at other timestamps. The API itself calls
+``ingest.write_series_samples`` with the series ids it remembers, so api/direct above 1
+is that cache at work; below 1 would be HTTP, protobuf and auth costing more than it
+saves. Printed: samples/s, request p50/p99 and api/direct.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+
+from api.ingest.encode import V1_HEADERS, Series, write_request_v1
+from bench import harness
+from bench.dataset import catalogue
+
+SCRAPE_EVERY = timedelta(seconds=15)
+HOST_METRICS = ("node_cpu_seconds_total", "node_memory_active_bytes", "node_load1",
+                "node_network_receive_bytes_total", "node_filesystem_avail_bytes")
+
+
+def fleet(size: int) -> list[tuple[str, dict[str, str]]]:
+    """``size`` series: the dataset catalogue (tokenomics included) padded with host gauges."""
+    out = [(s.name, dict(s.labels)) for s in catalogue()]
+    host = 0
+    while len(out) < size:
+        host += 1
+        for name in HOST_METRICS:
+            out.append((name, {"job": "node", "instance": f"node-{host:04d}:9100",
+                               "manifest_tier": "mainnet" if host % 3 else "testnet"}))
+    return out[:size]
+
+
+Sample = tuple[datetime, str, dict[str, str], float]
+
+
+def scrape(series: Sequence[tuple[str, dict[str, str]]], when: datetime,
+           rng: random.Random) -> list[Sample]:
+    """One sample per series at ``when``; big-number labels get a fresh amount."""
+    out = []
+    for name, labels in series:
+        if any(k in labels for k in ("supply", "excluded_supply", "amount")):
+            key = next(k for k in ("supply", "excluded_supply", "amount") if k in labels)
+            amount = str(10**20 + int(when.timestamp()) * 1000 + rng.randrange(1000))
+            out.append((when, name, {**labels, key: amount}, 1.0))
+        else:
+            out.append((when, name, labels, round(rng.random() * 1000, 3)))
+    return out
+
+
+def body_of(samples: Sequence[Sample]) -> bytes:
+    return write_request_v1(
+        Series({"__name__": name, **labels}, [(int(t.timestamp() * 1000), value)])
+        for t, name, labels, value in samples)
+
+
+async def send_all(base: str, token: str, bodies: Sequence[bytes],
+                   concurrency: int) -> tuple[float, list[float], int]:
+    """POST every body with ``concurrency`` senders; wall seconds, latencies, failures."""
+    headers = {**V1_HEADERS, "Authorization": f"Bearer {token}"}
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+    failures = 0
+
+    async def sender(client: httpx.AsyncClient) -> None:
+        nonlocal failures
+        while not queue.empty():
+            body = queue.get_nowait()
+            began = time.perf_counter()
+            resp = await client.post(f"{base}/api/v1/write", content=body, headers=headers)
+            latencies.append((time.perf_counter() - began) * 1000)
+            if resp.status_code != 204:
+                failures += 1
+                if failures == 1:
+                    print(f"  first failure: {resp.status_code} {resp.text[:300]}")
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        began = time.perf_counter()
+        await asyncio.gather(*(sender(client) for _ in range(concurrency)))
+        return time.perf_counter() - began, latencies, failures
+
+
+async def direct_all(dsn: str, batches: Sequence[Sequence[Sample]],
+                     concurrency: int) -> tuple[float, list[float]]:
+    """The reference: ``ingest.write_samples`` over asyncpg, one transaction per batch."""
+    pool = await asyncpg.create_pool(dsn, min_size=concurrency, max_size=concurrency)
+    queue: asyncio.Queue[Sequence[Sample]] = asyncio.Queue()
+    for batch in batches:
+        queue.put_nowait(batch)
+    latencies: list[float] = []
+    sql = ("select * from ingest.write_samples($1::timestamptz[], $2::text[], $3::jsonb[], "
+           "$4::float8[])")
+
+    async def writer() -> None:
+        while not queue.empty():
+            batch = queue.get_nowait()
+            began = time.perf_counter()
+            async with pool.acquire() as conn:
+                await conn.fetchrow(sql, [s[0] for s in batch], [s[1] for s in batch],
+                                    [json.dumps(s[2]) for s in batch], [s[3] for s in batch])
+            latencies.append((time.perf_counter() - began) * 1000)
+
+    try:
+        began = time.perf_counter()
+        await asyncio.gather(*(writer() for _ in range(concurrency)))
+        return time.perf_counter() - began, latencies
+    finally:
+        await pool.close()
+
+
+def _line(label: str, samples: int, seconds: float, latencies: list[float],
+          failures: int = 0) -> dict[str, Any]:
+    p50, p99 = harness.percentiles(latencies, (50, 99))
+    rate = samples / seconds
+    fail = f"   FAILED {failures}" if failures else ""
+    print(f"{label:<30} {samples:>9,} samples {seconds:>7.2f} s {rate:>10,.0f} samples/s   "
+          f"request p50 {p50:>7.1f} ms  p99 {p99:>7.1f} ms{fail}", flush=True)
+    return {"samples": samples, "seconds": seconds, "samples_per_s": rate, "p50_ms": p50,
+            "p99_ms": p99, "failures": failures}
+
+
+def run(*, server: str, requests: int, batch: int, concurrency: int) -> dict[str, Any]:
+    cluster = harness.bench_cluster()
+    db = "bench_ingest"
+    dsn = harness.ensure_database(cluster, db, fresh=True)
+    series = fleet(batch)
+    rng = random.Random(7)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = now - SCRAPE_EVERY * (2 * requests + 10)
+    harness.heading(f"Ingest: {requests} requests x {batch} samples ({len(series)} series), "
+                    f"{concurrency} senders, {server}, fresh database {db}")
+    print("encoding request bodies ...", flush=True)
+    new = [scrape(series, start + SCRAPE_EVERY * i, rng) for i in range(requests)]
+    new_bodies = [body_of(s) for s in new]
+    half = batch // 2
+    # half duplicates: the first half of series again at an already-written time, the
+    # second half at a new time
+    mixed = [[*new[i][:half], *scrape(series[half:], start + SCRAPE_EVERY * (requests + i),
+                                      rng)] for i in range(requests)]
+    mixed_bodies = [body_of(s) for s in mixed]
+    # the reference writes the same shapes a day earlier (new data for it too)
+    shift = timedelta(days=1)
+    direct = [[(t - shift, n, lab, v) for t, n, lab, v in s] for s in new]
+    mb = sum(len(b) for b in new_bodies) / len(new_bodies) / 1024
+    print(f"  {mb:.0f} KiB per request body (snappy)", flush=True)
+
+    token = harness.writer_token("bench-ingest")
+    env = harness.api_env(cluster, db, pool=max(10, concurrency))
+    out: dict[str, Any] = {"server": server, "requests": requests, "batch": batch,
+                           "concurrency": concurrency}
+    with harness.running("api", server, env, ready_path="/ready") as (_proc, base):
+        # one warm-up request (creates the month's partitions, warms the pool)
+        warm = body_of(scrape(series, start - timedelta(days=2), rng))
+        asyncio.run(send_all(base, token, [warm], 1))
+        total = requests * batch
+        seconds, lat, failed = asyncio.run(send_all(base, token, new_bodies, concurrency))
+        out["new"] = _line("api: new", total, seconds, lat, failed)
+        seconds, lat, failed = asyncio.run(send_all(base, token, mixed_bodies, concurrency))
+        out["half_duplicates"] = _line("api: half duplicates", total, seconds, lat, failed)
+        seconds, lat, failed = asyncio.run(send_all(base, token, new_bodies, concurrency))
+        out["replay"] = _line("api: replay (all duplicates)", total, seconds, lat, failed)
+    seconds, lat = asyncio.run(direct_all(dsn, direct, concurrency))
+    out["direct_new"] = _line("direct write_samples: new", total, seconds, lat)
+    seconds, lat = asyncio.run(direct_all(dsn, direct, concurrency))
+    out["direct_replay"] = _line("direct write_samples: replay", total, seconds, lat)
+    counted = asyncio.run(harness.fetchval(dsn, "select count(*) from metrics.samples"))
+    expected = total * 2 + (batch - half) * requests + batch
+    print(f"\nstored samples: {counted:,} (expected {expected:,}: new + half-new + direct + "
+          f"warm-up)")
+    for phase in ("new", "replay"):
+        api_rate = out[phase]["samples_per_s"]
+        direct_rate = out[f"direct_{phase}"]["samples_per_s"]
+        print(f"api/direct {phase + ':':<8} {harness.ratio(api_rate, direct_rate)}")
+    out["stored"] = counted
+    out["expected"] = expected
+    path = harness.save_result("ingest", out)
+    print(f"saved to {path.relative_to(harness.REPO)}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="ingest through /api/v1/write")
+    parser.add_argument("--server", choices=harness.SERVERS, default="uvicorn")
+    parser.add_argument("--requests", type=int, default=300, help="requests per phase")
+    parser.add_argument("--batch", type=int, default=2000, help="samples per request")
+    parser.add_argument("--concurrency", type=int, default=4, help="concurrent senders")
+    args = parser.parse_args(argv)
+    run(server=args.server, requests=args.requests, batch=args.batch,
+        concurrency=args.concurrency)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

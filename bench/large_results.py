@@ -1,0 +1,168 @@
+"""Large results: the API against psql for the same call, and the API's memory while streaming.
+
+    python -m bench.large_results                  # uvicorn, 10 s per measurement
+    python -m bench.large_results --server granian
+
+Calls of ``get_agg_metric`` (``manifest_block_height`` on mainnet), one client at a time:
+
+- one year at one hour (~8,760 rows) and one week at one minute (~10,080 rows): the API's
+  median time per request (wrk, one connection) against psql running the same SQL
+  (``select * from api.get_agg_metric(...)``, unaligned output to /dev/null, repeated in
+  one session) — the ratio api/psql — and, for reference, psql fetching the JSON body the
+  API sends (``json_agg``) the same way;
+- the API process's resident memory sampled every 5 ms while serving each size, from a
+  tiny call up to one year at one minute (~525,600 rows, with a writer JWT for its longer
+  statement timeout): if the API streams, the peak does not grow with the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench import harness
+from bench.dataset import ensure_dataset, parse_span
+from bench.rpc_throughput import literal_sql, url_for
+
+METRIC = "manifest_block_height"
+
+
+def sizes(end: datetime, start: datetime) -> dict[str, dict[str, str]]:
+    year_from = max(start, end - timedelta(days=365))
+    base = {"p_metric_name": METRIC, "p_schema": "mainnet", "p_to": end.isoformat()}
+    return {
+        "tiny (1 hour at 1 minute)": {**base, "p_interval": "1 minute",
+                                      "p_from": (end - timedelta(hours=1)).isoformat()},
+        "week at 1 minute": {**base, "p_interval": "1 minute",
+                             "p_from": (end - timedelta(days=7)).isoformat()},
+        "year at 1 hour": {**base, "p_interval": "1 hour", "p_from": year_from.isoformat()},
+        "year at 1 minute": {**base, "p_interval": "1 minute", "p_from": year_from.isoformat()},
+    }
+
+
+TIMED = ("week at 1 minute", "year at 1 hour")
+
+
+class RssSampler:
+    """Samples the resident memory of a process tree every ``interval`` seconds."""
+
+    def __init__(self, proc: harness.Process, interval: float = 0.005) -> None:
+        self.proc = proc
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.rss_bytes())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self.peak = self.proc.rss_bytes()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def psql_seconds(cluster: Any, db: str, sql: str, repeat: int) -> float:
+    """Wall time per statement of psql running ``sql`` ``repeat`` times in one session."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as fh:
+        fh.write((sql.rstrip(";") + ";\n") * repeat)
+        script = Path(fh.name)
+    try:
+        argv = ["psql", "-h", cluster.host, "-p", str(cluster.port), "-U", "postgres", "-d", db,
+                "-XAtq", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null"]
+        subprocess.run([*argv, "-c", sql], check=True, capture_output=True)  # warm the cache
+        began = time.perf_counter()
+        subprocess.run([*argv, "-f", str(script)], check=True, capture_output=True)
+        return (time.perf_counter() - began) / repeat
+    finally:
+        script.unlink()
+
+
+def run(*, server: str, span: timedelta, duration: float, repeat: int) -> dict[str, Any]:
+    db, description = ensure_dataset(span)
+    cluster = harness.bench_cluster()
+    end = datetime.fromisoformat(description["end"])
+    start = datetime.fromisoformat(description["start"])
+    calls = sizes(end, start)
+    jwt = {"Authorization": f"Bearer {harness.writer_token('bench-large')}"}
+    env = harness.api_env(cluster, db)
+    out: dict[str, Any] = {"db": db, "server": server, "timed": {}, "rss": {}}
+    harness.heading(f"Large results: {db}, {server}, get_agg_metric('{METRIC}', 'mainnet', ...)")
+    with harness.running("api", server, env, ready_path="/ready") as (proc, base):
+        for label in TIMED:
+            args = calls[label]
+            url = url_for(base, "get_agg_metric", args)
+            status, body = harness.get(url)
+            if status != 200:
+                raise RuntimeError(f"GET {url} → {status}: {body[:300]!r}")
+            rows = body.count(b'"timestamp"')
+            harness.run_wrk("warmup", url, connections=1, duration=1)
+            api = harness.run_wrk(f"api {label}", url, connections=1, duration=duration)
+            plain = "select * from api.get_agg_metric(" + ", ".join(
+                f"{k} := '{v}'" for k, v in args.items()) + ")"
+            as_json = literal_sql("get_agg_metric", args)
+            psql_rows = psql_seconds(cluster, db, plain, repeat) * 1000
+            psql_json = psql_seconds(cluster, db, as_json, repeat) * 1000
+            ratio = api.p50_ms / psql_rows
+            out["timed"][label] = {"rows": rows, "bytes": len(body), "api_p50_ms": api.p50_ms,
+                                   "api_p99_ms": api.p99_ms, "api_rps": api.rps,
+                                   "psql_rows_ms": psql_rows, "psql_json_ms": psql_json,
+                                   "api_over_psql": ratio}
+            print(f"{label:<18} {rows:>7,} rows {len(body) / 1e6:>6.2f} MB   api p50 "
+                  f"{api.p50_ms:>7.1f} ms (p99 {api.p99_ms:.1f})   psql {psql_rows:>7.1f} ms   "
+                  f"psql json {psql_json:>7.1f} ms   api/psql {ratio:.2f}x", flush=True)
+
+        harness.heading("API resident memory while serving (process tree)")
+        for _ in range(20):  # settle allocator and caches with small calls first
+            harness.get(url_for(base, "get_agg_metric", calls["tiny (1 hour at 1 minute)"]))
+        baseline = proc.rss_bytes()
+        print(f"{'baseline':<28} {baseline / 2**20:>8.1f} MiB")
+        for label, args in calls.items():
+            url = url_for(base, "get_agg_metric", args)
+            with RssSampler(proc) as sampler:
+                began = time.perf_counter()
+                for _ in range(3):
+                    status, body = harness.get(url, jwt)
+                    if status != 200:
+                        raise RuntimeError(f"GET {url} → {status}: {body[:300]!r}")
+                seconds = (time.perf_counter() - began) / 3
+            growth = sampler.peak - baseline
+            out["rss"][label] = {"bytes": len(body), "peak_rss": sampler.peak,
+                                 "growth": growth, "seconds": seconds}
+            print(f"{label:<28} {len(body) / 1e6:>7.2f} MB body   peak RSS "
+                  f"{sampler.peak / 2**20:>7.1f} MiB   (+{growth / 2**20:.1f} MiB over "
+                  f"baseline)   {seconds * 1000:.0f} ms/request", flush=True)
+        out["baseline_rss"] = baseline
+        out["vm_hwm"] = proc.peak_rss_bytes()
+    path = harness.save_result("large_results", out)
+    print(f"\nsaved to {path.relative_to(harness.REPO)}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="large results: API vs psql, API memory")
+    parser.add_argument("--server", choices=harness.SERVERS, default="uvicorn")
+    parser.add_argument("--span", type=parse_span, default=parse_span("365d"),
+                        help="dataset to run against (generated when missing; default 365d)")
+    parser.add_argument("--duration", type=float, default=10.0,
+                        help="seconds of API requests per size")
+    parser.add_argument("--repeat", type=int, default=20, help="psql repetitions per size")
+    args = parser.parse_args(argv)
+    run(server=args.server, span=args.span, duration=args.duration, repeat=args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
