@@ -56,7 +56,7 @@ RESPONSE_GUCS_SQL = (
     "select nullif(current_setting('response.headers', true), ''),"
     " nullif(current_setting('response.status', true), '')"
 )
-STREAM_BATCH_ROWS = 1000
+STREAM_BATCH_ROWS = 5000
 _CONNECTION_ERRORS = (
     OSError,
     asyncio.TimeoutError,
