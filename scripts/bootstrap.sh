@@ -13,10 +13,15 @@ pg_bindir() {
     command -v initdb >/dev/null 2>&1 && dirname "$(readlink -f "$(command -v initdb)")"
 }
 
-if [ -z "$(pg_bindir)" ]; then missing+=("postgresql"); fi
+bindir="$(pg_bindir)"
+if [ -z "$bindir" ]; then
+    missing+=("postgresql")
+    pgver=15  # what Debian 12's postgresql package brings
+else
+    pgver=$(basename "$(dirname "$bindir")")
+fi
 need_cmd psql postgresql-client
 if [ "$mode" != run ]; then
-    pgver=$(basename "$(dirname "$(pg_bindir)")" 2>/dev/null || echo 15)
     [ -f "/usr/share/postgresql/$pgver/extension/pgtap.control" ] || missing+=("postgresql-$pgver-pgtap")
     need_cmd caddy caddy
     need_cmd prometheus prometheus
