@@ -119,6 +119,7 @@ DECLARE
     k_schema text[];
     -- the written samples rolled up per (schema, name, minute), sorted by that key
     m_schema text[];
+    v_tier   text;
     m_name   text[];
     m_bucket timestamptz[];
     m_time   timestamptz[];
@@ -303,45 +304,32 @@ BEGIN
             sum_value   = r.sum_value + excluded.sum_value,
             n           = r.n + excluded.n;
 
-        INSERT INTO metrics.rollup_1h AS r
-               (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
-        SELECT DISTINCT ON (schema, name, bucket)
-               schema, name, bucket, t, s, v, sum(sm) OVER w, (sum(c) OVER w)::bigint
-        FROM (SELECT u.schema, u.name, metrics.floor_to(u.b, interval '1 hour') AS bucket,
-                     u.t, u.s, u.v, u.sm, u.c
-              FROM unnest(m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n)
-                   AS u(schema, name, b, t, s, v, sm, c)) AS x
-        WINDOW w AS (PARTITION BY schema, name, bucket)
-        ORDER BY schema, name, bucket, t DESC, s DESC
-        ON CONFLICT (schema, name, bucket) DO UPDATE SET
-            last_time   = CASE WHEN (excluded.last_time, excluded.last_series) > (r.last_time, r.last_series)
-                               THEN excluded.last_time ELSE r.last_time END,
-            last_series = CASE WHEN (excluded.last_time, excluded.last_series) > (r.last_time, r.last_series)
-                               THEN excluded.last_series ELSE r.last_series END,
-            last_value  = CASE WHEN (excluded.last_time, excluded.last_series) > (r.last_time, r.last_series)
-                               THEN excluded.last_value ELSE r.last_value END,
-            sum_value   = r.sum_value + excluded.sum_value,
-            n           = r.n + excluded.n;
-
-        INSERT INTO metrics.rollup_1d AS r
-               (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
-        SELECT DISTINCT ON (schema, name, bucket)
-               schema, name, bucket, t, s, v, sum(sm) OVER w, (sum(c) OVER w)::bigint
-        FROM (SELECT u.schema, u.name, metrics.floor_to(u.b, interval '1 day') AS bucket,
-                     u.t, u.s, u.v, u.sm, u.c
-              FROM unnest(m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n)
-                   AS u(schema, name, b, t, s, v, sm, c)) AS x
-        WINDOW w AS (PARTITION BY schema, name, bucket)
-        ORDER BY schema, name, bucket, t DESC, s DESC
-        ON CONFLICT (schema, name, bucket) DO UPDATE SET
-            last_time   = CASE WHEN (excluded.last_time, excluded.last_series) > (r.last_time, r.last_series)
-                               THEN excluded.last_time ELSE r.last_time END,
-            last_series = CASE WHEN (excluded.last_time, excluded.last_series) > (r.last_time, r.last_series)
-                               THEN excluded.last_series ELSE r.last_series END,
-            last_value  = CASE WHEN (excluded.last_time, excluded.last_series) > (r.last_time, r.last_series)
-                               THEN excluded.last_value ELSE r.last_value END,
-            sum_value   = r.sum_value + excluded.sum_value,
-            n           = r.n + excluded.n;
+        -- Hour and day tiers: the same upsert from the few minute rows, floored to the tier.
+        FOREACH v_tier IN ARRAY ARRAY['hour', 'day'] LOOP
+            EXECUTE format($tier$
+                INSERT INTO metrics.%I AS r
+                       (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
+                SELECT DISTINCT ON (schema, name, bucket)
+                       schema, name, bucket, t, s, v, sum(sm) OVER w, (sum(c) OVER w)::bigint
+                FROM (SELECT u.schema, u.name, metrics.floor_to(u.b, $9) AS bucket,
+                             u.t, u.s, u.v, u.sm, u.c
+                      FROM unnest($1, $2, $3, $4, $5, $6, $7, $8)
+                           AS u(schema, name, b, t, s, v, sm, c)) AS x
+                WINDOW w AS (PARTITION BY schema, name, bucket)
+                ORDER BY schema, name, bucket, t DESC, s DESC
+                ON CONFLICT (schema, name, bucket) DO UPDATE SET
+                    last_time   = CASE WHEN (excluded.last_time, excluded.last_series) > (r.last_time, r.last_series)
+                                       THEN excluded.last_time ELSE r.last_time END,
+                    last_series = CASE WHEN (excluded.last_time, excluded.last_series) > (r.last_time, r.last_series)
+                                       THEN excluded.last_series ELSE r.last_series END,
+                    last_value  = CASE WHEN (excluded.last_time, excluded.last_series) > (r.last_time, r.last_series)
+                                       THEN excluded.last_value ELSE r.last_value END,
+                    sum_value   = r.sum_value + excluded.sum_value,
+                    n           = r.n + excluded.n
+                $tier$, CASE v_tier WHEN 'hour' THEN 'rollup_1h' ELSE 'rollup_1d' END)
+            USING m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n,
+                  ('1 ' || v_tier)::interval;
+        END LOOP;
 
         INSERT INTO metrics.latest_by_name AS l
                (schema, name, last_time, last_series, last_value, total_sum, n)
