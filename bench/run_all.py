@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench import aggregation, harness, ingest, large_results, rpc_throughput
+from bench import aggregation, functions, harness, ingest, large_results, rpc_throughput
 from bench.dataset import ensure_dataset, parse_span
 
 
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     large_results.run(server=servers[0], span=span, duration=3 if quick else 10,
                       repeat=5 if quick else 20)
     aggregation.run(span=span, repeat=5 if quick else 20, raw_repeat=1 if quick else 2)
+    functions.run(span=span, repeat=5 if quick else 20)
     ingest.run(server=servers[0], requests=50 if quick else 300, batch=2000, concurrency=4)
     print(f"\nall benchmarks done in {time.monotonic() - began:.0f} s")
     return 0

@@ -1,0 +1,127 @@
+"""Every read function of ``api`` on the one-year dataset: latency as a psql user sees it.
+
+    python -m bench.functions                 # median and p95 of 20 calls each
+    python -m bench.functions --repeat 50
+
+Each call runs as ``web_anon`` (``SET ROLE``), as the HTTP API would, over the dataset's
+last year where the function takes a range. The reference measured in the same run is a
+trivial ``select 1`` on the same connection (the round trip every call pays), so
+``x round trip`` says how much of a call is the function itself. A function missing from
+the table below is reported, so new functions are not silently left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from bench import harness
+from bench.dataset import ensure_dataset, parse_span
+
+YEAR = "p_from => now() - interval '365 days', p_to => now()"
+# function → argument list in named notation
+CALLS: dict[str, str] = {
+    "get_agg_metric": f"p_metric_name => 'manifest_block_height', p_schema => 'mainnet', "
+                      f"p_interval => '1 day', {YEAR}",
+    "get_agg_cumsum_metric": f"p_metric_name => 'web_requests', p_interval => '1 day', {YEAR}",
+    "get_agg_circulating_supply": f"p_schema => 'mainnet', p_interval => '1 day', {YEAR}",
+    "get_agg_fdv": f"p_schema => 'mainnet', p_interval => '1 day', {YEAR}",
+    "get_agg_market_cap": f"p_schema => 'mainnet', p_interval => '1 day', {YEAR}",
+    "get_agg_burned_supply": f"p_schema => 'mainnet', p_interval => '1 day', {YEAR}",
+    "get_latest_circulating_supply": "p_schema => 'mainnet'",
+    "get_latest_fdv": "p_schema => 'mainnet'",
+    "get_latest_market_cap": "p_schema => 'mainnet'",
+    "get_latest_burned_supply": "p_schema => 'mainnet'",
+    "get_all_latest_token_metrics": "p_schema => 'mainnet'",
+    "get_all_latest_mainnet_metrics": "",
+    "get_all_latest_testnet_metrics": "",
+    "get_all_latest_common_metrics": "",
+    "get_all_latest_cumsum_metrics": "",
+    "get_latest_geo_coordinates": "",
+    "get_excluded_addresses": "",
+    "get_runtime_by_user": f"{YEAR}, p_limit => 100",
+    "get_user_sessions": f"p_user_email => (select email from sessions.users order by email "
+                         f"limit 1), {YEAR}",
+    "get_active_users": f"p_interval => '1 day', {YEAR}",
+    "get_node_usage": f"p_interval => '1 day', {YEAR}",
+    "get_image_usage": f"p_interval => '1 day', {YEAR}",
+}
+
+
+async def _time(conn: asyncpg.Connection, sql: str, repeat: int) -> tuple[int, list[float]]:
+    rows = len(await conn.fetch(sql))  # warm-up, and the row count
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await conn.fetch(sql)
+        times.append((time.perf_counter() - started) * 1000)
+    return rows, times
+
+
+async def measure(dsn: str, repeat: int) -> list[dict[str, Any]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        exposed = {r["proname"] for r in await conn.fetch(
+            "select proname from pg_proc where pronamespace = 'api'::regnamespace "
+            "and provolatile <> 'v'")}
+        for name in sorted(exposed - set(CALLS)):
+            print(f"not measured (no call defined in bench/functions.py): {name}")
+        await conn.execute("set role web_anon")
+        _, trip = await _time(conn, "select 1", repeat)
+        round_trip = harness.median(trip)
+        print(f"{'round trip (select 1)':32s} {round_trip:8.2f} ms")
+        results = []
+        for name, args in CALLS.items():
+            if name not in exposed:
+                print(f"{name:32s} missing from schema api")
+                continue
+            # the subquery in get_user_sessions' argument needs the owner's rights
+            sql = f"select * from api.{name}({args})"
+            if "sessions.users" in args:
+                await conn.execute("reset role")
+                email = await conn.fetchval(
+                    "select email from sessions.users order by email limit 1")
+                await conn.execute("set role web_anon")
+                sql = sql.replace(
+                    "(select email from sessions.users order by email limit 1)",
+                    "'" + str(email).replace("'", "''") + "'")
+            rows, times = await _time(conn, sql, repeat)
+            med = harness.median(times)
+            p95 = harness.percentiles(times, [95])[0]
+            print(f"{name:32s} {rows:6d} rows  median {med:8.2f} ms  p95 {p95:8.2f} ms  "
+                  f"{med / round_trip:7.1f} x round trip")
+            results.append({"function": name, "rows": rows, "median_ms": med, "p95_ms": p95})
+        return results
+    finally:
+        await conn.close()
+
+
+def run(span: timedelta, repeat: int) -> None:
+    db, info = ensure_dataset(span)
+    harness.heading(f"Every api read function: {db}, as web_anon, median of {repeat}")
+    dsn = harness.bench_cluster().dsn(db)
+    results = asyncio.run(measure(dsn, repeat))
+    slowest = max(results, key=lambda r: r["median_ms"])
+    print(f"\nslowest: {slowest['function']} {slowest['median_ms']:.1f} ms")
+    path = harness.save_result("functions", {"dataset": db, "repeat": repeat,
+                                             "results": results, "dataset_info": info})
+    print(f"saved to {path.relative_to(harness.REPO)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="latency of every api read function")
+    parser.add_argument("--span", type=parse_span, default=parse_span("365d"),
+                        help="dataset to run against (generated when missing; default 365d)")
+    parser.add_argument("--repeat", type=int, default=20, help="calls per function")
+    args = parser.parse_args(argv)
+    run(args.span, args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
