@@ -28,19 +28,16 @@ class ClusterError(RuntimeError):
 
 def find_bindir() -> Path:
     """Directory of the PostgreSQL server binaries (``initdb``, ``pg_ctl``)."""
-    for candidate in (os.environ.get("METRICS_RPC_PG_BINDIR"), shutil.which("pg_ctl")):
-        if candidate:
-            path = Path(candidate)
-            path = path.resolve().parent if path.name == "pg_ctl" else path
-            if (path / "initdb").exists():
-                return path
+    on_path = shutil.which("pg_ctl")
+    if on_path and (Path(on_path).resolve().parent / "initdb").exists():
+        return Path(on_path).resolve().parent
     for version in ("17", "16", "15"):
         path = Path(f"/usr/lib/postgresql/{version}/bin")
         if (path / "initdb").exists():
             return path
     raise ClusterError(
         "PostgreSQL server binaries not found: install postgresql (15 or newer) "
-        "or set METRICS_RPC_PG_BINDIR"
+        "or put its bin directory on PATH"
     )
 
 

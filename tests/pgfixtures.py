@@ -73,7 +73,6 @@ class TestDatabases:
         self._cluster: ThrowawayCluster | None = None
         self._template_ready = False
         self._counter = itertools.count(1)
-        self._made: list[DbInfo] = []
 
     @property
     def cluster(self) -> ThrowawayCluster:
@@ -109,7 +108,6 @@ class TestDatabases:
         )
         janitor.init()
         info = DbInfo(cluster, name, janitor)
-        self._made.append(info)
         return info
 
     def close(self) -> None:
