@@ -5,7 +5,7 @@ BEGIN;
 -- Timestamp literals below are UTC; the functions do not depend on the session's zone
 -- (13_agg_metric_intervals checks that under another zone).
 SET LOCAL TimeZone = 'UTC';
-SELECT plan(9);
+SELECT plan(10);
 
 SELECT lives_ok($$ SELECT * FROM tests.write_samples('[
     ["2026-10-06 10:00:30+00", "gauge", {"manifest_tier": "mainnet"}, 10],
@@ -42,20 +42,19 @@ SELECT results_eq($$ SELECT bucket, last_value::text, sum_value::text, n FROM me
     'hour rollups: last value by time, sums and counts');
 
 -- The coarser tiers are exactly the minutes rolled up.
-SELECT is_empty($$
-    WITH m AS (
-        SELECT metrics.floor_to(bucket, '1 hour') AS bucket, sum(sum_value) AS s, sum(n) AS n,
-               (array_agg(last_value ORDER BY last_time DESC, last_series DESC))[1] AS v
-        FROM metrics.rollup_1m WHERE name = 'gauge' GROUP BY 1
-    ), d AS (
-        SELECT metrics.floor_to(bucket, '1 day') AS bucket, sum(sum_value) AS s, sum(n) AS n,
-               (array_agg(last_value ORDER BY last_time DESC, last_series DESC))[1] AS v
-        FROM metrics.rollup_1m WHERE name = 'gauge' GROUP BY 1
-    )
-    (SELECT bucket, s, n, v FROM m EXCEPT SELECT bucket, sum_value, n, last_value FROM metrics.rollup_1h WHERE name = 'gauge')
-    UNION ALL
-    (SELECT bucket, s, n, v FROM d EXCEPT SELECT bucket, sum_value, n, last_value FROM metrics.rollup_1d WHERE name = 'gauge') $$,
-    'hour and day rollups equal the minute rollups rolled up');
+-- Both ways (set_eq): no tier row missing, none extra.
+SELECT set_eq($$
+    SELECT metrics.floor_to(bucket, '1 hour') AS bucket, sum(sum_value) AS s, sum(n)::bigint AS n,
+           (array_agg(last_value ORDER BY last_time DESC, last_series DESC))[1] AS v
+    FROM metrics.rollup_1m WHERE name = 'gauge' GROUP BY 1 $$,
+    $$ SELECT bucket, sum_value, n, last_value FROM metrics.rollup_1h WHERE name = 'gauge' $$,
+    'hour rollups equal the minute rollups rolled up');
+SELECT set_eq($$
+    SELECT metrics.floor_to(bucket, '1 day') AS bucket, sum(sum_value) AS s, sum(n)::bigint AS n,
+           (array_agg(last_value ORDER BY last_time DESC, last_series DESC))[1] AS v
+    FROM metrics.rollup_1m WHERE name = 'gauge' GROUP BY 1 $$,
+    $$ SELECT bucket, sum_value, n, last_value FROM metrics.rollup_1d WHERE name = 'gauge' $$,
+    'day rollups equal the minute rollups rolled up');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -51,8 +51,18 @@ SELECT results_eq(
     $$ VALUES ('ann@example.org'), ('bob@example.org') $$,
     'p_limit keeps the top users');
 
-SELECT is_empty($$ SELECT * FROM api.get_runtime_by_user() $$,
-                'defaults: the last 7 days (this data is older)');
+-- One recent session, 2 h to 1.5 h before now: the default range (the 7 days up to now)
+-- returns it and none of the 2024 sessions.
+SELECT api.ingest_container_observations(jsonb_agg(jsonb_build_object(
+           'observed_at', to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+           'user_email', 'dan@example.org', 'user_name', 'Dan', 'pod_name', 'jupyter-dan',
+           'node_name', 'cpu-9', 'container_base', 'jupyter/base-notebook', 'container_version', '2026.11',
+           'age_seconds', extract(epoch FROM t - (date_trunc('minute', now()) - interval '2 hours'))::integer)))
+  FROM unnest(ARRAY[date_trunc('minute', now()) - interval '119 minutes',
+                    date_trunc('minute', now()) - interval '90 minutes']) t;
+SELECT results_eq($$ SELECT user_email, total_hours, gpu_hours, cpu_hours, sessions FROM api.get_runtime_by_user() $$,
+                  $$ VALUES ('dan@example.org', 0.5000, 0.0000, 0.5000, 1::bigint) $$,
+                  'defaults: the last 7 days (a recent session, none of the older data)');
 SELECT is((SELECT count(*) FROM api.get_runtime_by_user(p_to => '2024-03-05T00:00Z')), 3::bigint,
           'p_from defaults to 7 days before p_to');
 

@@ -3,7 +3,7 @@
 BEGIN;
 \ir _setup.sql
 SET LOCAL TimeZone = 'UTC';
-SELECT plan(14);
+SELECT plan(18);
 
 CREATE FUNCTION tests.session(p_email text, p_pod text, p_node text, p_image text, p_start time, p_end time)
 RETURNS json LANGUAGE sql AS $$
@@ -75,7 +75,41 @@ SELECT results_eq(
     'buckets are aligned in UTC whatever the session time zone');
 SET LOCAL TimeZone = 'UTC';
 
-SELECT is_empty($$ SELECT * FROM api.get_active_users() $$, 'defaults: hourly over the last 7 days');
+-- Sessions bucket exactly as metrics does (metrics.bucket_start): months count from
+-- 2000-01, so 7-month buckets holding 2024-03-04 start on 2023-12-01.
+SELECT results_eq(
+    $$ SELECT "timestamp", active_users FROM api.get_active_users('7 months', '2024-03-04T00:00Z', '2024-03-05T00:00Z') $$,
+    $$ VALUES ('2023-12-01 00:00+00'::timestamptz, 3::bigint) $$,
+    '7-month buckets count months from 2000-01, as metrics.bucket_start does');
+SELECT is_empty($$
+    SELECT t, w
+      FROM generate_series(timestamptz '1998-01-15', '2031-12-15', '1 month') AS t,
+           generate_series(1, 25) AS m, LATERAL (SELECT make_interval(months => m) AS w) AS i
+     WHERE (SELECT min(b) FROM sessions.buckets_of_span(t, t + interval '1 second', w) AS b)
+           IS DISTINCT FROM metrics.bucket_start(t, w) $$,
+    'sessions and metrics put every month width (1-25) at every month in the same bucket');
+
+-- One recent session, 2 h 10 min to 1 h 40 min before the hour of now, on a GPU node:
+-- the defaults (hourly, the 7 days up to now) return it and none of the 2024 data.
+SELECT api.ingest_container_observations(jsonb_agg(jsonb_build_object(
+           'observed_at', to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+           'user_email', 'dan@example.org', 'pod_name', 'jupyter-dan', 'node_name', 'node-h200-9',
+           'container_base', 'jupyter/base-notebook', 'container_version', '2026.11',
+           'age_seconds', extract(epoch FROM t - (date_trunc('hour', now()) - interval '130 minutes'))::integer)))
+  FROM unnest(ARRAY[date_trunc('hour', now()) - interval '129 minutes',
+                    date_trunc('hour', now()) - interval '100 minutes']) t;
+SELECT results_eq($$ SELECT * FROM api.get_active_users() $$,
+                  $$ VALUES (date_trunc('hour', now()) - interval '3 hours', 1::bigint, 1::bigint),
+                            (date_trunc('hour', now()) - interval '2 hours', 1::bigint, 1::bigint) $$,
+                  'defaults: hourly over the last 7 days (get_active_users)');
+SELECT results_eq($$ SELECT * FROM api.get_node_usage() $$,
+                  $$ VALUES (date_trunc('hour', now()) - interval '3 hours', 'node-h200-9', 'gpu', 1::bigint, 1::bigint),
+                            (date_trunc('hour', now()) - interval '2 hours', 'node-h200-9', 'gpu', 1::bigint, 1::bigint) $$,
+                  'defaults: hourly over the last 7 days (get_node_usage)');
+SELECT results_eq($$ SELECT * FROM api.get_image_usage() $$,
+                  $$ VALUES (date_trunc('hour', now()) - interval '3 hours', 'jupyter/base-notebook', '2026.11', 1::bigint, 1::bigint),
+                            (date_trunc('hour', now()) - interval '2 hours', 'jupyter/base-notebook', '2026.11', 1::bigint, 1::bigint) $$,
+                  'defaults: hourly over the last 7 days (get_image_usage)');
 SELECT throws_ok($$ SELECT * FROM api.get_active_users('0 seconds', '2024-03-04T00:00Z', '2024-03-05T00:00Z') $$,
                  '22023', 'p_interval must be a positive interval, got 00:00:00', 'a zero interval is refused');
 SELECT throws_ok($$ SELECT * FROM api.get_node_usage('1 month 1 day', '2024-03-04T00:00Z', '2024-03-05T00:00Z') $$,

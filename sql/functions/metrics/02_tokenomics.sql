@@ -2,11 +2,15 @@
 -- Each term is its last sample in the bucket (the state at the bucket's end); the price
 -- (talib_mfx_power_conversion, schema common) is carried forward: the last price at or
 -- before the bucket's end, including prices before p_from; NULL if none was ever seen.
--- Only buckets where some term of p_schema has data are returned.
-CREATE OR REPLACE FUNCTION metrics.tokenomics(
+-- Only buckets where some term of p_schema has data are returned. circulating is the
+-- one definition of the circulating supply: total - excluded - locked - fees, a missing
+-- term counting as 0.
+-- (DROP first: the result gained the column circulating.)
+DROP FUNCTION IF EXISTS metrics.tokenomics(text, interval, timestamptz, timestamptz);
+CREATE FUNCTION metrics.tokenomics(
     p_schema text, p_interval interval, p_from timestamptz, p_to timestamptz)
 RETURNS TABLE(bucket timestamptz, total numeric, excluded numeric, locked numeric,
-              fees numeric, burned numeric, price numeric)
+              fees numeric, circulating numeric, burned numeric, price numeric)
 LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, metrics
 AS $$
@@ -58,7 +62,10 @@ BEGIN
         FROM merged AS m
     )
     -- filter only after carrying: price-only buckets still feed later buckets
-    SELECT c.b, c.total, c.excluded, c.locked, c.fees, c.burned, c.price
+    SELECT c.b, c.total, c.excluded, c.locked, c.fees,
+           coalesce(c.total, 0) - coalesce(c.excluded, 0) - coalesce(c.locked, 0)
+               - coalesce(c.fees, 0),
+           c.burned, c.price
     FROM carried AS c
     WHERE c.has_terms
     ORDER BY c.b;

@@ -291,21 +291,10 @@ BEGIN
         -- 6. Rollup tiers and latest state. Rows go in key order so concurrent batches
         --    lock them in the same order. A row's "last" moves only to a later
         --    (time, series), so late and out-of-order samples land where they belong.
-        INSERT INTO metrics.rollup_1m AS r
-               (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
-        SELECT * FROM unnest(m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n)
-        ON CONFLICT (schema, name, bucket) DO UPDATE SET
-            last_time   = CASE WHEN (excluded.last_time, excluded.last_series) > (r.last_time, r.last_series)
-                               THEN excluded.last_time ELSE r.last_time END,
-            last_series = CASE WHEN (excluded.last_time, excluded.last_series) > (r.last_time, r.last_series)
-                               THEN excluded.last_series ELSE r.last_series END,
-            last_value  = CASE WHEN (excluded.last_time, excluded.last_series) > (r.last_time, r.last_series)
-                               THEN excluded.last_value ELSE r.last_value END,
-            sum_value   = r.sum_value + excluded.sum_value,
-            n           = r.n + excluded.n;
-
-        -- Hour and day tiers: the same upsert from the few minute rows, floored to the tier.
-        FOREACH v_tier IN ARRAY ARRAY['hour', 'day'] LOOP
+        --    The minute rows are already one per (schema, name, minute), so for the
+        --    minute tier the floor and the window below change nothing: one upsert for
+        --    all three tiers.
+        FOREACH v_tier IN ARRAY ARRAY['minute', 'hour', 'day'] LOOP
             EXECUTE format($tier$
                 INSERT INTO metrics.%I AS r
                        (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
@@ -326,7 +315,8 @@ BEGIN
                                        THEN excluded.last_value ELSE r.last_value END,
                     sum_value   = r.sum_value + excluded.sum_value,
                     n           = r.n + excluded.n
-                $tier$, CASE v_tier WHEN 'hour' THEN 'rollup_1h' ELSE 'rollup_1d' END)
+                $tier$, CASE v_tier WHEN 'minute' THEN 'rollup_1m' WHEN 'hour' THEN 'rollup_1h'
+                                ELSE 'rollup_1d' END)
             USING m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n,
                   ('1 ' || v_tier)::interval;
         END LOOP;

@@ -1,13 +1,31 @@
 -- Latest value per metric name of one schema (DESIGN §5), from metrics.latest_by_name.
+-- One body, metrics.latest_metrics; the four API functions only name the schema.
+
+-- The latest value of every metric of p_schema: last_value, or for schema cumsum the
+-- running total (total_sum). Plain SQL without SET or STRICT, so it is inlined into
+-- the API functions below. Internal: no EXECUTE for the API roles.
+CREATE OR REPLACE FUNCTION metrics.latest_metrics(p_schema text)
+RETURNS TABLE("timestamp" timestamptz, table_name text, value text)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT metrics.floor_to(l.last_time, interval '1 minute'), l.name,
+           (CASE WHEN p_schema = 'cumsum' THEN l.total_sum ELSE l.last_value END)::text
+    FROM metrics.latest_by_name AS l
+    WHERE l.schema = p_schema
+$$;
+
+COMMENT ON FUNCTION metrics.latest_metrics(text) IS
+$$Latest value of every metric of schema p_schema (the running total for schema cumsum), one row per metric name (table_name), with the minute of its latest sample; unordered.$$;
+REVOKE ALL ON FUNCTION metrics.latest_metrics(text) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION api.get_all_latest_mainnet_metrics()
 RETURNS TABLE("timestamp" timestamptz, table_name text, value text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, metrics
 AS $$
-    SELECT metrics.floor_to(l.last_time, interval '1 minute'), l.name, l.last_value::text
-    FROM metrics.latest_by_name AS l
-    WHERE l.schema = 'mainnet'
-    ORDER BY l.name
+    SELECT m."timestamp", m.table_name, m.value
+    FROM metrics.latest_metrics('mainnet') AS m
+    ORDER BY m.table_name
 $$;
 
 COMMENT ON FUNCTION api.get_all_latest_mainnet_metrics() IS
@@ -20,10 +38,9 @@ RETURNS TABLE("timestamp" timestamptz, table_name text, value text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, metrics
 AS $$
-    SELECT metrics.floor_to(l.last_time, interval '1 minute'), l.name, l.last_value::text
-    FROM metrics.latest_by_name AS l
-    WHERE l.schema = 'testnet'
-    ORDER BY l.name
+    SELECT m."timestamp", m.table_name, m.value
+    FROM metrics.latest_metrics('testnet') AS m
+    ORDER BY m.table_name
 $$;
 
 COMMENT ON FUNCTION api.get_all_latest_testnet_metrics() IS
@@ -36,10 +53,9 @@ RETURNS TABLE("timestamp" timestamptz, table_name text, value text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, metrics
 AS $$
-    SELECT metrics.floor_to(l.last_time, interval '1 minute'), l.name, l.last_value::text
-    FROM metrics.latest_by_name AS l
-    WHERE l.schema = 'common'
-    ORDER BY l.name
+    SELECT m."timestamp", m.table_name, m.value
+    FROM metrics.latest_metrics('common') AS m
+    ORDER BY m.table_name
 $$;
 
 COMMENT ON FUNCTION api.get_all_latest_common_metrics() IS
@@ -52,10 +68,9 @@ RETURNS TABLE("timestamp" timestamptz, table_name text, value text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, metrics
 AS $$
-    SELECT metrics.floor_to(l.last_time, interval '1 minute'), l.name, l.total_sum::text
-    FROM metrics.latest_by_name AS l
-    WHERE l.schema = 'cumsum'
-    ORDER BY l.name
+    SELECT m."timestamp", m.table_name, m.value
+    FROM metrics.latest_metrics('cumsum') AS m
+    ORDER BY m.table_name
 $$;
 
 COMMENT ON FUNCTION api.get_all_latest_cumsum_metrics() IS

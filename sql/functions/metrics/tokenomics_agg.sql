@@ -12,7 +12,7 @@ LANGUAGE sql STABLE STRICT SECURITY DEFINER
 ROWS 10000
 SET search_path = pg_catalog, metrics
 AS $$
-    SELECT t.bucket, (coalesce(t.total, 0) - coalesce(t.excluded, 0) - coalesce(t.locked, 0) - coalesce(t.fees, 0))::text
+    SELECT t.bucket, t.circulating::text
     FROM metrics.tokenomics(p_schema, p_interval, p_from, p_to) AS t
     WHERE t.total IS NOT NULL OR t.excluded IS NOT NULL OR t.locked IS NOT NULL OR t.fees IS NOT NULL
     ORDER BY t.bucket
@@ -56,7 +56,7 @@ LANGUAGE sql STABLE STRICT SECURITY DEFINER
 ROWS 10000
 SET search_path = pg_catalog, metrics
 AS $$
-    SELECT t.bucket, ((coalesce(t.total, 0) - coalesce(t.excluded, 0) - coalesce(t.locked, 0) - coalesce(t.fees, 0)) * t.price)::text
+    SELECT t.bucket, (t.circulating * t.price)::text
     FROM metrics.tokenomics(p_schema, p_interval, p_from, p_to) AS t
     WHERE t.total IS NOT NULL
     ORDER BY t.bucket

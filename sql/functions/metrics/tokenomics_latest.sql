@@ -4,7 +4,7 @@ RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, metrics
 AS $$
-    SELECT metrics.floor_to(t.supply_time, interval '1 minute'), (coalesce(t.total, 0) - coalesce(t.excluded, 0) - coalesce(t.locked, 0) - coalesce(t.fees, 0))::text
+    SELECT metrics.floor_to(t.supply_time, interval '1 minute'), t.circulating::text
     FROM metrics.latest_tokenomics(p_schema) AS t
     WHERE t.supply_time IS NOT NULL
 $$;
@@ -34,7 +34,7 @@ RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, metrics
 AS $$
-    SELECT metrics.floor_to(greatest(t.supply_time, t.price_time), interval '1 minute'), ((coalesce(t.total, 0) - coalesce(t.excluded, 0) - coalesce(t.locked, 0) - coalesce(t.fees, 0)) * t.price)::text
+    SELECT metrics.floor_to(greatest(t.supply_time, t.price_time), interval '1 minute'), (t.circulating * t.price)::text
     FROM metrics.latest_tokenomics(p_schema) AS t
     WHERE t.total_time IS NOT NULL
 $$;

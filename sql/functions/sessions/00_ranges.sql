@@ -1,7 +1,10 @@
 -- Shared by the sessions read functions: time ranges, buckets and the sessions that
--- overlap a range, clipped to it. Internal (schema `sessions`, not exposed over /rpc);
--- callers are SECURITY DEFINER functions with a pinned search_path, so these stay plain
--- SQL without SET clauses and can be inlined into the caller's plan.
+-- overlap a range, clipped to it. Internal (schema `sessions`, not exposed over /rpc).
+-- The argument checks (resolve_range, check_interval, check_limit) are plpgsql with a
+-- pinned search_path: they run once per call and are never inlined. The per-row helpers
+-- (buckets_of_span, sessions_in_range) are plain SQL without SET clauses or STRICT, so
+-- the planner inlines them into the caller's query; their callers pin search_path, so
+-- everything they reference is schema-qualified.
 
 -- [p_from, p_to) with the defaults every read function shares: the 7 days up to now.
 CREATE OR REPLACE FUNCTION sessions.resolve_range(p_from timestamptz, p_to timestamptz)
@@ -78,36 +81,11 @@ $$;
 COMMENT ON FUNCTION sessions.check_limit(integer) IS 'p_limit when positive, else 22023';
 REVOKE ALL ON FUNCTION sessions.check_limit(integer) FROM PUBLIC;
 
--- Start of the bucket holding p_ts, in UTC. Fixed durations align like TimescaleDB's
--- time_bucket (origin Monday 2000-01-03), so weeks start on Monday; month and year
--- widths align to calendar months (quarters start in Jan/Apr/Jul/Oct, years in Jan).
-CREATE OR REPLACE FUNCTION sessions.bucket_floor(p_ts timestamptz, p_interval interval)
-RETURNS timestamptz
-LANGUAGE sql
-IMMUTABLE
-PARALLEL SAFE
-BEGIN ATOMIC
-    SELECT CASE
-        WHEN m.width > 0 THEN
-            make_timestamp(m.floored / 12, m.floored % 12 + 1, 1, 0, 0, 0) AT TIME ZONE 'UTC'
-        ELSE
-            date_bin(p_interval, p_ts, timestamptz '2000-01-03 00:00:00+00')
-        END
-      FROM (SELECT w.width,
-                   CASE WHEN w.width > 0
-                        THEN (extract(year FROM p_ts AT TIME ZONE 'UTC')::integer * 12
-                              + extract(month FROM p_ts AT TIME ZONE 'UTC')::integer - 1)
-                             / w.width * w.width
-                   END AS floored
-              FROM (SELECT extract(year FROM p_interval)::integer * 12
-                           + extract(month FROM p_interval)::integer AS width) w) m;
-END;
-COMMENT ON FUNCTION sessions.bucket_floor(timestamptz, interval) IS
-    'Start of the bucket of width p_interval holding p_ts (UTC; calendar-aligned for months)';
-REVOKE ALL ON FUNCTION sessions.bucket_floor(timestamptz, interval) FROM PUBLIC;
-
--- The buckets a span [p_start, p_end) touches, oldest first. Calendar arithmetic runs on
--- UTC wall-clock time so the result does not depend on the session's TimeZone.
+-- The buckets a span [p_start, p_end) touches. Bucket starts come from
+-- metrics.bucket_start, so sessions and metrics bucket every width identically (fixed
+-- durations from Monday 2000-01-03, months counted from 2000-01-01, all in UTC). No
+-- ORDER BY: every caller groups the rows again. Calendar arithmetic runs on UTC
+-- wall-clock time so the result does not depend on the session's TimeZone.
 CREATE OR REPLACE FUNCTION sessions.buckets_of_span(
     p_start timestamptz, p_end timestamptz, p_interval interval)
 RETURNS SETOF timestamptz
@@ -117,17 +95,20 @@ PARALLEL SAFE
 ROWS 4
 BEGIN ATOMIC
     SELECT b AT TIME ZONE 'UTC'
-      FROM generate_series(sessions.bucket_floor(p_start, p_interval) AT TIME ZONE 'UTC',
+      FROM generate_series(metrics.bucket_start(p_start, p_interval) AT TIME ZONE 'UTC',
                            p_end AT TIME ZONE 'UTC',
                            p_interval) AS b
-     WHERE b < p_end AT TIME ZONE 'UTC'
-     ORDER BY b;
+     WHERE b < p_end AT TIME ZONE 'UTC';
 END;
 COMMENT ON FUNCTION sessions.buckets_of_span(timestamptz, timestamptz, interval) IS
-    'Bucket starts (width p_interval) that the span [p_start, p_end) touches';
+    'Bucket starts (width p_interval, as metrics.bucket_start) that the span [p_start, p_end) touches';
 REVOKE ALL ON FUNCTION sessions.buckets_of_span(timestamptz, timestamptz, interval) FROM PUBLIC;
 
--- Sessions overlapping [p_from, p_to), each with the part inside the range.
+-- Replaced by metrics.bucket_start (it counted months from year 0, not from 2000).
+DROP FUNCTION IF EXISTS sessions.bucket_floor(timestamptz, interval);
+
+-- Sessions overlapping [p_from, p_to), each with the part inside the range and its node
+-- class (as sessions.node_class_of, joined here rather than called once per session).
 CREATE OR REPLACE FUNCTION sessions.sessions_in_range(p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (
     session_id        bigint,
@@ -149,13 +130,21 @@ STABLE
 PARALLEL SAFE
 BEGIN ATOMIC
     SELECT s.session_id, s.user_id, s.pod_name, s.node_name,
-           sessions.node_class_of(s.node_name),
+           coalesce(nc.node_class, 'cpu'),
            s.container_base, s.container_version,
            s.started_at, s.ended_at, s.last_observed_at,
            greatest(s.started_at, p_from),
            least(s.ended_at, p_to),
            extract(epoch FROM least(s.ended_at, p_to) - greatest(s.started_at, p_from))
       FROM sessions.sessions s
+      -- sessions.node_class_of(s.node_name), inlined: the same match and precedence
+      -- (lowest priority, then longest pattern, then pattern), unmatched → cpu.
+      LEFT JOIN LATERAL (
+            SELECT c.node_class
+              FROM sessions.node_classes c
+             WHERE s.node_name ILIKE c.pattern
+             ORDER BY c.priority, length(c.pattern) DESC, c.pattern
+             LIMIT 1) nc ON true
      WHERE tstzrange(s.started_at, s.ended_at, '[]') && tstzrange(p_from, p_to, '[)')
        AND s.started_at < p_to
        AND s.ended_at > p_from;
