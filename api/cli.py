@@ -21,6 +21,10 @@ _COLLECTORS = {
 }
 
 
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="PostgREST-format config file")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metrics-rpc", description="PostgREST-compatible metrics API over SQL functions"
@@ -28,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the API (PostgREST environment names)")
-    serve.add_argument("--config", type=Path, help="PostgREST-format config file")
+    _add_config(serve)
 
     dev = sub.add_parser("dev", help="run the API on a throwaway PostgreSQL with demo data")
     dev.add_argument("--port", type=int, default=3000)
@@ -40,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
                      "then PGRST_DB_URI)")
     mig.add_argument("--status", action="store_true", help="list applied / pending / changed")
     mig.add_argument("--dry-run", action="store_true", help="print what would run, change nothing")
-    mig.add_argument("--config", type=Path, help="PostgREST-format config file")
+    _add_config(mig)
     mig.add_argument("--sql-dir", type=Path, help="the sql/ folder (default METRICS_RPC_SQL_DIR, "
                      "then the one beside the package)")
 
@@ -49,11 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     tok.add_argument("--sub", default=None, help="subject claim (who is acting)")
     tok.add_argument("--exp", default="1h", help="lifetime, e.g. 30m, 1h, 7d; 0 = no expiry")
     tok.add_argument("--claim", action="append", default=[], metavar="KEY=VALUE")
-    tok.add_argument("--config", type=Path, help="PostgREST-format config file")
+    _add_config(tok)
 
     for name, (module, help_text) in _PLUGGED.items():
         plugged = sub.add_parser(name, help=help_text)
         plugged.set_defaults(_module=module)
+        _add_config(plugged)
         _configure(module, plugged)
 
     collect = sub.add_parser("collect", help="run a data collector")
@@ -61,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in _COLLECTORS.items():
         plugged = collectors.add_parser(name, help=help_text)
         plugged.set_defaults(_module=module)
+        _add_config(plugged)
         _configure(module, plugged)
     return parser
 
@@ -137,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"metrics-rpc {args.command}: unavailable ({args._unavailable})", file=sys.stderr)
             return 2
         if getattr(args, "_module", None):
-            return int(importlib.import_module(args._module).run(args))
+            settings = load_settings(config_file=args.config)
+            return int(importlib.import_module(args._module).run(args, settings))
         handler = {"serve": _cmd_serve, "dev": _cmd_dev, "migrate": _cmd_migrate,
                    "token": _cmd_token}[args.command]
         return handler(args)

@@ -52,11 +52,13 @@ IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 class RateLimitConfig(msgspec.Struct, frozen=True):
     """``METRICS_RPC_RATE_LIMITS`` parsed: budget name (a role, ``ingest``, ``default``) →
-    limit strings in ``limits`` notation; an empty mapping means rate limiting is off."""
+    its limits; an empty mapping means rate limiting is off, an empty tuple a role without
+    limit."""
 
-    limits: dict[str, tuple[str, ...]]
+    limits: dict[str, tuple[RateLimitItem, ...]]
     storage_uri: str = "memory://"
     fail_open: bool = True
+    trusted_proxies: tuple[IpNetwork, ...] = ()  # whose X-Forwarded-For is believed
 
     @property
     def enabled(self) -> bool:
@@ -66,15 +68,16 @@ class RateLimitConfig(msgspec.Struct, frozen=True):
     def from_settings(cls, settings: Settings) -> RateLimitConfig:
         limits = parse_rate_limits(settings.rate_limits)
         if limits:
-            limits.setdefault(INGEST_KEY, (DEFAULT_INGEST_LIMIT,))
+            limits.setdefault(INGEST_KEY, tuple(parse_many(DEFAULT_INGEST_LIMIT)))
         return cls(
             limits=limits,
             storage_uri=settings.rate_limit_storage,
             fail_open=settings.rate_limit_fail_open,
+            trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
         )
 
 
-def parse_rate_limits(text: str) -> dict[str, tuple[str, ...]]:
+def parse_rate_limits(text: str) -> dict[str, tuple[RateLimitItem, ...]]:
     """``web_anon=60/minute;writer=10/second,600/minute;ingest=120/minute`` → a mapping.
 
     ``off`` (or an empty string) disables rate limiting. A ``;``-segment without ``=`` adds
@@ -84,7 +87,7 @@ def parse_rate_limits(text: str) -> dict[str, tuple[str, ...]]:
     text = text.strip()
     if text.lower() in ("", "off", "none", "false"):
         return {}
-    out: dict[str, list[str]] = {}
+    out: dict[str, list[RateLimitItem]] = {}
     current: str | None = None
     for segment in (s.strip() for s in text.split(";")):
         if not segment:
@@ -103,11 +106,11 @@ def parse_rate_limits(text: str) -> dict[str, tuple[str, ...]]:
             out.setdefault(current, [])
             continue
         try:
-            parse_many(limit)
+            items = parse_many(limit)
         except ValueError as exc:
             raise ConfigError(f"{name}: invalid limit {limit!r} for {current!r}") from exc
-        out.setdefault(current, []).append(limit)
-    return {role: tuple(limits) for role, limits in out.items()}
+        out.setdefault(current, []).extend(items)
+    return {role: tuple(items) for role, items in out.items()}
 
 
 # --- client identity ----------------------------------------------------------------
@@ -250,14 +253,13 @@ class RateLimiter:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
-        self._items: dict[str, tuple[RateLimitItem, ...]] = {
-            name: tuple(item for limit in limits for item in parse_many(limit))
-            for name, limits in config.limits.items()
-        }
+        self._items = config.limits
         uri = config.storage_uri
         if not uri.startswith("async+"):
             uri = f"async+{uri}"
         options: dict[str, float | str | bool] = {}
+        # Memory storage cannot hang; a timeout there would only cost a timer per hit.
+        self._timeout = None if uri.startswith("async+memory") else STORAGE_TIMEOUT * 2
         if "redis" in uri:
             options = {"connect_timeout": STORAGE_TIMEOUT, "stream_timeout": STORAGE_TIMEOUT}
         try:
@@ -270,14 +272,6 @@ class RateLimiter:
         self.on_decision = on_decision
         self._clock = clock
         self._down_until = 0.0  # while in the future, we decide without the storage
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, on_decision: Callable[[str, Outcome], None] | None = None
-    ) -> RateLimiter | None:
-        """The limiter, or None when ``METRICS_RPC_RATE_LIMITS`` is ``off``."""
-        config = RateLimitConfig.from_settings(settings)
-        return cls(config, on_decision=on_decision) if config.enabled else None
 
     def budget_for(self, role: str, *, ingest: bool = False) -> str | None:
         """The budget name that applies, or None when unlimited."""
@@ -308,10 +302,8 @@ class RateLimiter:
         if self._clock() < self._down_until:
             return self._without_storage(budget, items)
         try:
-            decision = await asyncio.wait_for(
-                self._hit_storage(("metrics-rpc", budget, role, identity), items),
-                timeout=STORAGE_TIMEOUT * 2,
-            )
+            async with asyncio.timeout(self._timeout):
+                decision = await self._hit_storage(("metrics-rpc", budget, role, identity), items)
         except Exception as exc:  # any storage failure: never let it become a 500
             if self._down_until == 0.0:
                 log.warning(
@@ -377,17 +369,15 @@ class RequestRateLimiter:
     """The hook ``create_app(rate_limiter=…)`` awaits after auth (see ``api.rpc.pipeline``):
     the client address from the ASGI scope, then one hit; 429/503 raised as ``ApiError``."""
 
-    def __init__(self, limiter: RateLimiter, trusted_proxies: Sequence[IpNetwork] = ()) -> None:
+    def __init__(self, limiter: RateLimiter) -> None:
         self.limiter = limiter
-        self.trusted_proxies = tuple(trusted_proxies)
+        self.trusted_proxies = limiter.config.trusted_proxies
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RequestRateLimiter | None:
         """None when ``METRICS_RPC_RATE_LIMITS`` is ``off``."""
-        limiter = RateLimiter.from_settings(settings)
-        if limiter is None:
-            return None
-        return cls(limiter, parse_trusted_proxies(settings.trusted_proxies))
+        config = RateLimitConfig.from_settings(settings)
+        return cls(RateLimiter(config)) if config.enabled else None
 
     def attach_metrics(self, registry: CollectorRegistry) -> None:
         """Count decisions in this registry (the app's ``/metrics``)."""
@@ -411,7 +401,8 @@ class RequestRateLimiter:
             role=auth.role,
             anonymous=auth.anonymous,
             sub=auth.sub,
-            client_address=self.client_address(scope),
+            # only anonymous requests are told apart by address
+            client_address=self.client_address(scope) if auth.anonymous else "",
             ingest=ingest,
         )
         if not decision.allowed:

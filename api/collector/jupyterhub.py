@@ -8,8 +8,9 @@ is sent as one batch to ``POST /rpc/ingest_container_observations`` of our API; 
 function writes a batch whole or not at all and ignores replays, so a batch that could not
 be delivered is simply sent again with the next cycle.
 
-Parsing (``parse_pod``, ``split_image``, ``matches_selector``) is pure and needs no cluster;
-the ``kubernetes`` package is imported only when the cluster is actually listed.
+Parsing (``parse_pod``, ``split_image``, ``parse_selector``, ``matches_selector``) is pure
+and needs no cluster; the ``kubernetes`` package is imported only when the cluster is
+actually listed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from api.config import ConfigError, load_settings
+from api.client import api_client, error_message, retryable
+from api.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ USERNAME_KEY = "hub.jupyter.org/username"  # KubeSpawner's annotation (and escap
 NOTEBOOK_CONTAINER = "notebook"  # KubeSpawner's name for the user's container
 PENDING_BATCHES = 12  # undelivered cycles kept for the next attempt (an hour at 300 s)
 HTTP_TIMEOUT = 30.0
+USER_AGENT = "metrics-rpc-collect-jupyterhub"
 
 
 # --- parsing (pure) ----------------------------------------------------------------------
@@ -92,10 +95,13 @@ def split_image(image: str) -> tuple[str, str]:
     return base, tag or digest or "latest"
 
 
-def parse_selector(selector: str) -> list[tuple[str, str, str]]:
+SelectorTerm = tuple[str, str, str]  # (key, op, value)
+
+
+def parse_selector(selector: str) -> tuple[SelectorTerm, ...]:
     """Equality-based label selector → ``(key, op, value)``; op is ``=``, ``!=``, ``exists``
     or ``!exists``. Set-based selectors (``in``/``notin``) are left to the API server."""
-    terms: list[tuple[str, str, str]] = []
+    terms: list[SelectorTerm] = []
     for raw in selector.split(","):
         term = raw.strip()
         if not term:
@@ -112,12 +118,12 @@ def parse_selector(selector: str) -> list[tuple[str, str, str]]:
             terms.append((term[1:].strip(), "!exists", ""))
         else:
             terms.append((term, "exists", ""))
-    return terms
+    return tuple(terms)
 
 
-def matches_selector(labels: Mapping[str, str], selector: str) -> bool:
-    """Whether ``labels`` satisfy an equality-based label selector (as the API server does)."""
-    for key, op, value in parse_selector(selector):
+def matches_selector(labels: Mapping[str, str], terms: Sequence[SelectorTerm]) -> bool:
+    """Whether ``labels`` satisfy a parsed label selector (as the API server does)."""
+    for key, op, value in terms:
         present = key in labels
         if (
             (op == "=" and labels.get(key) != value)
@@ -252,9 +258,9 @@ class FileSource:
     """A recorded ``kubectl get pods -o json`` document, re-read every cycle."""
 
     def __init__(self, path: Path, selector: str) -> None:
-        parse_selector(selector)  # refuse an unsupported selector before the first cycle
+        # parsed once, so an unsupported selector is refused before the first cycle
+        self.terms = parse_selector(selector)
         self.path = path
-        self.selector = selector
 
     def list_pods(self) -> list[Mapping[str, Any]]:
         try:
@@ -262,11 +268,7 @@ class FileSource:
             pods = pods_of_document(document)
         except (OSError, ValueError) as exc:
             raise CycleError(f"cannot read pods from {self.path}: {exc}") from exc
-        return [
-            pod
-            for pod in pods
-            if matches_selector(_labels(pod), self.selector)
-        ]
+        return [pod for pod in pods if matches_selector(_labels(pod), self.terms)]
 
 
 class KubernetesSource:
@@ -318,20 +320,19 @@ class IngestRejected(CycleError):
 class IngestClient:
     """POSTs one batch to the writer-only ingest function of our API."""
 
-    def __init__(self, http: httpx.Client, token: str) -> None:
-        self._http = http
-        self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http  # from api_client: base URL, token and user agent set
 
     def send(self, observations: Sequence[Observation]) -> dict[str, int]:
         body = {"p_observations": [one.to_json() for one in observations]}
         try:
-            response = self._http.post(INGEST_PATH, json=body, headers=self._headers)
+            response = self._http.post(INGEST_PATH, json=body,
+                                       headers={"Accept": "application/json"})
         except httpx.HTTPError as exc:
             raise CycleError(f"POST {INGEST_PATH} failed: {exc}") from exc
         if response.status_code >= 400:
-            detail = _error_message(response)
-            message = f"POST {INGEST_PATH} → {response.status_code}: {detail}"
-            if response.status_code < 500 and response.status_code not in (408, 429):
+            message = f"POST {INGEST_PATH} → {response.status_code}: {error_message(response)}"
+            if not retryable(response.status_code):
                 raise IngestRejected(message)
             raise CycleError(message)
         try:
@@ -340,16 +341,6 @@ class IngestClient:
         except (ValueError, KeyError, TypeError) as exc:
             answer = response.text[:200]
             raise CycleError(f"POST {INGEST_PATH}: unexpected answer {answer!r}") from exc
-
-
-def _error_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200] or response.reason_phrase
-    if isinstance(body, Mapping):
-        return " ".join(str(body[k]) for k in ("code", "message", "details") if body.get(k))
-    return str(body)[:200]
 
 
 # --- the cycle -----------------------------------------------------------------------------
@@ -461,18 +452,16 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """0 on success; 1 when an --once cycle failed; configuration errors raise ConfigError."""
-    settings = load_settings()
-    if not settings.token:
-        raise ConfigError("METRICS_RPC_TOKEN: the collector needs a writer JWT to call the API")
-    source: PodSource = (
-        FileSource(args.from_file, args.selector)
-        if args.from_file
-        else KubernetesSource(args.namespace, args.selector)
-    )
-    with httpx.Client(base_url=settings.api_url.rstrip("/"), timeout=HTTP_TIMEOUT) as http:
-        collector = Collector(source, IngestClient(http, settings.token))
+    http = api_client(settings, USER_AGENT, timeout=HTTP_TIMEOUT)  # checks the token first
+    with http:
+        source: PodSource = (
+            FileSource(args.from_file, args.selector)
+            if args.from_file
+            else KubernetesSource(args.namespace, args.selector)
+        )
+        collector = Collector(source, IngestClient(http))
         if args.once:
             try:
                 result = collector.cycle()

@@ -16,7 +16,8 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +25,8 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
-from api.config import ConfigError, load_settings
+from api.client import api_client, error_message, retryable
+from api.config import Settings
 from api.ingest.encode import V1_HEADERS, Series, write_request_v1
 from api.tokens import parse_duration
 
@@ -35,6 +37,7 @@ WINDOW_SECONDS = 86_400
 RETRIES = 8
 RETRY_BASE_SECONDS = 0.5
 RETRY_MAX_SECONDS = 30.0
+USER_AGENT = "metrics-rpc-backfill"
 
 
 class BackfillError(Exception):
@@ -60,23 +63,21 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """0 when everything was written (or would be), 1 when samples were rejected, 2 on error."""
-    settings = load_settings()
-    api_url = (args.api_url or settings.api_url).rstrip("/")
-    if not args.dry_run and not settings.token:
-        raise ConfigError("METRICS_RPC_TOKEN: backfill needs a writer JWT to call the API")
     if args.end <= args.start:
         raise ValueError("--to must be after --from")
     selectors = args.match or [DEFAULT_MATCH]
     plan = windows(args.start, args.end, args.step)
     tally = Tally()
-    with (
-        httpx.Client(base_url=args.prometheus.rstrip("/"), timeout=120) as source_http,
-        httpx.Client(base_url=api_url, timeout=60) as api_http,
-    ):
+    with ExitStack() as stack:
+        sink: RemoteWriteSink | None = None
+        if not args.dry_run:  # a dry run only looks: it needs no token
+            sink = RemoteWriteSink(stack.enter_context(
+                api_client(settings, USER_AGENT, args.api_url, timeout=60)))
+        source_http = stack.enter_context(
+            httpx.Client(base_url=args.prometheus.rstrip("/"), timeout=120))
         source = PrometheusSource(source_http)
-        sink = None if args.dry_run else RemoteWriteSink(api_http, settings.token or "")
         bar = tqdm(total=len(plan) * len(selectors), unit="window", desc="backfill",
                    disable=args.no_progress, file=sys.stderr)
         try:
@@ -113,7 +114,7 @@ def _copy_window(
     tally.skipped += skipped
     samples = sum(len(one.samples) for one in series)
     tally.samples += samples
-    tally.series.update(tuple(sorted(one.labels.items())) for one in series)
+    tally.add_series(one.labels for one in series)
     requests = list(batches(series, args.samples_per_request))
     if sink is None:
         bar.write(
@@ -224,12 +225,17 @@ def _iso(when: datetime) -> str:
 
 @dataclass
 class Tally:
-    series: set[tuple[tuple[str, str], ...]] = field(default_factory=set)  # distinct label sets
+    # Hashes, not label sets: a run over millions of series with big-number labels would
+    # otherwise keep them all; a 64-bit collision only undercounts the summary by one.
+    series: set[int] = field(default_factory=set)
     samples: int = 0
     skipped: int = 0
     requests: int = 0
     written: int = 0
     rejected: int = 0  # requests the API answered 400
+
+    def add_series(self, label_sets: Iterable[Mapping[str, str]]) -> None:
+        self.series.update(hash(frozenset(labels.items())) for labels in label_sets)
 
     def summary(self, dry_run: bool) -> str:
         if dry_run:
@@ -284,10 +290,8 @@ class WriteOutcome:
 class RemoteWriteSink:
     """``POST /api/v1/write`` of our API, retrying what a remote-write sender retries."""
 
-    def __init__(self, http: httpx.Client, token: str) -> None:
-        self._http = http
-        self._headers = {**V1_HEADERS, "Authorization": f"Bearer {token}",
-                         "User-Agent": "metrics-rpc-backfill"}
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http  # from api_client: base URL, token and user agent set
 
     def write(self, series: Sequence[Series]) -> WriteOutcome:
         body = write_request_v1(series)
@@ -295,7 +299,7 @@ class RemoteWriteSink:
         delay = RETRY_BASE_SECONDS
         for attempt in range(RETRIES + 1):
             try:
-                response = self._http.post("/api/v1/write", content=body, headers=self._headers)
+                response = self._http.post("/api/v1/write", content=body, headers=V1_HEADERS)
             except httpx.HTTPError as exc:
                 problem = f"API unreachable: {exc}"
             else:
@@ -306,12 +310,13 @@ class RemoteWriteSink:
                 if response.is_success:
                     return WriteOutcome(written)
                 if response.status_code == 400:
-                    return WriteOutcome(written, _message(response))
-                if response.status_code != 429 and response.status_code < 500:
+                    return WriteOutcome(written, error_message(response))
+                if not retryable(response.status_code):
                     raise BackfillError(
-                        f"API refused the write ({response.status_code}): {_message(response)}"
+                        f"API refused the write ({response.status_code}): "
+                        f"{error_message(response)}"
                     )
-                problem = f"API answered {response.status_code}: {_message(response)}"
+                problem = f"API answered {response.status_code}: {error_message(response)}"
                 retry_after = response.headers.get("Retry-After", "")
                 if retry_after.isdigit():
                     delay = max(delay, float(retry_after))
@@ -320,13 +325,3 @@ class RemoteWriteSink:
             time.sleep(min(delay, RETRY_MAX_SECONDS))
             delay *= 2
         raise AssertionError("unreachable")
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()
-    if isinstance(body, dict) and "message" in body:
-        return str(body["message"])
-    return response.text.strip()

@@ -23,6 +23,7 @@ import psycopg
 import pytest
 
 from api import cli
+from api.client import api_client
 from api.collector import jupyterhub
 from api.collector.jupyterhub import (
     Collector,
@@ -35,11 +36,12 @@ from api.collector.jupyterhub import (
     matches_selector,
     observe,
     parse_pod,
+    parse_selector,
     pods_of_document,
     run_forever,
     split_image,
 )
-from api.config import ConfigError
+from api.config import ConfigError, Settings
 from tests.api.apiserver import ApiServer, running_api_server
 from tests.pgfixtures import DbInfo
 
@@ -84,13 +86,19 @@ def test_split_image(image: str, base: str, version: str) -> None:
 # --- label selectors -------------------------------------------------------------------------
 def test_equality_selectors_match_like_the_api_server() -> None:
     labels = {"component": "singleuser-server", "app": "jupyterhub"}
-    assert matches_selector(labels, "component=singleuser-server")
-    assert matches_selector(labels, "component==singleuser-server,app=jupyterhub")
-    assert not matches_selector(labels, "component=hub")
-    assert matches_selector(labels, "component!=hub")
-    assert matches_selector(labels, "app")
-    assert not matches_selector(labels, "!app")
-    assert matches_selector(labels, "")
+
+    def matches(selector: str) -> bool:
+        return matches_selector(labels, parse_selector(selector))
+
+    assert matches("component=singleuser-server")
+    assert matches("component==singleuser-server,app=jupyterhub")
+    assert not matches("component=hub")
+    assert matches("component!=hub")
+    assert matches("app")
+    assert not matches("!app")
+    assert matches("")
+    assert parse_selector("a=1, b!=2,c,!d") == (
+        ("a", "=", "1"), ("b", "!=", "2"), ("c", "exists", ""), ("d", "!exists", ""))
 
 
 def test_set_based_selectors_are_refused_for_files() -> None:
@@ -221,8 +229,12 @@ class Receiver:
         return httpx.Response(200, json={"received": n, "written": n, "duplicates": 0})
 
     def client(self) -> IngestClient:
-        http = httpx.Client(base_url="http://api.test", transport=httpx.MockTransport(self))
-        return IngestClient(http, "writer-jwt")
+        return IngestClient(writer_client(httpx.MockTransport(self), "writer-jwt"))
+
+
+def writer_client(transport: httpx.BaseTransport, token: str) -> httpx.Client:
+    settings = Settings(api_url="http://api.test/", token=token)
+    return api_client(settings, jupyterhub.USER_AGENT, transport=transport)
 
 
 class Clock:
@@ -243,6 +255,7 @@ def test_one_cycle_is_one_authenticated_batch() -> None:
     assert (result.received, result.written, result.duplicates) == (4, 4, 0)
     assert len(receiver.bodies) == 1
     assert receiver.headers[0]["authorization"] == "Bearer writer-jwt"
+    assert receiver.headers[0]["user-agent"] == jupyterhub.USER_AGENT
     assert [o["pod_name"] for o in receiver.bodies[0]["p_observations"]] == [
         "jupyter-alice", "jupyter-bob", "jupyter-carol", "jupyter-erin--analysis"]
     assert result.summary().startswith("jupyterhub: 5 pods, 4 observed, 1 skipped")
@@ -295,7 +308,8 @@ def test_the_collector_needs_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("METRICS_RPC_CONFIG", raising=False)
     args = cli._parser().parse_args(["collect", "jupyterhub", "--once", "--from-file", "x.json"])
     with pytest.raises(ConfigError, match="METRICS_RPC_TOKEN"):
-        jupyterhub.run(args)
+        jupyterhub.run(args, Settings())
+    assert cli.main(["collect", "jupyterhub", "--once", "--from-file", "x.json"]) == 2
 
 
 # --- the command line against a stub API -----------------------------------------------------
@@ -352,6 +366,20 @@ def test_collect_once_from_file(stub_api: StubApi, capsys: pytest.CaptureFixture
     assert "4 observed, 1 skipped; sent 4, written 4" in capsys.readouterr().out
 
 
+def test_collect_reads_the_config_file(
+    stub_api: StubApi, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("METRICS_RPC_API_URL")
+    monkeypatch.delenv("METRICS_RPC_TOKEN")
+    conf = tmp_path / "metrics-rpc.conf"
+    conf.write_text(f'metrics-rpc-api-url = "{stub_api.url}"\nmetrics-rpc-token = "from-file"\n')
+    argv = ["collect", "jupyterhub", "--config", str(conf), "--once",
+            "--from-file", str(SINGLEUSER)]
+    assert cli.main(argv) == 0
+    [(_, auth, _)] = stub_api.requests
+    assert auth == "Bearer from-file"
+
+
 def test_collect_once_fails_when_the_api_does(stub_api: StubApi) -> None:
     stub_api.status = 503
     assert cli.main(["collect", "jupyterhub", "--once", "--from-file", str(SINGLEUSER)]) == 1
@@ -393,8 +421,7 @@ def _runtime(dsn: str) -> list[tuple[Any, ...]]:
 
 
 def test_collected_pods_give_the_expected_runtime(db: DbInfo) -> None:
-    http = httpx.Client(base_url="http://api.test", transport=httpx.MockTransport(SqlRpc(db.dsn)))
-    client = IngestClient(http, "unused")
+    client = IngestClient(writer_client(httpx.MockTransport(SqlRpc(db.dsn)), "unused"))
     clock = Clock()
     collector = Collector(FileSource(SINGLEUSER, SELECTOR), client, clock=clock)
     assert collector.cycle().written == 4  # 10:00

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import httpx
 import jwt
 import pytest
+from limits import RateLimitItem, parse_many
 
 from api import ratelimit
 from api.config import ConfigError, Settings, load_settings
@@ -23,11 +24,13 @@ from api.ratelimit import (
     RateLimitDecision,
     RateLimiter,
     RateLimitUnavailable,
+    RequestRateLimiter,
     client_ip,
     parse_rate_limits,
     parse_trusted_proxies,
     rejection,
 )
+from api.rpc.auth import AuthResult
 from api.rpc.errors import RateLimited
 from tests.api.apiserver import running_app
 from tests.api.hardening_db import install
@@ -43,9 +46,13 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 def limiter(limits: str, storage: str = "memory://", **kwargs: Any) -> RateLimiter:
     settings = Settings(rate_limits=limits, rate_limit_storage=storage, **kwargs)
-    made = RateLimiter.from_settings(settings)
+    made = RequestRateLimiter.from_settings(settings)
     assert made is not None
-    return made
+    return made.limiter
+
+
+def items(text: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(text))
 
 
 # --- configuration -------------------------------------------------------------------
@@ -53,37 +60,38 @@ def limiter(limits: str, storage: str = "memory://", **kwargs: Any) -> RateLimit
 
 def test_default_limits() -> None:
     assert parse_rate_limits(Settings().rate_limits) == {
-        "web_anon": ("60/minute",),
-        "writer": ("600/minute",),
+        "web_anon": items("60/minute"),
+        "writer": items("600/minute"),
     }
 
 
 def test_limits_with_several_windows_and_ingest() -> None:
     text = "web_anon=10/second,60/minute; writer=600/minute;ingest=120/minute;default=5/second"
     assert parse_rate_limits(text) == {
-        "web_anon": ("10/second,60/minute",),
-        "writer": ("600/minute",),
-        "ingest": ("120/minute",),
-        "default": ("5/second",),
+        "web_anon": items("10/second,60/minute"),
+        "writer": items("600/minute"),
+        "ingest": items("120/minute"),
+        "default": items("5/second"),
     }
 
 
 def test_segment_without_role_adds_to_previous_role() -> None:
     assert parse_rate_limits("web_anon=10/second;60/minute") == {
-        "web_anon": ("10/second", "60/minute")
+        "web_anon": items("10/second") + items("60/minute")
     }
+    assert len(parse_rate_limits("web_anon=10/second;60/minute")["web_anon"]) == 2
 
 
 @pytest.mark.parametrize("text", ["off", "OFF", "", "  "])
 def test_off_disables(text: str) -> None:
     assert parse_rate_limits(text) == {}
-    assert RateLimiter.from_settings(Settings(rate_limits=text)) is None
+    assert RequestRateLimiter.from_settings(Settings(rate_limits=text)) is None
 
 
 def test_role_can_be_unlimited() -> None:
     assert parse_rate_limits("writer=off;web_anon=1/second") == {
         "writer": (),
-        "web_anon": ("1/second",),
+        "web_anon": items("1/second"),
     }
 
 
@@ -99,18 +107,20 @@ def test_config_from_environment() -> None:
             "METRICS_RPC_RATE_LIMITS": "web_anon=2/second",
             "METRICS_RPC_RATE_LIMIT_STORAGE": "redis://cache:6379/1",
             "METRICS_RPC_RATE_LIMIT_FAIL_OPEN": "false",
+            "METRICS_RPC_TRUSTED_PROXIES": "10.0.0.0/8",
         }
     )
     config = RateLimitConfig.from_settings(settings)
     assert config == RateLimitConfig(
-        limits={"web_anon": ("2/second",), "ingest": (DEFAULT_INGEST_LIMIT,)},
+        limits={"web_anon": items("2/second"), "ingest": items(DEFAULT_INGEST_LIMIT)},
         storage_uri="redis://cache:6379/1", fail_open=False,
+        trusted_proxies=(ipaddress.ip_network("10.0.0.0/8"),),
     )
 
 
 def test_ingest_has_its_own_budget_unless_configured() -> None:
     explicit = load_settings({"METRICS_RPC_RATE_LIMITS": "writer=5/minute;ingest=10/second"})
-    assert RateLimitConfig.from_settings(explicit).limits["ingest"] == ("10/second",)
+    assert RateLimitConfig.from_settings(explicit).limits["ingest"] == items("10/second")
     off = load_settings({"METRICS_RPC_RATE_LIMITS": "off"})
     assert RateLimitConfig.from_settings(off).limits == {}
 
@@ -255,6 +265,34 @@ def test_hit_request_identity() -> None:
     assert run(scenario()) == [True, False, True, True, False, True, True, False]
 
 
+def test_check_reads_the_client_address_only_for_anonymous_requests() -> None:
+    settings = Settings(rate_limits="web_anon=1/minute;writer=1/minute")
+    hook = RequestRateLimiter.from_settings(settings)
+    assert hook is not None
+    read: list[str] = []
+    original = hook.client_address
+
+    def counting(scope: Any) -> str:
+        read.append("read")
+        return original(scope)
+
+    hook.client_address = counting  # type: ignore[method-assign]
+    anonymous = AuthResult(role="web_anon", claims={}, sub=None, anonymous=True)
+    writer = AuthResult(role="writer", claims={}, sub="ops", anonymous=False)
+
+    async def scenario() -> None:
+        await hook.check(writer, {"client": ("1.1.1.1", 1)})
+        assert read == []
+        await hook.check(anonymous, {"client": ("1.1.1.1", 1)})
+        assert read == ["read"]
+        with pytest.raises(RateLimited):
+            await hook.check(writer, {"client": ("2.2.2.2", 1)})  # per sub, not per address
+        with pytest.raises(RateLimited):
+            await hook.check(anonymous, {"client": ("1.1.1.1", 1)})
+
+    run(scenario())
+
+
 def test_ingest_has_its_own_budget() -> None:
     async def scenario() -> tuple[list[bool], list[bool]]:
         rl = limiter("writer=1/minute;ingest=3/minute")
@@ -300,7 +338,7 @@ def test_decisions_are_reported() -> None:
 
     async def scenario() -> None:
         rl = RateLimiter(
-            RateLimitConfig(limits={"web_anon": ("1/minute",)}),
+            RateLimitConfig(limits={"web_anon": items("1/minute")}),
             on_decision=lambda budget, outcome: events.append((budget, outcome)),
         )
         await rl.hit("web_anon", "ip:a")
@@ -350,7 +388,7 @@ def test_unreachable_redis_fails_open_with_one_log_line(caplog: pytest.LogCaptur
     async def scenario() -> tuple[list[RateLimitDecision], float]:
         events: list[str] = []
         rl = RateLimiter(
-            RateLimitConfig(limits={"web_anon": ("1/minute",)}, storage_uri=url),
+            RateLimitConfig(limits={"web_anon": items("1/minute")}, storage_uri=url),
             on_decision=lambda _budget, outcome: events.append(outcome),
         )
         started = time.monotonic()
@@ -423,7 +461,7 @@ def test_decisions_are_counted_for_metrics() -> None:
 
     async def scenario() -> None:
         rl = RateLimiter(
-            RateLimitConfig(limits={"web_anon": ("1/minute",)}),
+            RateLimitConfig(limits={"web_anon": items("1/minute")}),
             on_decision=decision_counter(registry),
         )
         for _ in range(3):
