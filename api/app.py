@@ -4,37 +4,35 @@
 mount), ``GET /`` (OpenAPI), ``/docs``, ``POST /api/v1/write`` (remote write), and the
 admin routes ``/live``, ``/ready``,
 ``/metrics``. ``create_admin_app(runtime)`` serves only the admin routes (for
-``PGRST_ADMIN_SERVER_PORT``). Other components plug in through the arguments:
-
-* ``rate_limiter``: awaited after auth on every RPC call (see ``RateLimiter``), and by
-  ``POST /api/v1/write`` with its ``ingest`` budget;
-* ``extra_route_handlers``: more Litestar handlers, which find
-  the shared ``Runtime`` at ``request.app.state.runtime`` (authenticator, db, observability);
-* ``extra_middleware``: ASGI middleware around everything (e.g. request size limits).
+``PGRST_ADMIN_SERVER_PORT``). ``rate_limiter`` (default: from ``METRICS_RPC_RATE_LIMITS``)
+is awaited after auth on every RPC call, and by ``POST /api/v1/write`` with its ``ingest``
+budget. Handlers find the shared ``Runtime`` at ``request.app.state.runtime``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
 from litestar import Litestar, Request, Response, get
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.handlers import asgi
-from litestar.types import ControllerRouterHandler, Middleware
+from litestar.types import ControllerRouterHandler
 
+from api.asgi import Receive, Scope, Send
 from api.config import Settings
-from api.ingest.remote_write import remote_write
+from api.ingest.remote_write import RemoteWrite, remote_write
 from api.observability import PROMETHEUS_CONTENT_TYPE, Observability
 from api.ratelimit import RequestRateLimiter
 from api.request_limits import RequestLimitsMiddleware
 from api.rpc.auth import Authenticator
-from api.rpc.errors import ApiError, InvalidResourcePath, NoSchemaCache
+from api.rpc.errors import JSON_CONTENT_TYPE, ApiError, InvalidResourcePath, NoSchemaCache
 from api.rpc.openapi import DOCS_HTML, openapi_document
-from api.rpc.pipeline import RateLimiter, Receive, RpcPipeline, Scope, Send
+from api.rpc.parse import parse_profile
+from api.rpc.pipeline import RpcPipeline
 from api.rpc.schema_cache import SchemaCache, SchemaCacheHolder, SchemaCacheLoader
 from api.rpc.transaction import Database
 
@@ -42,26 +40,40 @@ from api.rpc.transaction import Database
 class Runtime:
     """What the handlers share: settings, authenticator, cache, database, observability."""
 
-    def __init__(self, settings: Settings, rate_limiter: RateLimiter | None = None) -> None:
+    def __init__(
+        self, settings: Settings, rate_limiter: RequestRateLimiter | None = None
+    ) -> None:
         self.settings = settings
-        self.rate_limiter = rate_limiter  # also for routes outside the pipeline (remote write)
         self.authenticator = Authenticator(settings)
         self.observability = Observability()
+        if rate_limiter is not None:
+            rate_limiter.attach_metrics(self.observability.registry)
         self.cache = SchemaCacheHolder()
-        self.db = Database(settings)
+        self.db = Database(settings, self.cache)
         self.observability.watch_pool(self.db.pool_stats)
         self.loader = SchemaCacheLoader(
             settings.db_uri, settings.db_schemas,
             settings.db_channel if settings.db_channel_enabled else None,
-            self._cache_loaded, self.observability.emit,
+            self.cache.replace, self.observability.emit,
         )
         self.pipeline = RpcPipeline(settings, self.authenticator, self.cache, self.db,
                                     self.observability, rate_limiter)
+        self.remote_write = RemoteWrite(settings, self.db, self.authenticator,
+                                        self.observability.registry, rate_limiter)
         self._loader_task: asyncio.Task[None] | None = None
+        # GET /: the encoded document per (schema cache, profile); a reload replaces it
+        self._openapi: tuple[SchemaCache | None, dict[str, bytes]] = (None, {})
 
-    def _cache_loaded(self, cache: SchemaCache) -> None:
-        self.cache.replace(cache)
-        self.db.cache = cache
+    def openapi(self, cache: SchemaCache, profile: str) -> bytes:
+        if self._openapi[0] is not cache:
+            self._openapi = (cache, {})
+        documents = self._openapi[1]
+        document = documents.get(profile)
+        if document is None:
+            document = documents[profile] = msgspec.json.encode(
+                openapi_document(cache, profile, self.settings.openapi_server_proxy_uri)
+            )
+        return document
 
     @property
     def ready(self) -> bool:
@@ -81,9 +93,14 @@ class Runtime:
 
 
 def _error_response(error: ApiError) -> Response[bytes]:
-    return Response(error.body(), status_code=error.status,
-                    headers=dict(error.response_headers()[1:]),
-                    media_type="application/json; charset=utf-8")
+    headers = {k: v for k, v in error.response_headers() if k != "content-type"}
+    return Response(error.body(), status_code=error.status, headers=headers,
+                    media_type=JSON_CONTENT_TYPE)
+
+
+def _api_error(_request: Request[Any, Any, Any], exc: ApiError) -> Response[bytes]:
+    """An ``ApiError`` raised in a route (or by the body-size limit while it reads)."""
+    return _error_response(exc)
 
 
 def _not_found(_request: Request[Any, Any, Any], _exc: Exception) -> Response[bytes]:
@@ -110,18 +127,10 @@ def _admin_handlers(runtime: Runtime) -> list[ControllerRouterHandler]:
     return [live, ready, metrics]
 
 
-def create_app(
-    settings: Settings,
-    *,
-    rate_limiter: RateLimiter | None = None,
-    extra_route_handlers: Sequence[ControllerRouterHandler] = (),
-    extra_middleware: Sequence[Middleware] = (),
-) -> Litestar:
+def create_app(settings: Settings, *, rate_limiter: RequestRateLimiter | None = None) -> Litestar:
     if rate_limiter is None:  # METRICS_RPC_RATE_LIMITS (None when "off")
         rate_limiter = RequestRateLimiter.from_settings(settings)
     runtime = Runtime(settings, rate_limiter)
-    if isinstance(rate_limiter, RequestRateLimiter):
-        rate_limiter.attach_metrics(runtime.observability.registry)
 
     @asgi("/rpc", is_mount=True, copy_scope=False)
     async def rpc(scope: Scope, receive: Receive, send: Send) -> None:
@@ -131,25 +140,22 @@ def create_app(
     def root(request: Request[Any, Any, Any]) -> Response[bytes]:
         cache = runtime.cache.current
         if cache is None:
-            return _error_response(NoSchemaCache())
-        profile = request.headers.get("accept-profile") or settings.db_schemas[0]
-        if profile not in settings.db_schemas:
-            profile = settings.db_schemas[0]
-        doc = openapi_document(cache, profile, settings.openapi_server_proxy_uri)
-        return Response(msgspec.json.encode(doc),
+            raise NoSchemaCache()
+        profile = parse_profile("GET", request.headers, settings.db_schemas)  # 406 if unknown
+        return Response(runtime.openapi(cache, profile),
                         media_type="application/openapi+json; charset=utf-8")
 
     @get("/docs", sync_to_thread=False, include_in_schema=False)
     def docs() -> Response[bytes]:
-        return Response(DOCS_HTML.encode(), media_type="text/html; charset=utf-8")
+        return Response(DOCS_HTML, media_type="text/html; charset=utf-8")
 
     app = Litestar(
-        route_handlers=[rpc, root, docs, remote_write, *_admin_handlers(runtime),
-                        *extra_route_handlers],
-        middleware=[RequestLimitsMiddleware.from_settings(settings), *extra_middleware],
-        request_max_body_size=settings.max_body_bytes or None,
+        route_handlers=[rpc, root, docs, remote_write, *_admin_handlers(runtime)],
+        middleware=[RequestLimitsMiddleware.from_settings(settings)],
+        request_max_body_size=None,  # RequestLimitsMiddleware is the one body limit
         lifespan=[runtime.lifespan],
-        exception_handlers={NotFoundException: _not_found, HTTPException: _http_error},
+        exception_handlers={ApiError: _api_error, NotFoundException: _not_found,
+                            HTTPException: _http_error},
         openapi_config=None,
         debug=False,
     )

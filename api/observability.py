@@ -37,9 +37,6 @@ class DatabaseUnavailable(msgspec.Struct, frozen=True):
     error: str
 
 
-Event = RequestFinished | SchemaCacheLoaded | DatabaseUnavailable
-
-
 class _PoolCollector(Collector):
     def __init__(self, stats: Callable[[], tuple[int, int, int]]) -> None:
         self._stats = stats

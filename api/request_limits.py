@@ -7,20 +7,15 @@ application reads them (so an oversized body is never buffered whole).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, cast
+from collections.abc import Callable
+from typing import cast
 
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp as LitestarASGIApp
 
+from api.asgi import ASGIApp, Message, Receive, Scope, Send, send_error
 from api.config import Settings
-from api.rpc.errors import ApiError, InvalidBody, PayloadTooLarge, UriTooLong
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from api.rpc.errors import InvalidBody, PayloadTooLarge, UriTooLong
 
 
 def url_length(scope: Scope) -> int:
@@ -28,16 +23,6 @@ def url_length(scope: Scope) -> int:
     raw_path = scope.get("raw_path") or str(scope.get("path", "")).encode()
     query = scope.get("query_string") or b""
     return len(raw_path) + (len(query) + 1 if query else 0)
-
-
-async def send_error(send: Send, error: ApiError, *, head: bool = False) -> None:
-    body = error.body()
-    headers = [(k.encode(), v.encode()) for k, v in error.response_headers()]
-    headers.append((b"content-length", str(len(body)).encode()))
-    if error.status in (413, 414):
-        headers.append((b"connection", b"close"))  # the rest of the body is not read
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else body})
 
 
 class RequestLimitsMiddleware:

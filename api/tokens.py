@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import secrets
 import time
@@ -11,6 +10,7 @@ from typing import Any
 import jwt
 
 from api.config import ConfigError, Settings
+from api.rpc.auth import load_keys
 
 _DURATION = re.compile(r"^(?P<n>\d+)\s*(?P<unit>[smhdw]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -37,10 +37,13 @@ def mint_token(
     expires_in: int | None = 3600,
     extra: dict[str, Any] | None = None,
 ) -> str:
-    secret = settings.jwt_secret
-    if not secret or secret.lstrip().startswith(("{", "@")):
-        raise ConfigError("PGRST_JWT_SECRET: minting needs an HS secret (not a JWK/JWKS)")
-    key: str | bytes = base64.b64decode(secret) if settings.jwt_secret_is_base64 else secret
+    """A JWT the API accepts: signed with the HS key of ``PGRST_JWT_SECRET``, read exactly
+    as the API reads it (inline, ``@file``, base64, JWK or JWKS with an ``oct`` key)."""
+    hs_keys = [k for k in load_keys(settings) if isinstance(k.key, bytes)]
+    if not hs_keys:
+        raise ConfigError("PGRST_JWT_SECRET: minting needs an HS secret (or an oct JWK)")
+    key = hs_keys[0]
+    algorithm = "HS256" if "HS256" in key.algorithms else min(key.algorithms)
     now = int(time.time())
     claims: dict[str, Any] = {"role": role, "iat": now}
     if sub:
@@ -50,4 +53,4 @@ def mint_token(
     if settings.jwt_aud:
         claims["aud"] = settings.jwt_aud
     claims.update(extra or {})
-    return jwt.encode(claims, key, algorithm="HS256")
+    return jwt.encode(claims, key.key, algorithm=algorithm)

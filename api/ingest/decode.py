@@ -2,7 +2,8 @@
 
 Headers pick the message (1.0 ``prometheus.WriteRequest`` or 2.0
 ``io.prometheus.write.v2.Request``); the body is snappy *block* compressed protobuf.
-A body that cannot be read at all raises a typed :class:`RemoteWriteError`; single samples
+A body that cannot be read at all raises ``InvalidBody`` (400) or ``UnsupportedMediaType``
+(415) of :mod:`api.rpc.errors`; single samples
 that cannot be stored are counted (rejected or skipped) and the rest still go through.
 
 What happens to each sample (see docs/INGEST.md):
@@ -40,6 +41,7 @@ import msgspec
 from google.protobuf.message import DecodeError as _ProtobufDecodeError
 
 from api.ingest._proto import remote_view_pb2, types_pb2, write_v2_pb2
+from api.rpc.errors import InvalidBody, UnsupportedMediaType
 
 STALE_NAN_BITS = 0x7FF0000000000002
 STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
@@ -62,26 +64,6 @@ class Protocol(Enum):
 
     V1 = "prometheus.WriteRequest"
     V2 = "io.prometheus.write.v2.Request"
-
-
-class RemoteWriteError(Exception):
-    """The request as a whole cannot be read; nothing of it is written."""
-
-    status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class MalformedRequest(RemoteWriteError):
-    """Missing headers, corrupt snappy or protobuf: 400, the sender must not retry."""
-
-
-class UnsupportedMediaType(RemoteWriteError):
-    """A content type or encoding we do not speak: 415 (a 2.0 sender may fall back)."""
-
-    status = 415
 
 
 @dataclass(slots=True)
@@ -148,23 +130,28 @@ class DecodedWrite:
     def reject(self, reason: str, count: int) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + count
 
-    def rejection_summary(self) -> str:
-        """``3 samples rejected (2: no __name__ label; 1: …)`` — for the 400 message."""
-        parts = "; ".join(f"{n}: {reason}" for reason, n in sorted(self.rejected.items()))
-        return f"{self.rejected_total} of {self.received} samples rejected ({parts})"
+    def rejection_summary(self, written: int, refused_by_db: int = 0) -> str:
+        """``3 of 4 samples rejected, 1 written: 2: no __name__ label; 1: …`` (the 400
+        message); ``written`` counts duplicates too, ``refused_by_db`` adds a reason."""
+        reasons = dict(self.rejected)
+        if refused_by_db:
+            reasons["refused by the database"] = refused_by_db
+        details = "; ".join(f"{n}: {reason}" for reason, n in sorted(reasons.items()))
+        return (f"{sum(reasons.values())} of {self.received} samples rejected, "
+                f"{written} written: {details}")
 
 
 def negotiate(content_type: str | None, content_encoding: str | None) -> Protocol:
     """The message a request carries, from its headers, or a typed error."""
     if not content_encoding:
-        raise MalformedRequest("missing Content-Encoding header: remote write bodies are snappy")
+        raise InvalidBody("missing Content-Encoding header: remote write bodies are snappy")
     encoding = content_encoding.strip().lower()
     if encoding != "snappy":
         raise UnsupportedMediaType(
             f"unsupported Content-Encoding {content_encoding!r}: only 'snappy' (block format)"
         )
     if not content_type:
-        raise MalformedRequest("missing Content-Type header: expected application/x-protobuf")
+        raise InvalidBody("missing Content-Type header: expected application/x-protobuf")
     media_type, _, params = content_type.partition(";")
     if media_type.strip().lower() != "application/x-protobuf":
         raise UnsupportedMediaType(
@@ -187,7 +174,7 @@ def negotiate(content_type: str | None, content_encoding: str | None) -> Protoco
 def decompress(body: bytes, max_bytes: int) -> memoryview:
     """Snappy block (not framed) decompression, refusing to inflate past ``max_bytes``."""
     if not body:
-        raise MalformedRequest("empty body: expected a snappy-compressed protobuf message")
+        raise InvalidBody("empty body: expected a snappy-compressed protobuf message")
     # The block format starts with the uncompressed length as a varint: check it before
     # allocating anything, so a small body cannot make us inflate gigabytes.
     length, shift = 0, 0
@@ -197,15 +184,15 @@ def decompress(body: bytes, max_bytes: int) -> memoryview:
         if not byte & 0x80:
             break
         if i == 9:
-            raise MalformedRequest("invalid snappy block: bad length header")
+            raise InvalidBody("invalid snappy block: bad length header")
     if length > max_bytes:
-        raise MalformedRequest(
+        raise InvalidBody(
             f"decompressed body of {length} bytes exceeds the limit of {max_bytes} bytes"
         )
     try:
         return memoryview(cramjam.snappy.decompress_raw(body))
     except cramjam.DecompressionError as exc:
-        raise MalformedRequest(f"invalid snappy block-compressed body: {exc}") from exc
+        raise InvalidBody(f"invalid snappy block-compressed body: {exc}") from exc
 
 
 def decode_request(
@@ -227,7 +214,7 @@ def _parse(message: Any, raw: memoryview | bytes, name: str) -> None:
     try:
         message.ParseFromString(raw)
     except _ProtobufDecodeError as exc:
-        raise MalformedRequest(f"invalid protobuf {name}: {exc}") from exc
+        raise InvalidBody(f"invalid protobuf {name}: {exc}") from exc
 
 
 def decode_v1(raw: memoryview | bytes) -> DecodedWrite:

@@ -40,24 +40,18 @@ import base64
 import binascii
 import time
 from collections.abc import Mapping, MutableMapping, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import msgspec
-from litestar import Litestar, Request, Response, post
+from litestar import Request, Response, post
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from api.config import Settings
 from api.ingest import decode
 from api.ratelimit import RequestRateLimiter
 from api.rpc.auth import Authenticator, AuthResult
-from api.rpc.errors import (
-    ApiError,
-    InvalidBody,
-    JwtDecodeError,
-    SamplesRejected,
-    UnsupportedMediaType,
-    from_postgres,
-)
+from api.rpc.errors import ApiError, JwtDecodeError, SamplesRejected, from_postgres
+from api.rpc.pipeline import scope_headers
 from api.rpc.transaction import Database, RequestContext, parse_cookies, search_path_for
 
 PATH = "/api/v1/write"
@@ -68,14 +62,6 @@ WRITE_SQL = (
 )
 BATCH_SAMPLES = 10_000  # per statement; a request of any size is one transaction
 SERIES_ID_CACHE_SIZE = 1_000_000  # series keys remembered (~250 bytes each); emptied when full
-
-
-class IngestRateLimiter(Protocol):
-    """``api.ratelimit.RequestRateLimiter``: 429/503 as ``ApiError``, else headers."""
-
-    async def check(
-        self, auth: AuthResult, scope: MutableMapping[str, Any], *, ingest: bool = False
-    ) -> Mapping[str, str] | None: ...
 
 
 class SeriesIds:
@@ -210,7 +196,6 @@ class IngestMetrics:
 
 
 class WriteResult(msgspec.Struct, frozen=True):
-    decoded: decode.DecodedWrite
     written: int
     duplicates: int
     invalid_in_db: int  # samples the database refused to store (counted as rejected)
@@ -253,7 +238,7 @@ class RemoteWrite:
         db: Database,
         authenticator: Authenticator,
         registry: CollectorRegistry,
-        rate_limiter: IngestRateLimiter | None = None,
+        rate_limiter: RequestRateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -286,15 +271,10 @@ class RemoteWrite:
             limit_headers: Mapping[str, str] | None = None
             if self.rate_limiter is not None:
                 limit_headers = await self.rate_limiter.check(auth, scope or {}, ingest=True)
-            try:
-                decoded = decode.decode_request(
-                    body, headers.get("content-type"), headers.get("content-encoding"),
-                    max_decompressed_bytes=self.max_decompressed_bytes,
-                )
-            except decode.UnsupportedMediaType as exc:
-                raise UnsupportedMediaType(exc.message) from None
-            except decode.RemoteWriteError as exc:
-                raise InvalidBody(exc.message) from None
+            decoded = decode.decode_request(
+                body, headers.get("content-type"), headers.get("content-encoding"),
+                max_decompressed_bytes=self.max_decompressed_bytes,
+            )
             event.update(
                 protocol="1.0" if decoded.protocol is decode.Protocol.V1 else "2.0",
                 received=decoded.received,
@@ -333,47 +313,23 @@ class RemoteWrite:
                 written += row[1]
                 duplicates += row[2]
                 self.series_ids.remember(row[3], keys, row[4])
-        return WriteResult(decoded, written, duplicates, received - written - duplicates)
+        return WriteResult(written, duplicates, received - written - duplicates)
 
 
 def _rejection(decoded: decode.DecodedWrite, result: WriteResult) -> SamplesRejected:
-    reasons = dict(decoded.rejected)
-    if result.invalid_in_db:
-        reasons["refused by the database"] = result.invalid_in_db
-    rejected = sum(reasons.values())
-    stored = result.written + result.duplicates
-    details = "; ".join(f"{n}: {reason}" for reason, n in sorted(reasons.items()))
     error = SamplesRejected(
-        f"{rejected} of {decoded.received} samples rejected, {stored} written: {details}",
+        decoded.rejection_summary(result.written + result.duplicates, result.invalid_in_db),
         "The valid samples of this request were written; do not retry it.",
     )
     error.headers.update(result.headers())
     return error
 
 
-def endpoint_for(app: Litestar) -> RemoteWrite:
-    """The app's endpoint, made on first use from the shared ``Runtime`` of ``api.app``."""
-    endpoint: RemoteWrite | None = app.state.get("remote_write")
-    if endpoint is None:
-        runtime = app.state.runtime
-        limiter = runtime.rate_limiter
-        endpoint = RemoteWrite(runtime.settings, runtime.db, runtime.authenticator,
-                               runtime.observability.registry,
-                               limiter if isinstance(limiter, RequestRateLimiter) else None)
-        app.state.remote_write = endpoint
-    return endpoint
-
-
 @post(PATH, status_code=200, include_in_schema=False)
 async def remote_write(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """The Litestar route, mounted by ``create_app``."""
-    endpoint = endpoint_for(request.app)
+    """The Litestar route, mounted by ``create_app``; an ``ApiError`` is rendered there."""
+    endpoint: RemoteWrite = request.app.state.runtime.remote_write
     body = await request.body()
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    try:
-        result = await endpoint.handle(headers, body, cast(MutableMapping[str, Any], request.scope))
-    except ApiError as exc:
-        return Response(exc.body(), status_code=exc.status,
-                        headers=dict(exc.response_headers()[1:]),
-                        media_type="application/json; charset=utf-8")
+    scope = cast(MutableMapping[str, Any], request.scope)
+    result = await endpoint.handle(scope_headers(scope), body, scope)
     return Response(b"", status_code=204, headers=result.headers())

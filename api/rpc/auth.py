@@ -43,6 +43,12 @@ class AuthResult(msgspec.Struct, frozen=True):
     claims: dict[str, Any]  # verified claims, "role" set to the effective role
     sub: str | None
     anonymous: bool
+    claims_json: str = "{}"  # ``claims`` as JSON (request.jwt.claims), encoded once per token
+
+    @classmethod
+    def of(cls, role: str, claims: dict[str, Any], sub: str | None,
+           anonymous: bool) -> AuthResult:
+        return cls(role, claims, sub, anonymous, msgspec.json.encode(claims).decode())
 
 
 class _VerificationKey(msgspec.Struct, frozen=True):
@@ -215,9 +221,7 @@ class Authenticator:
         # token → (result, expiry epoch or None); insertion order = least recently used first
         self._cache: OrderedDict[str, tuple[AuthResult, float | None]] = OrderedDict()
         self._anonymous: AuthResult | None = (
-            AuthResult(
-                role=self._anon_role, claims={"role": self._anon_role}, sub=None, anonymous=True
-            )
+            AuthResult.of(self._anon_role, {"role": self._anon_role}, None, anonymous=True)
             if self._anon_role
             else None
         )
@@ -350,9 +354,7 @@ class Authenticator:
             anonymous = False
         sub = claims.get("sub")
         sub_text = sub if isinstance(sub, str) else (str(sub) if isinstance(sub, int) else None)
-        return AuthResult(
-            role=role, claims={**claims, "role": role}, sub=sub_text, anonymous=anonymous
-        )
+        return AuthResult.of(role, {**claims, "role": role}, sub_text, anonymous)
 
 
 def _bearer_token(header: str) -> str:

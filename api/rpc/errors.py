@@ -311,7 +311,8 @@ class PayloadTooLarge(ApiError):
 
     def __init__(self, limit: int) -> None:
         super().__init__(
-            413, "MRPC413", "Payload too large", f"The request body exceeds {limit} bytes"
+            413, "MRPC413", "Payload too large", f"The request body exceeds {limit} bytes",
+            headers={"Connection": "close"},  # the rest of the body is not read
         )
 
 
@@ -319,7 +320,8 @@ class UriTooLong(ApiError):
     """414: the request URL exceeds METRICS_RPC_MAX_URL_LENGTH."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(414, "MRPC414", "URI too long", f"The request URL exceeds {limit} bytes")
+        super().__init__(414, "MRPC414", "URI too long", f"The request URL exceeds {limit} bytes",
+                         headers={"Connection": "close"})  # the body is not read
 
 
 class UnsupportedMediaType(ApiError):

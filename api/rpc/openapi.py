@@ -175,4 +175,4 @@ fetch("/", {headers: {Accept: "application/openapi+json"}}).then(r => r.json()).
   }
 });
 </script></body></html>
-"""
+""".encode()

@@ -102,11 +102,9 @@ class RpcRequest(msgspec.Struct, frozen=True):
     order: tuple[OrderTerm, ...] = ()
     offset: int = 0
     limit: int | None = None  # None = unbounded
-    range_requested: bool = False  # Range header or limit/offset given
     count_exact: bool = False
     media: Media = "json"
     tx_rollback: bool | None = None  # Prefer: tx=commit|rollback
-    profile_header: bool = False  # a profile header was sent
     preferences_applied: tuple[str, ...] = ()
 
     @property
@@ -122,7 +120,7 @@ def parse_request(http: HttpInput, function: str, schemas: Sequence[str]) -> Rpc
     if method not in ("GET", "HEAD", "POST"):
         raise InvalidRpcMethod(method)
     headers = http.headers
-    schema, profile_header = _profile(method, headers, schemas)
+    schema = parse_profile(method, headers, schemas)
     media = parse_accept(headers.get("accept"))
     count_exact, tx_rollback, applied = _prefer(headers.get("prefer"))
     params = parse_qsl(http.query_string, keep_blank_values=True)
@@ -172,30 +170,32 @@ def parse_request(http: HttpInput, function: str, schemas: Sequence[str]) -> Rpc
         else:
             body_kind = "json"
             json_body, json_keys = parse_json_body(http.body)
-    offset, limit, range_requested = _range(headers.get("range"), q_offset, q_limit)
+    offset, limit = _range(headers.get("range"), q_offset, q_limit)
     return RpcRequest(
         method=method,  # type: ignore[arg-type]
         schema=schema, function=function,
         args={k: tuple(v) for k, v in args.items()},
         body_kind=body_kind, json_body=json_body, json_keys=json_keys, raw_body=raw_body,
         filters=tuple(filters), select=select, order=order, offset=offset, limit=limit,
-        range_requested=range_requested, count_exact=count_exact, media=media,
-        tx_rollback=tx_rollback, profile_header=profile_header, preferences_applied=applied,
+        count_exact=count_exact, media=media,
+        tx_rollback=tx_rollback, preferences_applied=applied,
     )
 
 
 # --- headers --------------------------------------------------------------------------------
 
 
-def _profile(method: str, headers: Mapping[str, str], schemas: Sequence[str]) -> tuple[str, bool]:
+def parse_profile(method: str, headers: Mapping[str, str], schemas: Sequence[str]) -> str:
+    """The schema a request is for: ``Content-Profile`` for POST, else ``Accept-Profile``
+    (``headers`` with lower-case names), the first exposed one when absent; 406 otherwise."""
     name = "content-profile" if method == "POST" else "accept-profile"
     value = headers.get(name)
     if value is None:
-        return schemas[0], False
+        return schemas[0]
     value = value.strip()
     if value not in schemas:
         raise UnacceptableSchema(value, schemas)
-    return value, True
+    return value
 
 
 def parse_accept(accept: str | None) -> Media:
@@ -255,11 +255,10 @@ def _prefer(prefer: str | None) -> tuple[bool, bool | None, tuple[str, ...]]:
 
 def _range(
     header: str | None, q_offset: int | None, q_limit: int | None
-) -> tuple[int, int | None, bool]:
+) -> tuple[int, int | None]:
     """Offset and limit from ``limit``/``offset`` intersected with a ``Range: a-b`` header."""
     lower = q_offset or 0
     upper = None if q_limit is None else lower + q_limit - 1
-    requested = q_offset is not None or q_limit is not None
     if header:
         match = _RANGE_RE.match(header)
         if match:
@@ -270,10 +269,9 @@ def _range(
             lower = max(lower, h_lower)
             if h_upper is not None:
                 upper = h_upper if upper is None else min(upper, h_upper)
-            requested = True
     if upper is None:
-        return lower, None, requested
-    return lower, max(upper - lower + 1, 0), requested
+        return lower, None
+    return lower, max(upper - lower + 1, 0)
 
 
 def _non_negative_int(key: str, value: str, negative: InvalidRange | None) -> int:

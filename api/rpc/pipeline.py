@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any, Protocol
 from urllib.parse import unquote
 
+from api.asgi import Receive, Scope, Send, encode_headers, send_error, send_response
 from api.config import Settings
 from api.observability import DatabaseUnavailable, Observability, RequestFinished
+from api.ratelimit import RequestRateLimiter
 from api.rpc.auth import Authenticator, AuthResult
 from api.rpc.errors import (
     ApiError,
@@ -20,7 +20,6 @@ from api.rpc.errors import (
     InternalError,
     InvalidResourcePath,
     NoSchemaCache,
-    PayloadTooLarge,
 )
 from api.rpc.parse import HttpInput, RpcRequest, parse_request
 from api.rpc.plan import Plan, PlanConfig, plan_call, pre_request_name
@@ -28,21 +27,8 @@ from api.rpc.respond import head_for, respond
 from api.rpc.schema_cache import SchemaCacheHolder
 from api.rpc.transaction import Database, RequestContext, parse_cookies, search_path_for
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 log = logging.getLogger("metrics_rpc")
 ALLOW = "OPTIONS,GET,HEAD,POST"
-
-
-class RateLimiter(Protocol):
-    """The hook awaited right after authentication (``create_app(rate_limiter=…)``).
-
-    Returns headers to add to the response (``RateLimit-*``) or raises ``ApiError``
-    (``RateLimited``, 429). ``scope`` gives the peer address and headers for the client IP.
-    """
-
-    async def check(self, auth: AuthResult, scope: Scope) -> Mapping[str, str] | None: ...
 
 
 def scope_headers(scope: Scope) -> dict[str, str]:
@@ -58,29 +44,17 @@ def scope_headers(scope: Scope) -> dict[str, str]:
     return headers
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
+async def read_body(receive: Receive) -> bytes:
+    """The whole body; its size is capped by ``RequestLimitsMiddleware`` in front."""
     chunks: list[bytes] = []
-    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(limit)
-        chunks.append(chunk)
+        chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
-
-
-async def send_error(send: Send, error: ApiError, extra: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
-    body = error.body()
-    headers = [*error.response_headers(), *extra, ("content-length", str(len(body)))]
-    await send({"type": "http.response.start", "status": error.status,
-                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]})
-    await send({"type": "http.response.body", "body": body})
 
 
 class _Timer:
@@ -105,7 +79,7 @@ class RpcPipeline:
         cache: SchemaCacheHolder,
         db: Database,
         observability: Observability,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: RequestRateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.authenticator = authenticator
@@ -126,17 +100,18 @@ class RpcPipeline:
         function = ""
         status = 500
         extra_headers: list[tuple[str, str]] = []
+        head = scope.get("method") == "HEAD"
         try:
             function, status = await self._handle(scope, receive, send, extra_headers)
         except ApiError as error:
             status = error.status
             if isinstance(error, DbConnectionError):
                 self.observability.emit(DatabaseUnavailable(error.details or ""))
-            await send_error(send, error, extra_headers)
+            await send_error(send, error, extra_headers, head=head)
         except Exception:
             log.exception("unexpected error in %s %s", scope.get("method"), scope.get("path"))
             status = 500
-            await send_error(send, InternalError(), extra_headers)
+            await send_error(send, InternalError(), extra_headers, head=head)
         finally:
             self.observability.emit(
                 RequestFinished(function, status, time.perf_counter() - started)
@@ -154,7 +129,7 @@ class RpcPipeline:
         if not name or "/" in name:
             raise InvalidResourcePath()
         if method == "OPTIONS":
-            await self._send(send, 200, [("allow", ALLOW), ("content-length", "0")], b"")
+            await send_response(send, 200, [("allow", ALLOW), ("content-length", "0")], b"")
             return "", 200
         cache = self.cache.current
         if cache is None:
@@ -166,7 +141,7 @@ class RpcPipeline:
             limit_headers = await self.rate_limiter.check(auth, scope)
             if limit_headers:
                 extra_headers.extend((k.lower(), v) for k, v in limit_headers.items())
-        body = await read_body(receive, self.settings.max_body_bytes) if method == "POST" else b""
+        body = await read_body(receive) if method == "POST" else b""
         http = HttpInput(method, path, scope.get("query_string", b"").decode("latin-1"),
                          headers, body)
         request = parse_request(http, name, self.settings.db_schemas)
@@ -191,11 +166,9 @@ class RpcPipeline:
         )
         timer.mark("response")
         out_headers = [*response.headers, *extra_headers]
-        if response.status == 204:
-            out_headers = [h for h in out_headers if h[0] != "content-length"]
         if self.settings.server_timing_enabled:
             out_headers.append(("server-timing", timer.header()))
-        await self._send(send, response.status, out_headers, response.body)
+        await send_response(send, response.status, out_headers, response.body)
         return plan.function.name, response.status
 
     async def _stream(
@@ -214,8 +187,7 @@ class RpcPipeline:
             if self.settings.server_timing_enabled:
                 headers.append(("server-timing", timer.header()))
             await send({"type": "http.response.start", "status": status,
-                        "headers": [(k.encode("latin-1"), v.encode("latin-1"))
-                                    for k, v in headers]})
+                        "headers": encode_headers(headers)})
             try:
                 if request.method != "HEAD":
                     async for chunk in stream.chunks():
@@ -228,9 +200,3 @@ class RpcPipeline:
                 status = 500
             await send({"type": "http.response.body", "body": b""})
             return status
-
-    @staticmethod
-    async def _send(send: Send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]})
-        await send({"type": "http.response.body", "body": body})

@@ -21,6 +21,7 @@ Shape of the statement (``$1``-``$6`` are the request context, the plan's values
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,7 +31,19 @@ from api.rpc.errors import AmbiguousRpc, ColumnNotFound, NoRpc, QueryParamError
 from api.rpc.parse import Filter, Logic, Media, RpcRequest, SelectItem, args_as_json
 from api.rpc.schema_cache import Column, Function, SchemaCache
 
-CONTEXT_PARAMS = 6  # $1 claims, $2 method, $3 path, $4 headers, $5 cookies, $6 search_path
+# the request GUCs every plan sets, in the order of their parameters ($1 … $6), which are
+# ``transaction.RequestContext.values``
+CONTEXT_GUCS = ("request.jwt.claims", "request.method", "request.path", "request.headers",
+                "request.cookies", "search_path")
+CONTEXT_PARAMS = len(CONTEXT_GUCS)
+_SET_CONTEXT_CALLS = tuple(
+    f"set_config('{name}', ${i}, true)" for i, name in enumerate(CONTEXT_GUCS, start=1)
+)
+SET_CONTEXT = ", ".join(_SET_CONTEXT_CALLS)  # as select columns (transaction.SET_CONTEXT_SQL)
+RESPONSE_GUCS = (
+    "nullif(current_setting('response.headers', true), ''), "
+    "nullif(current_setting('response.status', true), '')"
+)
 STREAM_MIN_ROWS = 10_000  # stream results of functions declared ROWS >= this (and no smaller limit)
 
 _COMPARISONS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
@@ -51,7 +64,6 @@ class PlanConfig(msgspec.Struct, frozen=True):
     max_rows: int | None = None  # PGRST_DB_MAX_ROWS
     pre_request: tuple[str, str] | None = None  # (schema, name) of PGRST_DB_PRE_REQUEST
     tx_end: str = "commit"  # PGRST_DB_TX_END
-    stream_min_rows: int = STREAM_MIN_ROWS
 
 
 class Plan(msgspec.Struct, frozen=True):
@@ -64,7 +76,6 @@ class Plan(msgspec.Struct, frozen=True):
     streaming: bool  # sql yields one pre-rendered row per result row, read with a cursor
     media: Media
     offset: int
-    count_exact: bool
     stream_prefix: bytes = b""
     stream_separator: bytes = b","
     stream_suffix: bytes = b""
@@ -164,8 +175,8 @@ def plan_call(request: RpcRequest, cache: SchemaCache, config: PlanConfig) -> Pl
     columns = _columns(request, fn)
     streaming = (
         fn.returns_set and not request.count_exact and request.media != "object"
-        and fn.rows_estimate >= config.stream_min_rows
-        and (limit is None or limit > config.stream_min_rows)
+        and fn.rows_estimate >= STREAM_MIN_ROWS
+        and (limit is None or limit > STREAM_MIN_ROWS)
     )
     plain = _plain(fn, columns)
     # the catalog's own column names when the result is the function's columns (so
@@ -185,25 +196,20 @@ def plan_call(request: RpcRequest, cache: SchemaCache, config: PlanConfig) -> Pl
         else:
             prefix, sep, suffix = b"[", b",", b"]"
         return Plan(fn, sql, tuple(params.values), read_only, rollback, True, True,
-                    request.media, request.offset, False, prefix, sep, suffix)
+                    request.media, request.offset, prefix, sep, suffix)
     body = _body_expr(request.media, fn, columns, params, plain)
     if request.count_exact:
         sql = (f"with _s as (select _f.* from {from_clause} where {where_sql}) "
                f"select count(*)::int8, {body}, (select count(*) from _s)::int8, "
-               f"{_RESPONSE_GUCS} from (select {inner_cols} from _s as _f{order}{page}) as _p")
+               f"{RESPONSE_GUCS} from (select {inner_cols} from _s as _f{order}{page}) as _p")
     else:
-        sql = (f"select count(*)::int8, {body}, null::int8, {_RESPONSE_GUCS} "
+        sql = (f"select count(*)::int8, {body}, null::int8, {RESPONSE_GUCS} "
                f"from (select {inner_cols} from {from_clause} where {where_sql}{order}{page})"
                " as _p")
     explicit = not read_only or rollback
     return Plan(fn, sql, tuple(params.values), read_only, rollback, explicit, False,
-                request.media, request.offset, request.count_exact)
+                request.media, request.offset)
 
-
-_RESPONSE_GUCS = (
-    "nullif(current_setting('response.headers', true), ''), "
-    "nullif(current_setting('response.status', true), '')"
-)
 
 
 def _rollback(request: RpcRequest, tx_end: str) -> bool:
@@ -213,17 +219,14 @@ def _rollback(request: RpcRequest, tx_end: str) -> bool:
     return default
 
 
+@functools.cache
 def _gate(read_only: bool, pre_request: tuple[str, str] | None) -> str:
-    """A one-time filter evaluated before the function runs (a gating Result node).
+    """A one-time filter evaluated before the function runs (a gating Result node); built
+    once per (read_only, pre_request).
 
     CASE guarantees the set_config calls finish before the pre-request function runs.
     """
-    settings = " || ".join(
-        f"set_config('{name}', ${i}, true)"
-        for i, name in enumerate(
-            ("request.jwt.claims", "request.method", "request.path", "request.headers",
-             "request.cookies", "search_path"), start=1)
-    )
+    settings = " || ".join(_SET_CONTEXT_CALLS)
     if read_only:
         settings += " || set_config('transaction_read_only', 'on', true)"
     then = "true"

@@ -131,7 +131,8 @@ def respond(
         response_status=response_status, exposed_schemas=exposed_schemas, has_body=has_body,
     )
     payload = body or b""
-    headers.append(("content-length", str(len(payload))))
+    if status != 204:  # a 204 has no Content-Length (RFC 9110 §8.6)
+        headers.append(("content-length", str(len(payload))))
     if request.method == "HEAD":
         payload = b""
     return Response(status, headers, payload)

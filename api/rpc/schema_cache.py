@@ -38,7 +38,6 @@ class Column(msgspec.Struct, frozen=True):
 class Function(msgspec.Struct, frozen=True):
     schema: str
     name: str
-    oid: int
     args: tuple[Arg, ...]  # input arguments in declaration order
     shape: Shape
     return_type: str
@@ -46,25 +45,10 @@ class Function(msgspec.Struct, frozen=True):
     volatility: Volatility
     comment: str | None = None
     rows_estimate: float = 0.0  # pg_proc.prorows: ROWS of a set-returning function
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    @property
-    def arg_names(self) -> frozenset[str]:
-        return frozenset(a.name for a in self.args)
-
-    @property
-    def required_args(self) -> frozenset[str]:
-        return frozenset(a.name for a in self.args if not a.has_default)
-
-    @property
-    def single_unnamed(self) -> Arg | None:
-        """The lone unnamed argument of a function called with the whole request body."""
-        if len(self.args) == 1 and self.args[0].name == "":
-            return self.args[0]
-        return None
+    # derived from ``args`` once, by ``build_function`` (overload resolution reads them)
+    arg_names: frozenset[str] = frozenset()
+    required_args: frozenset[str] = frozenset()
+    single_unnamed: Arg | None = None  # the lone unnamed argument: takes the whole body
 
     @property
     def returns_set(self) -> bool:
@@ -83,11 +67,11 @@ class Function(msgspec.Struct, frozen=True):
 
 
 class SchemaCache(msgspec.Struct, frozen=True):
-    schemas: tuple[str, ...]
     functions: dict[tuple[str, str], tuple[Function, ...]]  # (schema, name) → overloads
     role_settings: dict[str, tuple[tuple[str, str], ...]]  # role → ((setting, value), …)
     default_settings: dict[str, str]  # the authenticator's own value of every such setting
-    loaded_at: float = 0.0
+    # role → what session_settings returns, computed once (a role switch reads it)
+    _session_settings: dict[str, tuple[tuple[str, str], ...]] = {}
 
     def overloads(self, schema: str, name: str) -> tuple[Function, ...]:
         return self.functions.get((schema, name), ())
@@ -101,15 +85,22 @@ class SchemaCache(msgspec.Struct, frozen=True):
 
     def session_settings(self, role: str) -> tuple[tuple[str, str], ...]:
         """Settings to apply when a connection becomes ``role``: its own, others reset."""
-        own = dict(self.role_settings.get(role, ()))
-        merged = {name: own.get(name, value) for name, value in self.default_settings.items()}
-        return tuple(sorted(merged.items()))
+        settings = self._session_settings.get(role)
+        if settings is None:  # a role without settings of its own: all reset
+            settings = _merge_settings(self.default_settings, ())
+        return settings
+
+
+def _merge_settings(defaults: Mapping[str, str],
+                    own: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    mine = dict(own)
+    return tuple(sorted((name, mine.get(name, value)) for name, value in defaults.items()))
 
 
 # --- loading ------------------------------------------------------------------------------
 
 FUNCTIONS_SQL = """
-select p.oid::int8 as oid, n.nspname::text as schema, p.proname::text as name,
+select n.nspname::text as schema, p.proname::text as name,
        p.provolatile::text as volatility, p.proretset as retset, p.prorows::float8 as rows,
        d.description as comment,
        coalesce(p.proargnames, '{}'::text[]) as arg_names,
@@ -193,15 +184,17 @@ def build_function(row: Mapping[str, Any]) -> Function | None:
         shape = "setof_scalar" if retset else "scalar"
         columns = (Column(name, return_type),)
     return Function(
-        schema=row["schema"], name=name, oid=int(row["oid"]), args=args, shape=shape,
+        schema=row["schema"], name=name, args=args, shape=shape,
         return_type=return_type, columns=columns,
         volatility=_VOLATILITY.get(row["volatility"], "volatile"),
         comment=row["comment"], rows_estimate=float(row["rows"] or 0.0),
+        arg_names=frozenset(a.name for a in args),
+        required_args=frozenset(a.name for a in args if not a.has_default),
+        single_unnamed=args[0] if len(args) == 1 and args[0].name == "" else None,
     )
 
 
 def build_schema_cache(
-    schemas: Sequence[str],
     function_rows: Iterable[Mapping[str, Any]],
     role_setting_rows: Iterable[Mapping[str, Any]] = (),
     default_settings: Mapping[str, str] | None = None,
@@ -215,12 +208,13 @@ def build_schema_cache(
     role_settings: dict[str, dict[str, str]] = {}
     for row in role_setting_rows:
         role_settings.setdefault(row["role"], {})[row["name"]] = row["value"]
+    defaults = dict(default_settings or {})
+    own = {r: tuple(sorted(s.items())) for r, s in role_settings.items()}
     return SchemaCache(
-        schemas=tuple(schemas),
         functions={key: tuple(fns) for key, fns in functions.items()},
-        role_settings={r: tuple(sorted(s.items())) for r, s in role_settings.items()},
-        default_settings=dict(default_settings or {}),
-        loaded_at=time.time(),
+        role_settings=own,
+        default_settings=defaults,
+        _session_settings={r: _merge_settings(defaults, s) for r, s in own.items()},
     )
 
 
@@ -231,7 +225,7 @@ async def load_schema_cache(conn: Any, schemas: Sequence[str]) -> SchemaCache:
     names = sorted({r["name"] for r in setting_rows})
     default_rows = await conn.fetch(DEFAULT_SETTINGS_SQL, names) if names else []
     return build_schema_cache(
-        schemas, function_rows, setting_rows, {r["name"]: r["value"] for r in default_rows}
+        function_rows, setting_rows, {r["name"]: r["value"] for r in default_rows}
     )
 
 
@@ -271,10 +265,6 @@ class SchemaCacheLoader:
         self._on_event = on_event
         self._reload = asyncio.Event()
         self.connected = False
-        self.loaded = asyncio.Event()
-
-    def request_reload(self) -> None:
-        self._reload.set()
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if payload.strip() in ("", "reload schema"):
@@ -329,6 +319,5 @@ class SchemaCacheLoader:
             self._on_event(SchemaCacheLoaded(False, time.perf_counter() - started, error=str(exc)))
             return
         self._on_loaded(cache)
-        self.loaded.set()
         count = sum(len(v) for v in cache.functions.values())
         self._on_event(SchemaCacheLoaded(True, time.perf_counter() - started, count))

@@ -43,20 +43,14 @@ from api.rpc.errors import (
     SingularityError,
     from_postgres_exception,
 )
-from api.rpc.plan import Plan
-from api.rpc.schema_cache import SchemaCache
+from api.rpc.plan import RESPONSE_GUCS, SET_CONTEXT, Plan
+from api.rpc.schema_cache import SchemaCacheHolder
 
 SWITCH_ROLE_SQL = "select set_config(n, v, false) from unnest($1::text[], $2::text[]) as u(n, v)"
-SET_CONTEXT_SQL = (
-    "select set_config('request.jwt.claims', $1, true), set_config('request.method', $2, true),"
-    " set_config('request.path', $3, true), set_config('request.headers', $4, true),"
-    " set_config('request.cookies', $5, true), set_config('search_path', $6, true)"
-)
-RESPONSE_GUCS_SQL = (
-    "select nullif(current_setting('response.headers', true), ''),"
-    " nullif(current_setting('response.status', true), '')"
-)
+SET_CONTEXT_SQL = f"select {SET_CONTEXT}"
+RESPONSE_GUCS_SQL = f"select {RESPONSE_GUCS}"
 STREAM_BATCH_ROWS = 5000
+READ_RETRIES = 2  # a restart drops every pooled connection: a read may meet more than one
 _CONNECTION_ERRORS = (
     OSError,
     asyncio.TimeoutError,
@@ -88,7 +82,7 @@ class RequestContext(msgspec.Struct, frozen=True):
     def values(self, auth: AuthResult) -> tuple[str, str, str, str, str, str]:
         """$1-$6 of every plan: claims, method, path, headers, cookies, search_path."""
         return (
-            msgspec.json.encode(auth.claims).decode(),
+            auth.claims_json,
             self.method,
             self.path,
             msgspec.json.encode(self.headers).decode(),
@@ -142,11 +136,11 @@ class ResultStream(msgspec.Struct):
 class Database:
     """The connection pool of the authenticator role and the transactions run on it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, cache: SchemaCacheHolder) -> None:
         self.settings = settings
+        self.cache = cache  # the role settings applied on a role switch
         self.pool: asyncpg.Pool | None = None
         self.waiting = 0  # requests waiting for a pooled connection
-        self.cache: SchemaCache | None = None  # set by the schema cache loader
 
     async def start(self) -> None:
         # min_size=0: starting needs no database; the pool connects (and reconnects) on use
@@ -202,7 +196,8 @@ class Database:
                 await self.pool.release(conn)
 
     async def _switch_role(self, conn: Any, role: str) -> None:
-        settings = self.cache.session_settings(role) if self.cache else ()
+        cache = self.cache.current
+        settings = cache.session_settings(role) if cache else ()
         names = ["role", *(n for n, _ in settings)]
         values = [role, *(v for _, v in settings)]
         await conn.fetch(SWITCH_ROLE_SQL, names, values)
@@ -210,21 +205,25 @@ class Database:
     # --- running plans ---------------------------------------------------------------------
 
     async def call(self, plan: Plan, auth: AuthResult, context: RequestContext) -> CallResult:
-        """Run a non-streaming plan; retried once on a dropped connection when read-only."""
+        """Run a non-streaming plan; when read-only, retried up to ``READ_RETRIES`` times
+        on a dropped connection."""
         args = (*context.values(auth), *plan.params)
-        for attempt in range(3):
+        retries = READ_RETRIES if plan.read_only else 0
+        while True:
             try:
                 async with self.connection(auth) as conn:
                     return await self._call_on(conn, plan, args)
             except ApiError as error:
                 # a pooled connection the server dropped (restart): reads try a fresh one
-                if error.status != 503 or not plan.read_only or attempt == 2:
+                if error.status != 503 or retries == 0:
                     raise
-        raise DbConnectionError()  # pragma: no cover - the loop returns or raises
+                retries -= 1
 
     async def _call_on(self, conn: Any, plan: Plan, args: Sequence[Any]) -> CallResult:
         if not plan.explicit_tx:
             row = await conn.fetchrow(plan.sql, *args)
+            if plan.singular and row[0] != 1:
+                raise SingularityError(row[0])
         else:
             tx = conn.transaction(readonly=plan.read_only)
             await tx.start()
@@ -239,8 +238,6 @@ class Database:
                 await tx.rollback()
             else:
                 await tx.commit()
-        if plan.singular and row[0] != 1:
-            raise SingularityError(row[0])
         return CallResult(rows=row[0], body=row[1], total=row[2], response_headers=row[3],
                           response_status=row[4])
 
@@ -286,21 +283,12 @@ class Database:
         Commits when the block ends, rolls back on an exception; PostgreSQL errors come out
         as ``ApiError`` with PostgREST's status mapping.
         """
-        async with self.connection(auth) as conn:
-            with map_db_errors(auth):
-                async with conn.transaction(readonly=read_only):
-                    await conn.fetch(SET_CONTEXT_SQL, *context.values(auth))
-                    yield conn
-
-
-async def run_as(
-    db: Database, auth: AuthResult, context: RequestContext, sql: str, args: Sequence[Any],
-    *, read_only: bool = False,
-) -> list[Any]:
-    """Run one statement as ``auth.role`` in its own transaction; its rows."""
-    async with db.transaction_as(auth, context, read_only=read_only) as conn:
-        rows: list[Any] = await conn.fetch(sql, *args)
-        return rows
+        async with (  # connection() maps the errors of the whole block
+            self.connection(auth) as conn,
+            conn.transaction(readonly=read_only),
+        ):
+            await conn.fetch(SET_CONTEXT_SQL, *context.values(auth))
+            yield conn
 
 
 @contextlib.contextmanager

@@ -74,7 +74,8 @@ def assert_401(error: ApiError, code: str, message: str) -> None:
 def test_no_header_is_the_anonymous_role() -> None:
     result = authenticator().authenticate(None)
     assert result == AuthResult(
-        role="web_anon", claims={"role": "web_anon"}, sub=None, anonymous=True
+        role="web_anon", claims={"role": "web_anon"}, sub=None, anonymous=True,
+        claims_json='{"role":"web_anon"}',
     )
 
 
@@ -96,6 +97,7 @@ def test_valid_hs_token(alg: str) -> None:
     assert result.sub == "alice"
     assert not result.anonymous
     assert result.claims == {"role": "writer", "sub": "alice", "exp": NOW + 60}
+    assert json.loads(result.claims_json) == result.claims  # encoded once, with the token
 
 
 def test_bearer_scheme_is_case_insensitive() -> None:

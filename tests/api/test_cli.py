@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import jwt
 
@@ -57,3 +59,29 @@ def test_bad_setting_names_the_variable() -> None:
     result = cli("serve", PGRST_SERVER_PORT="http")
     assert result.returncode == 2
     assert "PGRST_SERVER_PORT" in result.stderr
+
+
+def test_token_refuses_a_short_secret() -> None:
+    """``token`` reads the secret as the API does: one it would refuse mints nothing."""
+    result = cli("token", "--role", "writer", PGRST_JWT_SECRET="too-short")
+    assert result.returncode == 2
+    assert "32" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_token_reads_the_secret_from_a_file(tmp_path: Path) -> None:
+    secret_file = tmp_path / "jwt-secret"
+    secret_file.write_text(SECRET + "\n")
+    result = cli("token", "--role", "writer", PGRST_JWT_SECRET=f"@{secret_file}")
+    assert result.returncode == 0, result.stderr
+    claims = jwt.decode(result.stdout.strip(), SECRET, algorithms=["HS256"])
+    assert claims["role"] == "writer"
+
+
+def test_token_takes_an_unpadded_base64url_secret() -> None:
+    raw = b"\xfb\xff" + SECRET.encode()  # bytes that base64url writes with - and _
+    encoded = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    result = cli("token", "--role", "writer", PGRST_JWT_SECRET=encoded,
+                 PGRST_JWT_SECRET_IS_BASE64="true")
+    assert result.returncode == 0, result.stderr
+    assert jwt.decode(result.stdout.strip(), raw, algorithms=["HS256"])["role"] == "writer"

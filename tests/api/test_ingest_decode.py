@@ -13,9 +13,7 @@ from api.ingest import decode
 from api.ingest._proto import remote_pb2, types_pb2, write_v2_pb2
 from api.ingest.decode import (
     STALE_NAN,
-    MalformedRequest,
     Protocol,
-    UnsupportedMediaType,
     decode_request,
     negotiate,
 )
@@ -28,6 +26,7 @@ from api.ingest.encode import (
     write_request_v1,
     write_request_v2,
 )
+from api.rpc.errors import InvalidBody, UnsupportedMediaType
 
 T0 = 1_700_000_000_000  # ms
 V1_TYPE = V1_HEADERS["Content-Type"]
@@ -145,7 +144,7 @@ def test_invalid_series_are_rejected_and_the_rest_kept(decoder, labels, reason):
     assert out.rejected == {reason: 2}
     assert out.values == [3.0]
     assert out.received == 3
-    assert out.rejection_summary() == f"2 of 3 samples rejected (2: {reason})"
+    assert out.rejection_summary(1) == f"2 of 3 samples rejected, 1 written: 2: {reason}"
 
 
 def test_repeated_label_names_are_rejected():
@@ -225,9 +224,9 @@ def test_negotiate_picks_the_message(content_type, protocol):
 @pytest.mark.parametrize(
     ("content_type", "encoding", "error", "words"),
     [
-        ("application/x-protobuf", None, MalformedRequest, "missing Content-Encoding"),
-        ("application/x-protobuf", "", MalformedRequest, "missing Content-Encoding"),
-        (None, "snappy", MalformedRequest, "missing Content-Type"),
+        ("application/x-protobuf", None, InvalidBody, "missing Content-Encoding"),
+        ("application/x-protobuf", "", InvalidBody, "missing Content-Encoding"),
+        (None, "snappy", InvalidBody, "missing Content-Type"),
         ("application/x-protobuf", "gzip", UnsupportedMediaType, "unsupported Content-Encoding"),
         ("application/json", "snappy", UnsupportedMediaType, "unsupported Content-Type"),
         ("application/x-protobuf;proto=foo.Bar", "snappy", UnsupportedMediaType, "foo.Bar"),
@@ -237,19 +236,20 @@ def test_negotiate_errors(content_type, encoding, error, words):
     with pytest.raises(error) as caught:
         negotiate(content_type, encoding)
     assert words in caught.value.message
-    assert caught.value.status == (415 if error is UnsupportedMediaType else 400)
+    expected = (415, "MRPC415") if error is UnsupportedMediaType else (400, "PGRST102")
+    assert (caught.value.status, caught.value.code) == expected
 
 
 # --- bodies that cannot be read -------------------------------------------------------
 
 
 def test_empty_body_is_malformed():
-    with pytest.raises(MalformedRequest, match="empty body"):
+    with pytest.raises(InvalidBody, match="empty body"):
         decode_request(b"", V1_TYPE, "snappy")
 
 
 def test_corrupt_snappy_is_malformed():
-    with pytest.raises(MalformedRequest, match="snappy"):
+    with pytest.raises(InvalidBody, match="snappy"):
         decode_request(b"\x10garbage-not-snappy", V1_TYPE, "snappy")
 
 
@@ -257,14 +257,14 @@ def test_framed_snappy_is_refused():
     import cramjam
 
     framed = bytes(cramjam.snappy.compress(encode_v1([Series({"__name__": "m"}, [(T0, 1.0)])])))
-    with pytest.raises(MalformedRequest):
+    with pytest.raises(InvalidBody):
         decode_request(framed, V1_TYPE, "snappy")
 
 
 def test_corrupt_protobuf_is_malformed():
-    with pytest.raises(MalformedRequest, match=r"invalid protobuf prometheus\.WriteRequest"):
+    with pytest.raises(InvalidBody, match=r"invalid protobuf prometheus\.WriteRequest"):
         decode_request(compress(b"\x0a\xff\xff\xff\x0f"), V1_TYPE, "snappy")
-    with pytest.raises(MalformedRequest, match=r"invalid protobuf io\.prometheus\.write\.v2"):
+    with pytest.raises(InvalidBody, match=r"invalid protobuf io\.prometheus\.write\.v2"):
         decode_request(compress(b"\x22\x05ab"), V2_TYPE, "snappy")
 
 
@@ -273,11 +273,11 @@ def test_invalid_utf8_label_is_malformed():
     sample = types_pb2.TimeSeries(samples=[{"value": 1.0, "timestamp": T0}]).SerializeToString()
     series = b"\x0a" + bytes([len(label)]) + label + sample
     request = b"\x0a" + bytes([len(series)]) + series
-    with pytest.raises(MalformedRequest, match=r"prometheus\.Label"):
+    with pytest.raises(InvalidBody, match=r"prometheus\.Label"):
         decode_request(compress(request), V1_TYPE, "snappy")
 
 
 def test_decompressed_size_is_bounded_before_inflating():
     body = write_request_v1([Series({"__name__": "m" * 1000}, [(T0, 1.0)])])
-    with pytest.raises(MalformedRequest, match="exceeds the limit"):
+    with pytest.raises(InvalidBody, match="exceeds the limit"):
         decode_request(body, V1_TYPE, "snappy", max_decompressed_bytes=100)

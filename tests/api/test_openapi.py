@@ -12,6 +12,12 @@ def test_openapi_document(api_server: ApiServer) -> None:
         assert r.headers["content-type"].startswith("application/openapi+json")
         doc = r.json()
         v2 = client.get("/", headers={"Accept-Profile": "test_api_v2"}).json()
+        again = client.get("/")  # served from the per-(cache, profile) encoding
+        unknown = client.get("/", headers={"Accept-Profile": "private"})
+    assert again.json() == doc
+    # as /rpc does: an unknown profile is 406 PGRST106, not the default schema
+    assert unknown.status_code == 406
+    assert unknown.json()["code"] == "PGRST106"
     assert doc["openapi"].startswith("3.")
     add = doc["paths"]["/rpc/add"]
     assert add["get"]["summary"] == "Adds two numbers"

@@ -69,7 +69,7 @@ def test_reserved_keys() -> None:
     assert r.select == (SelectItem("id"), SelectItem("name", "label"), SelectItem("score", None,
                                                                                   "text"))
     assert r.order == (OrderTerm("id", True, "last"), OrderTerm("name"))
-    assert (r.offset, r.limit, r.range_requested) == (2, 5, True)
+    assert (r.offset, r.limit) == (2, 5)
     assert r.args == {}
 
 

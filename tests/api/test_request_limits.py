@@ -6,7 +6,8 @@ import asyncio
 import json
 from typing import Any
 
-from api.request_limits import Message, Receive, RequestLimitsMiddleware, Scope, Send, url_length
+from api.asgi import Message, Receive, Scope, Send
+from api.request_limits import RequestLimitsMiddleware, url_length
 
 Sent = list[Message]
 
@@ -122,3 +123,40 @@ def test_non_http_scopes_pass_through() -> None:
     middleware = RequestLimitsMiddleware(app, max_body_bytes=1, max_url_length=1)
     asyncio.run(middleware({"type": "lifespan"}, noop_receive, noop_send))
     assert seen == ["lifespan"]
+
+
+def test_chunked_body_too_large_to_a_litestar_route_is_413() -> None:
+    """``POST /api/v1/write`` reads its body through Litestar: the 413 raised while it reads
+    is rendered by the app's ``ApiError`` handler, not turned into a 500."""
+    from api.app import create_app
+    from api.config import Settings
+
+    app = create_app(Settings(max_body_bytes=10, rate_limits="off"))
+    scope: Scope = {
+        "type": "http", "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/api/v1/write", "raw_path": b"/api/v1/write", "query_string": b"",
+        "root_path": "", "server": ("test", 80), "client": ("127.0.0.1", 1),
+        "headers": [(b"content-type", b"application/x-protobuf"),
+                    (b"transfer-encoding", b"chunked")],
+    }
+    pending: list[Message] = [
+        {"type": "http.request", "body": b"123456", "more_body": True},
+        {"type": "http.request", "body": b"789012", "more_body": False},
+    ]
+    sent: Sent = []
+
+    async def receive() -> Message:
+        return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    start = sent[0]
+    headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    body = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+    assert start["status"] == 413
+    assert headers["content-type"] == "application/json; charset=utf-8"
+    assert headers["connection"] == "close"
+    assert body == {"code": "MRPC413", "details": "The request body exceeds 10 bytes",
+                    "hint": None, "message": "Payload too large"}
