@@ -125,6 +125,8 @@ async def measure(dsn: str, start: datetime, end: datetime, intervals: list[str]
                           "raw_over_rollups": raw_s / api_s, "same_answer": same}
                 out.append(record)
                 note = "same answer" if same else f"DIFFERENT ({len(raw_rows)} raw rows)"
+                if not same:
+                    harness.problem(f"{function} {interval}: rollups and raw samples differ")
                 print(f"{function:<28} {interval:<7} {len(api_rows):>6} rows   rollups "
                       f"{api_s * 1000:>8.1f} ms   raw {raw_s * 1000:>9.1f} ms   raw/rollups "
                       f"{raw_s / api_s:>7.0f}x   {note}", flush=True)
@@ -160,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="repetitions of each raw-sample query (slow; default 2)")
     args = parser.parse_args(argv)
     run(span=args.span, repeat=args.repeat, raw_repeat=args.raw_repeat)
-    return 0
+    return harness.exit_code()
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@
     python -m bench.functions --repeat 50
 
 Each call runs as ``web_anon`` (``SET ROLE``), as the HTTP API would, over the dataset's
-last year where the function takes a range. The reference measured in the same run is a
-trivial ``select 1`` on the same connection (the round trip every call pays), so
-``x round trip`` says how much of a call is the function itself. A function missing from
-the table below is reported, so new functions are not silently left out.
+last year where the function takes a range (or all of it when shorter); the session
+functions also over the dataset's last 7 days (their default range) and 30 days. The
+reference measured in the same run is a trivial ``select 1`` on the same connection (the
+round trip every call pays), so ``x round trip`` says how much of a call is the function
+itself. A function missing from the table below is reported, so new functions are not
+silently left out.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -23,7 +25,12 @@ import asyncpg
 from bench import harness
 from bench.dataset import ensure_dataset, parse_span
 
-YEAR = "p_from => now() - interval '365 days', p_to => now()"
+YEAR = "p_from => {from_}, p_to => {to}"  # filled with the dataset's last year
+# the session functions are also timed over these windows ending at the dataset's end
+# (7 days is their default range when called without p_from/p_to)
+SESSION_FUNCTIONS = ("get_runtime_by_user", "get_user_sessions", "get_active_users",
+                     "get_node_usage", "get_image_usage")
+SHORT_WINDOWS = {"7 days": timedelta(days=7), "30 days": timedelta(days=30)}
 # function → argument list in named notation
 CALLS: dict[str, str] = {
     "get_agg_metric": f"p_metric_name => 'manifest_block_height', p_schema => 'mainnet', "
@@ -63,7 +70,12 @@ async def _time(conn: asyncpg.Connection, sql: str, repeat: int) -> tuple[int, l
     return rows, times
 
 
-async def measure(dsn: str, repeat: int) -> list[dict[str, Any]]:
+def _literal(when: datetime) -> str:
+    return f"'{when.isoformat()}'::timestamptz"
+
+
+async def measure(dsn: str, repeat: int, start: datetime,
+                  end: datetime) -> list[dict[str, Any]]:
     conn = await asyncpg.connect(dsn)
     try:
         exposed = {r["proname"] for r in await conn.fetch(
@@ -76,9 +88,15 @@ async def measure(dsn: str, repeat: int) -> list[dict[str, Any]]:
         round_trip = harness.median(trip)
         print(f"{'round trip (select 1)':32s} {round_trip:8.2f} ms")
         results = []
-        for name, args in CALLS.items():
+        calls = [(name, "year", args.replace("{from_}", _literal(start))
+                  .replace("{to}", _literal(end))) for name, args in CALLS.items()]
+        for window, span in SHORT_WINDOWS.items():
+            calls += [(name, window, CALLS[name].replace("{from_}", _literal(end - span))
+                       .replace("{to}", _literal(end))) for name in SESSION_FUNCTIONS]
+        for name, window, args in calls:
             if name not in exposed:
-                print(f"{name:32s} missing from schema api")
+                if window == "year":
+                    print(f"{name:32s} missing from schema api")
                 continue
             # the subquery in get_user_sessions' argument needs the owner's rights
             sql = f"select * from api.{name}({args})"
@@ -93,9 +111,11 @@ async def measure(dsn: str, repeat: int) -> list[dict[str, Any]]:
             rows, times = await _time(conn, sql, repeat)
             med = harness.median(times)
             p95 = harness.percentiles(times, [95])[0]
-            print(f"{name:32s} {rows:6d} rows  median {med:8.2f} ms  p95 {p95:8.2f} ms  "
+            label = name if window == "year" else f"{name} ({window})"
+            print(f"{label:42s} {rows:6d} rows  median {med:8.2f} ms  p95 {p95:8.2f} ms  "
                   f"{med / round_trip:7.1f} x round trip")
-            results.append({"function": name, "rows": rows, "median_ms": med, "p95_ms": p95})
+            results.append({"function": name, "range": window, "rows": rows,
+                            "median_ms": med, "p95_ms": p95})
         return results
     finally:
         await conn.close()
@@ -103,13 +123,18 @@ async def measure(dsn: str, repeat: int) -> list[dict[str, Any]]:
 
 def run(span: timedelta, repeat: int) -> None:
     db, info = ensure_dataset(span)
-    harness.heading(f"Every api read function: {db}, as web_anon, median of {repeat}")
+    end = datetime.fromisoformat(info["end"])
+    start = max(datetime.fromisoformat(info["start"]), end - timedelta(days=365))
+    harness.heading(f"Every api read function: {db}, [{start:%Y-%m-%d %H:%M}, "
+                    f"{end:%Y-%m-%d %H:%M}) UTC, as web_anon, median of {repeat}")
     dsn = harness.bench_cluster().dsn(db)
-    results = asyncio.run(measure(dsn, repeat))
+    results = asyncio.run(measure(dsn, repeat, start, end))
     slowest = max(results, key=lambda r: r["median_ms"])
-    print(f"\nslowest: {slowest['function']} {slowest['median_ms']:.1f} ms")
-    path = harness.save_result("functions", {"dataset": db, "repeat": repeat,
-                                             "results": results, "dataset_info": info})
+    print(f"\nslowest: {slowest['function']} ({slowest['range']}) "
+          f"{slowest['median_ms']:.1f} ms")
+    path = harness.save_result("functions", {"dataset": db, "repeat": repeat, "from": start,
+                                             "to": end, "results": results,
+                                             "dataset_info": info})
     print(f"saved to {path.relative_to(harness.REPO)}")
 
 
@@ -120,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=20, help="calls per function")
     args = parser.parse_args(argv)
     run(args.span, args.repeat)
-    return 0
+    return harness.exit_code()
 
 
 if __name__ == "__main__":

@@ -48,19 +48,21 @@ SERVERS = ("uvicorn", "granian")
 # --- cluster and databases -----------------------------------------------------------
 
 
-_started_here: list[ThrowawayCluster] = []
+_started_here: set[Path] = set()
 
 
-def bench_cluster() -> ThrowawayCluster:
-    """The benchmark cluster under .data/bench/pg, started (its data kept between runs).
+def bench_cluster(folder: Path | None = None) -> ThrowawayCluster:
+    """The benchmark cluster under ``folder`` (default .data/bench/pg), started (its data
+    kept between runs).
 
     When this process starts it, it is stopped again when the process exits; a cluster
     that was already running (e.g. started by hand for a series of runs) is left alone.
     """
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    cluster = ThrowawayCluster(DATA_DIR / "pg")
-    if not cluster.is_running() and not _started_here:
-        _started_here.append(cluster)
+    folder = (folder or DATA_DIR / "pg").resolve()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    cluster = ThrowawayCluster(folder)
+    if not cluster.is_running() and folder not in _started_here:
+        _started_here.add(folder)
         atexit.register(cluster.stop)
     return cluster.start()
 
@@ -109,13 +111,14 @@ async def fetchval(dsn: str, sql: str, *args: Any) -> Any:
 class Process:
     """A child started in its own process group; ``stop()`` ends that group only."""
 
-    def __init__(self, argv: Sequence[str], env: Mapping[str, str], name: str) -> None:
+    def __init__(self, argv: Sequence[str], env: Mapping[str, str], name: str, *,
+                 cwd: Path = REPO) -> None:
         self.name = name
         self.log_path = Path(tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")[1])
         self._log = self.log_path.open("wb")
         self.popen = subprocess.Popen(
             list(argv), env=dict(env), stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=REPO,
+            start_new_session=True, cwd=cwd,
         )
 
     @property
@@ -195,14 +198,21 @@ def writer_token(sub: str = "bench") -> str:
 
 
 def start_server(app: str, server: str, env: Mapping[str, str], *, ready_path: str = "/",
-                 timeout: float = 60.0) -> tuple[Process, str]:
-    """Start ``app`` ("api" or "minimal") under ``server``; returns it and its base URL."""
+                 timeout: float = 60.0, cwd: Path = REPO,
+                 pythonpath: Path | None = None) -> tuple[Process, str]:
+    """Start ``app`` ("api" or "minimal") under ``server``; returns it and its base URL.
+
+    ``cwd`` and ``pythonpath`` run the code of another checkout (``bench.ingest_profile
+    --baseline``): its ``bench.serve`` and ``api`` are imported instead of ours.
+    """
     if server not in SERVERS:
         raise ValueError(f"unknown server {server!r}: one of {', '.join(SERVERS)}")
     port = free_port()
     env = {**env, "PGRST_SERVER_PORT": str(port), "BENCH_PORT": str(port)}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
     argv = [PYTHON, "-m", "bench.serve", "--app", app, "--server", server, "--port", str(port)]
-    proc = Process(argv, env, f"{app}-{server}")
+    proc = Process(argv, env, f"{app}-{server}", cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_port("127.0.0.1", port, timeout)
@@ -225,9 +235,10 @@ def start_server(app: str, server: str, env: Mapping[str, str], *, ready_path: s
 
 
 @contextlib.contextmanager
-def running(app: str, server: str, env: Mapping[str, str],
-            ready_path: str = "/") -> Iterator[tuple[Process, str]]:
-    proc, base = start_server(app, server, env, ready_path=ready_path)
+def running(app: str, server: str, env: Mapping[str, str], ready_path: str = "/", *,
+            cwd: Path = REPO, pythonpath: Path | None = None) -> Iterator[tuple[Process, str]]:
+    proc, base = start_server(app, server, env, ready_path=ready_path, cwd=cwd,
+                              pythonpath=pythonpath)
     try:
         yield proc, base
     finally:
@@ -294,7 +305,10 @@ def run_wrk(label: str, url: str, *, connections: int = 32, duration: float = 10
     if match := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
                           out):
         errors += sum(int(g) for g in match.groups())
-    return LoadResult(label, rps, p50, p99, total, errors)
+    result = LoadResult(label, rps, p50, p99, total, errors)
+    if errors:
+        problem(f"{label}: {errors} non-2xx responses or socket errors")
+    return result
 
 
 def run_pgbench(label: str, cluster: ThrowawayCluster, db: str, sql: str, *,
@@ -321,6 +335,8 @@ def run_pgbench(label: str, cluster: ThrowawayCluster, db: str, sql: str, *,
                 if len(parts) >= 3:
                     latencies.append(int(parts[2]) / 1000.0)  # µs → ms
     p50, p99 = percentiles(latencies, (50, 99))
+    if failed:
+        problem(f"{label}: {failed} failed pgbench transactions")
     return LoadResult(label, tps, p50, p99, len(latencies), failed)
 
 
@@ -369,12 +385,35 @@ def machine_notes() -> dict[str, Any]:
     }
 
 
+_problems: list[str] = []
+
+
+def problem(message: str) -> None:
+    """Record that this run went wrong (failed requests, samples missing): its figures are
+    saved marked ``"valid": false`` and the command exits non-zero (``exit_code``)."""
+    _problems.append(message)
+    print(f"INVALID RUN: {message}", file=sys.stderr, flush=True)
+
+
+def exit_code() -> int:
+    """1 when any problem was recorded in this process, else 0; for ``main``'s return."""
+    if _problems:
+        print(f"\n{len(_problems)} problem(s): the figures of this run are not valid:\n  "
+              + "\n  ".join(_problems), file=sys.stderr)
+        return 1
+    return 0
+
+
 def save_result(bench: str, payload: dict[str, Any]) -> Path:
-    """Append one run to bench/results/<bench>.jsonl (gitignored)."""
+    """Append one run to bench/results/<bench>.jsonl (gitignored).
+
+    ``valid`` is false, with the ``problems``, when any ``problem`` was recorded so far.
+    """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{bench}.jsonl"
     record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_notes(),
-              "argv": sys.argv, **payload}
+              "argv": sys.argv, "valid": not _problems, "problems": list(_problems),
+              **payload}
     with path.open("a") as fh:
         fh.write(json.dumps(record, default=_jsonable) + "\n")
     return path

@@ -41,11 +41,12 @@ from bench import harness
 from bench.dataset import catalogue
 
 SCRAPE_EVERY = timedelta(seconds=15)
+Labels = dict[str, str]
 HOST_METRICS = ("node_cpu_seconds_total", "node_memory_active_bytes", "node_load1",
                 "node_network_receive_bytes_total", "node_filesystem_avail_bytes")
 
 
-def fleet(size: int) -> list[tuple[str, dict[str, str]]]:
+def fleet(size: int) -> list[tuple[str, Labels]]:
     """``size`` series: the dataset catalogue (tokenomics included) padded with host gauges."""
     out = [(s.name, dict(s.labels)) for s in catalogue()]
     host = 0
@@ -57,41 +58,46 @@ def fleet(size: int) -> list[tuple[str, dict[str, str]]]:
     return out[:size]
 
 
-Sample = tuple[datetime, str, dict[str, str], float]
+Sample = tuple[int, str, Labels, float]  # (milliseconds since the epoch, name, labels, value)
+BIG = ("supply", "excluded_supply", "amount")
 
 
-def scrape(series: Sequence[tuple[str, dict[str, str]]], when: datetime,
+def scrape(series: Sequence[tuple[str, Labels]], ms: int,
            rng: random.Random) -> list[Sample]:
-    """One sample per series at ``when``; big-number labels get a fresh amount."""
-    out = []
+    """One sample per series at ``ms``; big-number labels get a fresh amount."""
+    out: list[Sample] = []
     for name, labels in series:
-        if any(k in labels for k in ("supply", "excluded_supply", "amount")):
-            key = next(k for k in ("supply", "excluded_supply", "amount") if k in labels)
-            amount = str(10**20 + int(when.timestamp()) * 1000 + rng.randrange(1000))
-            out.append((when, name, {**labels, key: amount}, 1.0))
+        key = next((k for k in BIG if k in labels), None)
+        if key is not None:
+            amount = str(10**20 + ms + rng.randrange(1000))
+            out.append((ms, name, {**labels, key: amount}, 1.0))
         else:
-            out.append((when, name, labels, round(rng.random() * 1000, 3)))
+            out.append((ms, name, labels, round(rng.random() * 1000, 3)))
     return out
 
 
 def body_of(samples: Sequence[Sample]) -> bytes:
-    return write_request_v1(
-        Series({"__name__": name, **labels}, [(int(t.timestamp() * 1000), value)])
-        for t, name, labels, value in samples)
+    """The samples as one remote write 1.0 request body (snappy-compressed protobuf)."""
+    return write_request_v1(Series({"__name__": name, **labels}, [(ms, value)])
+                            for ms, name, labels, value in samples)
 
 
 async def send_all(base: str, token: str, bodies: Sequence[bytes],
-                   concurrency: int) -> tuple[float, list[float], int]:
-    """POST every body with ``concurrency`` senders; wall seconds, latencies, failures."""
+                   concurrency: int) -> tuple[float, list[float], int, int]:
+    """POST every body with ``concurrency`` senders.
+
+    Returns wall seconds, request latencies (ms), failures (any status but 204) and the
+    samples the API reports as newly written (written minus duplicates).
+    """
     headers = {**V1_HEADERS, "Authorization": f"Bearer {token}"}
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
     latencies: list[float] = []
-    failures = 0
+    failures = written = 0
 
     async def sender(client: httpx.AsyncClient) -> None:
-        nonlocal failures
+        nonlocal failures, written
         while not queue.empty():
             body = queue.get_nowait()
             began = time.perf_counter()
@@ -101,12 +107,15 @@ async def send_all(base: str, token: str, bodies: Sequence[bytes],
                 failures += 1
                 if failures == 1:
                     print(f"  first failure: {resp.status_code} {resp.text[:300]}")
+            else:
+                written += (int(resp.headers["X-Prometheus-Remote-Write-Samples-Written"])
+                            - int(resp.headers["X-Metrics-Rpc-Samples-Duplicate"]))
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
         began = time.perf_counter()
         await asyncio.gather(*(sender(client) for _ in range(concurrency)))
-        return time.perf_counter() - began, latencies, failures
+        return time.perf_counter() - began, latencies, failures, written
 
 
 async def direct_all(dsn: str, batches: Sequence[Sequence[Sample]],
@@ -125,7 +134,7 @@ async def direct_all(dsn: str, batches: Sequence[Sequence[Sample]],
             batch = queue.get_nowait()
             began = time.perf_counter()
             async with pool.acquire() as conn:
-                await conn.fetchrow(sql, [s[0] for s in batch], [s[1] for s in batch],
+                await conn.fetchrow(sql, [_when(s[0]) for s in batch], [s[1] for s in batch],
                                     [json.dumps(s[2]) for s in batch], [s[3] for s in batch])
             latencies.append((time.perf_counter() - began) * 1000)
 
@@ -137,11 +146,17 @@ async def direct_all(dsn: str, batches: Sequence[Sequence[Sample]],
         await pool.close()
 
 
+def _when(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
 def _line(label: str, samples: int, seconds: float, latencies: list[float],
           failures: int = 0) -> dict[str, Any]:
     p50, p99 = harness.percentiles(latencies, (50, 99))
     rate = samples / seconds
     fail = f"   FAILED {failures}" if failures else ""
+    if failures:
+        harness.problem(f"{label}: {failures} requests failed")
     print(f"{label:<30} {samples:>9,} samples {seconds:>7.2f} s {rate:>10,.0f} samples/s   "
           f"request p50 {p50:>7.1f} ms  p99 {p99:>7.1f} ms{fail}", flush=True)
     return {"samples": samples, "seconds": seconds, "samples_per_s": rate, "p50_ms": p50,
@@ -155,21 +170,22 @@ def run(*, server: str, requests: int, batch: int, concurrency: int) -> dict[str
     series = fleet(batch)
     rng = random.Random(7)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    start = now - SCRAPE_EVERY * (2 * requests + 10)
+    every = int(SCRAPE_EVERY.total_seconds() * 1000)
+    start = int((now - SCRAPE_EVERY * (2 * requests + 10)).timestamp() * 1000)
     harness.heading(f"Ingest: {requests} requests x {batch} samples ({len(series)} series), "
                     f"{concurrency} senders, {server}, fresh database {db}")
     print("encoding request bodies ...", flush=True)
-    new = [scrape(series, start + SCRAPE_EVERY * i, rng) for i in range(requests)]
+    new = [scrape(series, start + every * i, rng) for i in range(requests)]
     new_bodies = [body_of(s) for s in new]
     half = batch // 2
     # half duplicates: the first half of series again at an already-written time, the
     # second half at a new time
-    mixed = [[*new[i][:half], *scrape(series[half:], start + SCRAPE_EVERY * (requests + i),
-                                      rng)] for i in range(requests)]
+    mixed = [[*new[i][:half], *scrape(series[half:], start + every * (requests + i), rng)]
+             for i in range(requests)]
     mixed_bodies = [body_of(s) for s in mixed]
     # the reference writes the same shapes a day earlier (new data for it too)
-    shift = timedelta(days=1)
-    direct = [[(t - shift, n, lab, v) for t, n, lab, v in s] for s in new]
+    shift = 86_400_000  # one day
+    direct = [[(ms - shift, n, lab, v) for ms, n, lab, v in s] for s in new]
     mb = sum(len(b) for b in new_bodies) / len(new_bodies) / 1024
     print(f"  {mb:.0f} KiB per request body (snappy)", flush=True)
 
@@ -179,14 +195,14 @@ def run(*, server: str, requests: int, batch: int, concurrency: int) -> dict[str
                            "concurrency": concurrency}
     with harness.running("api", server, env, ready_path="/ready") as (_proc, base):
         # one warm-up request (creates the month's partitions, warms the pool)
-        warm = body_of(scrape(series, start - timedelta(days=2), rng))
+        warm = body_of(scrape(series, start - 2 * shift, rng))
         asyncio.run(send_all(base, token, [warm], 1))
         total = requests * batch
-        seconds, lat, failed = asyncio.run(send_all(base, token, new_bodies, concurrency))
+        seconds, lat, failed, _ = asyncio.run(send_all(base, token, new_bodies, concurrency))
         out["new"] = _line("api: new", total, seconds, lat, failed)
-        seconds, lat, failed = asyncio.run(send_all(base, token, mixed_bodies, concurrency))
+        seconds, lat, failed, _ = asyncio.run(send_all(base, token, mixed_bodies, concurrency))
         out["half_duplicates"] = _line("api: half duplicates", total, seconds, lat, failed)
-        seconds, lat, failed = asyncio.run(send_all(base, token, new_bodies, concurrency))
+        seconds, lat, failed, _ = asyncio.run(send_all(base, token, new_bodies, concurrency))
         out["replay"] = _line("api: replay (all duplicates)", total, seconds, lat, failed)
     seconds, lat = asyncio.run(direct_all(dsn, direct, concurrency))
     out["direct_new"] = _line("direct write_samples: new", total, seconds, lat)
@@ -202,6 +218,8 @@ def run(*, server: str, requests: int, batch: int, concurrency: int) -> dict[str
         print(f"api/direct {phase + ':':<8} {harness.ratio(api_rate, direct_rate)}")
     out["stored"] = counted
     out["expected"] = expected
+    if counted != expected:
+        harness.problem(f"ingest: {counted:,} samples stored, {expected:,} expected")
     path = harness.save_result("ingest", out)
     print(f"saved to {path.relative_to(harness.REPO)}")
     return out
@@ -216,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run(server=args.server, requests=args.requests, batch=args.batch,
         concurrency=args.concurrency)
-    return 0
+    return harness.exit_code()
 
 
 if __name__ == "__main__":

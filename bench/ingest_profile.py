@@ -29,33 +29,28 @@ import contextlib
 import json
 import os
 import random
-import signal
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 
 from api.ingest import decode, remote_write
-from api.ingest.encode import V1_HEADERS, Series, encode_v1, write_request_v1
+from api.ingest.encode import V1_HEADERS, Series, encode_v1
 from api.migrate import migrate
-from api.pgcluster import ThrowawayCluster, free_port
 from bench import harness
+from bench.ingest import BIG, Labels, Sample, body_of, scrape, send_all
 
-SCRAPE_EVERY = timedelta(seconds=15)
-BIG = ("supply", "excluded_supply", "amount")
 TOKENOMICS = ("manifest_tokenomics_total_supply", "manifest_tokenomics_excluded_supply",
               "locked_tokens", "locked_fees", "total_mfx_burned")
 HOST = ("node_cpu_seconds_total", "node_memory_active_bytes", "node_load1",
         "node_network_receive_bytes_total", "node_filesystem_avail_bytes",
         "go_goroutines", "process_resident_memory_bytes", "http_requests_in_flight")
 CUMSUM = ("web_requests", "system_tcp_sent", "system_network_received")
-
-Labels = dict[str, str]
+FOLDER = harness.REPO / ".data" / "ingest-perf"
 
 
 def fleet(size: int, rng: random.Random) -> list[tuple[str, Labels]]:
@@ -82,25 +77,6 @@ def fleet(size: int, rng: random.Random) -> list[tuple[str, Labels]]:
                     extra["cpu"], extra["mode"] = str(n % 4), "user"
                 out.append((name, {**base, **extra}))
     return out[:size]
-
-
-Sample = tuple[int, str, Labels, float]
-
-
-def scrape(series: Sequence[tuple[str, Labels]], ms: int, rng: random.Random) -> list[Sample]:
-    out: list[Sample] = []
-    for name, labels in series:
-        key = next((k for k in BIG if k in labels), None)
-        if key is not None:
-            amount = str(10**20 + ms + rng.randrange(1000))
-            out.append((ms, name, {**labels, key: amount}, 1.0))
-        else:
-            out.append((ms, name, labels, round(rng.random() * 1000, 3)))
-    return out
-
-
-def body_of(samples: Sequence[Sample]) -> bytes:
-    return write_request_v1(Series({"__name__": n, **lab}, [(ms, v)]) for ms, n, lab, v in samples)
 
 
 def requests_for(series: Sequence[tuple[str, Labels]], rounds: int, batch: int, start_ms: int,
@@ -164,37 +140,6 @@ async def run_direct(dsn: str, batches: Sequence[list[Sample]], concurrency: int
 # --- http --------------------------------------------------------------------------------------
 
 
-async def send_all(base: str, token: str, bodies: Sequence[bytes],
-                   concurrency: int) -> tuple[float, list[float], int, int]:
-    headers = {**V1_HEADERS, "Authorization": f"Bearer {token}"}
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
-    latencies: list[float] = []
-    failures = written = 0
-
-    async def sender(client: httpx.AsyncClient) -> None:
-        nonlocal failures, written
-        while not queue.empty():
-            body = queue.get_nowait()
-            began = time.perf_counter()
-            resp = await client.post(f"{base}/api/v1/write", content=body, headers=headers)
-            latencies.append((time.perf_counter() - began) * 1000)
-            if resp.status_code != 204:
-                failures += 1
-                if failures == 1:
-                    print(f"  first failure: {resp.status_code} {resp.text[:300]}")
-            else:
-                written += int(resp.headers["X-Prometheus-Remote-Write-Samples-Written"]) - int(
-                    resp.headers["X-Metrics-Rpc-Samples-Duplicate"])
-
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-        began = time.perf_counter()
-        await asyncio.gather(*(sender(client) for _ in range(concurrency)))
-        return time.perf_counter() - began, latencies, failures, written
-
-
 def line(label: str, samples: int, seconds: float, written: int,
          latencies: Sequence[float] = (), failures: int = 0) -> float:
     rate = samples / seconds
@@ -203,6 +148,8 @@ def line(label: str, samples: int, seconds: float, written: int,
         p50, p99 = harness.percentiles(latencies, (50, 99))
         lat = f"  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms"
     fail = f"  FAILED {failures}" if failures else ""
+    if failures:
+        harness.problem(f"{label}: {failures} requests failed")
     print(f"{label:<34} {samples:>8,} samples {seconds:7.2f} s {rate:>9,.0f}/s  "
           f"new {written:>8,}{lat}{fail}", flush=True)
     return rate
@@ -226,31 +173,6 @@ def _migrate_with(tree: Path, dsn: str) -> None:
                    env={**os.environ, "PYTHONPATH": str(tree)})
 
 
-@contextlib.contextmanager
-def _serve(tree: Path, env: dict[str, str]) -> Iterator[str]:
-    """Our API from checkout ``tree`` under uvicorn (as bench.serve runs it), until done."""
-    port = free_port()
-    env = {**env, "PGRST_SERVER_PORT": str(port), "PYTHONPATH": str(tree)}
-    proc = subprocess.Popen([harness.PYTHON, "-m", "bench.serve", "--app", "api", "--port",
-                             str(port)], cwd=tree, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API from {tree} did not become ready")
-            time.sleep(0.2)
-        yield base
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(15)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=6000)
@@ -263,9 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                              "measured too, phase by phase alternating with this one")
     args = parser.parse_args(argv)
 
-    folder = harness.REPO / ".data" / "ingest-perf"
-    folder.mkdir(parents=True, exist_ok=True)
-    cluster = ThrowawayCluster(Path(folder)).start()
+    # stopped again when this process exits, unless it was already running
+    cluster = harness.bench_cluster(FOLDER)
     trees = {"after": harness.REPO}
     if args.baseline:
         trees = {"before": args.baseline.resolve(), "after": harness.REPO}
@@ -311,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             results[f"after series {phase}"] = line(
                 f"after: direct write_series_samples {phase}", total, secs, written)
     if args.skip_http:
-        return 0
+        return _save(args, trees, results)
 
     new = requests_for(series, args.rounds, args.batch, now_ms - day, rng)
     total = sum(map(len, new))
@@ -333,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         bases = {}
         for label, tree in trees.items():
             env = harness.api_env(cluster, f"ingest_perf_{label}", pool=max(10, args.concurrency))
-            bases[label] = stack.enter_context(_serve(tree, env))
+            # this checkout's or the baseline's app (its own bench.serve and api)
+            _proc, bases[label] = stack.enter_context(harness.running(
+                "api", "uvicorn", env, "/ready", cwd=tree, pythonpath=tree))
             asyncio.run(send_all(bases[label], token, warm_bodies, 1))  # series, caches
         for phase, phase_bodies in bodies.items():
             for label, base in bases.items():
@@ -351,7 +274,17 @@ def main(argv: list[str] | None = None) -> int:
               f"{results['after http new'] / results['before legacy new']:.2f}x")
     print(f"after: http new / direct write_series_samples new: "
           f"{results['after http new'] / results['after series new']:.2f}")
-    return 0
+    return _save(args, trees, results)
+
+
+def _save(args: argparse.Namespace, trees: dict[str, Path],
+          results: dict[str, float]) -> int:
+    path = harness.save_result("ingest_profile", {
+        "series": args.series, "batch": args.batch, "rounds": args.rounds,
+        "concurrency": args.concurrency, "trees": {k: str(v) for k, v in trees.items()},
+        "samples_per_s": results})
+    print(f"saved to {path.relative_to(harness.REPO)}")
+    return harness.exit_code()
 
 
 if __name__ == "__main__":

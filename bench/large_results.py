@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=20, help="psql repetitions per size")
     args = parser.parse_args(argv)
     run(server=args.server, span=args.span, duration=args.duration, repeat=args.repeat)
-    return 0
+    return harness.exit_code()
 
 
 if __name__ == "__main__":

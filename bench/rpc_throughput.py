@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     run(servers=servers, span=args.span, duration=args.duration, connections=args.connections,
         pool=args.pool, rate_limits=args.rate_limits, warmup=args.warmup,
         rounds=args.rounds)
-    return 0
+    return harness.exit_code()
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     functions.run(span=span, repeat=5 if quick else 20)
     ingest.run(server=servers[0], requests=50 if quick else 300, batch=2000, concurrency=4)
     print(f"\nall benchmarks done in {time.monotonic() - began:.0f} s")
-    return 0
+    return harness.exit_code()
 
 
 if __name__ == "__main__":

@@ -113,11 +113,14 @@ def running_api_server(
 
 
 @contextlib.contextmanager
-def serving(settings: Settings, **app_kwargs: Any) -> Iterator[ApiServer]:
+def serving(
+    settings: Settings, *, db: DbInfo | None = None, **app_kwargs: Any
+) -> Iterator[ApiServer]:
     """``create_app(settings, **app_kwargs)`` served on a free port for the duration of the
-    block, once ``/ready``."""
+    block, once ``/ready``. ``db``, when given, is the test database behind ``settings``
+    (``server.db``)."""
     settings = msgspec.structs.replace(settings, server_port=free_port())
-    server = ApiServer(None, settings, app_kwargs).start()
+    server = ApiServer(db, settings, app_kwargs).start()
     try:
         yield server
     finally:

@@ -5,6 +5,9 @@
 - ``api_server``: the API on ``rpc_db`` (module-scoped), exposing both schemas; has
   ``.base_url``, ``.db``, ``.settings``, ``.jwt_secret``, ``.writer_token``,
   ``.token(role, sub=…, **claims)`` and ``.client()`` (an ``httpx.Client``).
+- ``hardening_db``: a fresh database (per module) with the hardening functions in ``api``
+  and the ``public.canary`` table (``tests/api/hardening_db.py``); serve it with
+  ``hardening_db.settings(db, **overrides)``.
 - ``start_api_server(db, **settings_overrides)``: starts more servers with custom settings
   (``app_kwargs={"rate_limiter": …}`` for create_app arguments); stopped after the test.
 """
@@ -17,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.api import hardening_db as hardening
 from tests.api.apiserver import ApiServer, apply_rpc_fixture, running_api_server
 from tests.pgfixtures import DbInfo
 
@@ -25,6 +29,14 @@ from tests.pgfixtures import DbInfo
 def rpc_db(make_db: Callable[..., DbInfo]) -> Iterator[DbInfo]:
     info = make_db("rpc")
     apply_rpc_fixture(info)
+    yield info
+    info.drop()
+
+
+@pytest.fixture(scope="module")
+def hardening_db(make_db: Callable[..., DbInfo]) -> Iterator[DbInfo]:
+    info = make_db("hardening")
+    hardening.install(info)
     yield info
     info.drop()
 

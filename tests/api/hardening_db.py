@@ -3,7 +3,13 @@ that hostile requests try (and fail) to reach."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from api.config import Settings
+from tests.api.apiserver import JWT_SECRET, api_settings
 from tests.pgfixtures import DbInfo
+
+__all__ = ["JWT_SECRET", "canary_intact", "install", "settings"]
 
 HARDENING_SQL = """
 create table public.canary (id int primary key);
@@ -29,6 +35,12 @@ revoke all on function api.hardening_echo(text), api.hardening_rows(),
 grant execute on function api.hardening_echo(text), api.hardening_rows(),
     api.hardening_sleep(float8) to web_anon, writer;
 """
+
+
+def settings(db: DbInfo, **overrides: Any) -> Settings:
+    """``api_settings`` for a hardening database: schema ``api`` exposed, test secret
+    (``JWT_SECRET``), rate limits off unless overridden."""
+    return api_settings(db, db_schemas=("api",), **overrides)
 
 
 def install(db: DbInfo) -> None:

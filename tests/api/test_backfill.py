@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -24,6 +23,7 @@ from api import cli
 from api.ingest import backfill
 from api.ingest.decode import decode_request
 from api.ingest.encode import Series
+from tests.api import httpstub
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDED = json.loads((FIXTURES / "prom_query_range.json").read_text())
@@ -36,16 +36,12 @@ class FakePrometheus:
 
     def __init__(self) -> None:
         self.queries: list[dict[str, str]] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = ""  # set once served (the ``prometheus`` fixture)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(httpstub.QuietHandler):
             def do_GET(self) -> None:
                 url = urlparse(self.path)
                 params = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -89,16 +85,12 @@ class FakeReceiver:
         self.requests = 0
         self.fail_next: list[int] = []  # statuses to answer before accepting again
         self.authorization: list[str | None] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = ""  # set once served (the ``receiver`` fixture)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(httpstub.QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 fake.requests += 1
@@ -124,28 +116,23 @@ class FakeReceiver:
         return Handler
 
 
-def _serve(server: ThreadingHTTPServer) -> Iterator[None]:
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
-
-
 @pytest.fixture
 def prometheus() -> Iterator[FakePrometheus]:
     fake = FakePrometheus()
-    yield from (fake for _ in _serve(fake.server))
+    with httpstub.serving(fake._handler()) as server:
+        fake.url = httpstub.url(server)
+        yield fake
 
 
 @pytest.fixture
 def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeReceiver]:
     fake = FakeReceiver()
-    monkeypatch.setenv("METRICS_RPC_API_URL", fake.url)
-    monkeypatch.setenv("METRICS_RPC_TOKEN", "writer-token")
-    monkeypatch.setattr(backfill, "RETRY_BASE_SECONDS", 0.0)
-    yield from (fake for _ in _serve(fake.server))
+    with httpstub.serving(fake._handler()) as server:
+        fake.url = httpstub.url(server)
+        monkeypatch.setenv("METRICS_RPC_API_URL", fake.url)
+        monkeypatch.setenv("METRICS_RPC_TOKEN", "writer-token")
+        monkeypatch.setattr(backfill, "RETRY_BASE_SECONDS", 0.0)
+        yield fake
 
 
 def _backfill(prometheus: FakePrometheus, *extra: str) -> int:
@@ -175,8 +162,13 @@ def test_backfill_copies_every_finite_point_once(prometheus, receiver, capsys):
 def test_rerun_is_harmless(prometheus, receiver, capsys):
     assert _backfill(prometheus) == 0
     before = dict(receiver.stored)
+    sent = receiver.requests
+    assert sent == 2  # one request per day window
     capsys.readouterr()
     assert _backfill(prometheus) == 0
+    # the re-run really sent everything again (the receiver, like the API, kept each
+    # sample once); test_backfill_through_the_real_api checks the same against PostgreSQL
+    assert receiver.requests == 2 * sent
     assert receiver.stored == before
     assert "0 new, 145 already present" in capsys.readouterr().out
 
@@ -288,8 +280,7 @@ def real_api(make_db) -> Iterator[Any]:
     settings = Settings(db_uri=database.authenticator_dsn,
                         jwt_secret="backfill-test-secret-0123456789abcdef")
     try:
-        with serving(settings) as server:
-            server.database = database  # type: ignore[attr-defined]
+        with serving(settings, db=database) as server:
             yield server
     finally:
         database.drop()
@@ -302,14 +293,14 @@ def test_backfill_through_the_real_api(prometheus, real_api, monkeypatch, capsys
     monkeypatch.setenv("METRICS_RPC_TOKEN", real_api.token("writer"))
     count = "select count(*) from metrics.samples"
     assert _backfill(prometheus, "--dry-run") == 0
-    assert real_api.database.psql(count) == "0"  # the dry run wrote nothing
+    assert real_api.db.psql(count) == "0"  # the dry run wrote nothing
 
     assert _backfill(prometheus) == 0
     assert "145 new, 0 already present" in capsys.readouterr().out
-    assert real_api.database.psql(count) == "145"
+    assert real_api.db.psql(count) == "145"
     assert _backfill(prometheus) == 0  # resuming / re-running is harmless
     assert "0 new, 145 already present" in capsys.readouterr().out
-    assert real_api.database.psql(count) == "145"
+    assert real_api.db.psql(count) == "145"
 
     rows = httpx.get(f"{real_api.base_url}/rpc/get_agg_metric", params={
         "p_metric_name": "manifest_tokenomics_total_supply", "p_schema": "mainnet",

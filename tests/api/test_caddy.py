@@ -17,9 +17,9 @@ import pytest
 
 from api.config import Settings
 from api.pgcluster import free_port
+from tests.api import hardening_db as hardening
 from tests.api.apiserver import running_app
-from tests.api.hardening_db import install
-from tests.pgfixtures import DATABASES, DbInfo
+from tests.pgfixtures import DbInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 SECURITY_HEADERS = {
@@ -92,29 +92,19 @@ def caddy_in_front(upstreams: str, workdir: Path, **env: str) -> Iterator[Caddy]
                 proc.wait()
 
 
-@pytest.fixture(scope="module")
-def caddy_db() -> Iterator[DbInfo]:
-    db = DATABASES.make_db("caddy")
-    install(db)
-    yield db
-    db.drop()
-
-
 def app_settings(db: DbInfo, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "db_uri": db.authenticator_dsn,
-        "jwt_secret": "caddy-tests-secret-0123456789-abcdefghijklmnopqrstuvwxyz",
         "rate_limits": "web_anon=1000/minute",
         "trusted_proxies": ("127.0.0.1",),  # Caddy connects from here
     }
     values.update(overrides)
-    return Settings(**values)
+    return hardening.settings(db, **values)
 
 
 @pytest.fixture(scope="module")
-def proxied(caddy_db: DbInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Caddy]:
+def proxied(hardening_db: DbInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Caddy]:
     workdir = tmp_path_factory.mktemp("caddy")
-    with running_app(app_settings(caddy_db)) as app_url:
+    with running_app(app_settings(hardening_db)) as app_url:
         upstream = app_url.removeprefix("http://")
         with caddy_in_front(upstream, workdir, CADDY_MAX_BODY="2KiB") as caddy:
             yield caddy
@@ -210,9 +200,9 @@ def test_json_access_log(proxied: Caddy) -> None:
     assert "secret" not in json.dumps(entry), "credentials are redacted"
 
 
-def test_rate_limit_per_real_client_behind_caddy(caddy_db: DbInfo, tmp_path: Path) -> None:
+def test_rate_limit_per_real_client_behind_caddy(hardening_db: DbInfo, tmp_path: Path) -> None:
     """Forged X-Forwarded-For values do not give a client fresh budgets through Caddy."""
-    settings = app_settings(caddy_db, rate_limits="web_anon=3/minute")
+    settings = app_settings(hardening_db, rate_limits="web_anon=3/minute")
     with (
         running_app(settings) as app_url,
         caddy_in_front(app_url.removeprefix("http://"), tmp_path) as caddy,
@@ -226,9 +216,9 @@ def test_rate_limit_per_real_client_behind_caddy(caddy_db: DbInfo, tmp_path: Pat
     assert statuses == [200, 200, 200, 429]
 
 
-def test_a_dead_replica_is_skipped(caddy_db: DbInfo, tmp_path: Path) -> None:
+def test_a_dead_replica_is_skipped(hardening_db: DbInfo, tmp_path: Path) -> None:
     dead = f"127.0.0.1:{free_port()}"
-    with running_app(app_settings(caddy_db)) as app_url:
+    with running_app(app_settings(hardening_db)) as app_url:
         upstreams = f"{dead} {app_url.removeprefix('http://')}"
         with caddy_in_front(upstreams, tmp_path) as caddy:
             statuses = [httpx.get(f"{caddy.url}/rpc/hardening_rows").status_code for _ in range(6)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -10,25 +9,15 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from tests.api.apiserver import ApiServer, apply_rpc_fixture, running_api_server
-from tests.pgfixtures import DbInfo
+from tests.api.apiserver import ApiServer
 
 # functions whose 5xx are their point (timeouts, PT5xx) or that take long by design
 SKIP = ("sleepy", "raise_pgrst", "big_set")
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(make_db: Callable[..., DbInfo]) -> Iterator[ApiServer]:
-    db = make_db("rpc_fuzz")
-    apply_rpc_fixture(db)
-    with running_api_server(db) as server:
-        yield server
-    db.drop()
-
-
-@pytest.fixture(scope="module")
-def fuzz_schema(fuzz_server: ApiServer) -> Any:
-    schema = schemathesis.openapi.from_url(f"{fuzz_server.base_url}/")
+def fuzz_schema(api_server: ApiServer) -> Any:
+    schema = schemathesis.openapi.from_url(f"{api_server.base_url}/")
     return schema.exclude(path_regex="|".join(f"/rpc/{name}$" for name in SKIP))
 
 

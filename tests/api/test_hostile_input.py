@@ -1,5 +1,6 @@
 """Hostile input against the real app and a real PostgreSQL: size limits, malformed and
-injected requests, forged tokens, pool exhaustion, per-role statement timeouts."""
+injected requests, forged tokens, pool exhaustion. (The per-role statement timeout is
+tested in test_rpc_operations.py.)"""
 
 from __future__ import annotations
 
@@ -13,40 +14,24 @@ import jwt
 import pytest
 
 from api.config import Settings
+from tests.api import hardening_db as hardening
 from tests.api.apiserver import running_app
-from tests.api.hardening_db import canary_intact, install
-from tests.pgfixtures import DATABASES, DbInfo
+from tests.api.hardening_db import canary_intact
+from tests.pgfixtures import DbInfo
 
-SECRET = "hostile-input-tests-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+SECRET = hardening.JWT_SECRET
 MAX_BODY = 4096
 MAX_URL = 2048
 
 
-@pytest.fixture(scope="module")
-def hostile_db() -> Iterator[DbInfo]:
-    db = DATABASES.make_db("hostile")
-    install(db)
-    # a short timeout for web_anon in this database only, to see the per-role timeout act
-    db.psql(f"alter role web_anon in database {db.name} set statement_timeout = '400ms'")
-    yield db
-    db.drop()
-
-
 def settings_for(db: DbInfo, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "db_uri": db.authenticator_dsn,
-        "jwt_secret": SECRET,
-        "rate_limits": "off",
-        "max_body_bytes": MAX_BODY,
-        "max_url_length": MAX_URL,
-    }
-    values.update(overrides)
-    return Settings(**values)
+    return hardening.settings(db, max_body_bytes=MAX_BODY, max_url_length=MAX_URL,
+                              **overrides)
 
 
 @pytest.fixture(scope="module")
-def api(hostile_db: DbInfo) -> Iterator[httpx.Client]:
-    with running_app(settings_for(hostile_db)) as url, httpx.Client(base_url=url) as client:
+def api(hardening_db: DbInfo) -> Iterator[httpx.Client]:
+    with running_app(settings_for(hardening_db)) as url, httpx.Client(base_url=url) as client:
         yield client
 
 
@@ -157,7 +142,7 @@ SLEEP = "pg_sleep(3)"
 )
 def test_injection_attempts_are_rejected_and_run_nothing(
     api: httpx.Client,
-    hostile_db: DbInfo,
+    hardening_db: DbInfo,
     method: str,
     path: str,
     params: dict[str, str],
@@ -170,7 +155,7 @@ def test_injection_attempts_are_rejected_and_run_nothing(
     assert response.status_code in statuses, (response.status_code, response.text)
     assert set(response.json()) == {"code", "details", "hint", "message"}
     assert time.monotonic() - started < 2.5, "nothing may sleep"
-    assert canary_intact(hostile_db)
+    assert canary_intact(hardening_db)
 
 
 @pytest.mark.parametrize(
@@ -184,7 +169,7 @@ def test_injection_attempts_are_rejected_and_run_nothing(
     ],
 )
 def test_injection_in_argument_values_is_just_text(
-    api: httpx.Client, hostile_db: DbInfo, value: str
+    api: httpx.Client, hardening_db: DbInfo, value: str
 ) -> None:
     started = time.monotonic()
     for response in (
@@ -194,13 +179,13 @@ def test_injection_in_argument_values_is_just_text(
         assert response.status_code == 200, response.text
         assert response.json()["text"] == value
     assert time.monotonic() - started < 2.5
-    assert canary_intact(hostile_db)
+    assert canary_intact(hardening_db)
 
 
-def test_injection_in_json_keys(api: httpx.Client, hostile_db: DbInfo) -> None:
+def test_injection_in_json_keys(api: httpx.Client, hardening_db: DbInfo) -> None:
     response = api.post("/rpc/hardening_echo", json={f'p_text" := 1); {DROP}; --': "x"})
     assert_error(response, 404, "PGRST202")
-    assert canary_intact(hostile_db)
+    assert canary_intact(hardening_db)
 
 
 def test_nul_byte_in_a_value_is_a_client_error(api: httpx.Client) -> None:
@@ -212,10 +197,10 @@ def test_nul_byte_in_a_value_is_a_client_error(api: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("role", ["postgres", "authenticator", "pg_read_server_files", "nobody"])
-def test_forged_roles_are_refused(api: httpx.Client, hostile_db: DbInfo, role: str) -> None:
+def test_forged_roles_are_refused(api: httpx.Client, hardening_db: DbInfo, role: str) -> None:
     response = api.get("/rpc/hardening_echo", headers=bearer({"role": role}))
     assert response.status_code in (401, 403), response.text
-    assert canary_intact(hostile_db)
+    assert canary_intact(hardening_db)
 
 
 def test_forged_signature_is_401(api: httpx.Client) -> None:
@@ -248,18 +233,8 @@ def test_valid_writer_token_works(api: httpx.Client) -> None:
 # --- cost limits ---------------------------------------------------------------------
 
 
-def test_per_role_statement_timeout(api: httpx.Client) -> None:
-    """web_anon's timeout (400 ms in this database) cancels a slow call; writer's does not."""
-    slow = api.get("/rpc/hardening_sleep", params={"p_seconds": "2"})
-    assert_error(slow, 500, "57014")
-    fine = api.get(
-        "/rpc/hardening_sleep", params={"p_seconds": "0.6"}, headers=bearer({"role": "writer"})
-    )
-    assert fine.status_code == 200, fine.text
-
-
-def test_pool_acquisition_timeout_is_504(hostile_db: DbInfo) -> None:
-    settings = settings_for(hostile_db, db_pool=1, db_pool_acquisition_timeout=0.3)
+def test_pool_acquisition_timeout_is_504(hardening_db: DbInfo) -> None:
+    settings = settings_for(hardening_db, db_pool=1, db_pool_acquisition_timeout=0.3)
     writer = bearer({"role": "writer"})
     with running_app(settings) as url:
         results: dict[str, httpx.Response] = {}

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import pytest
 
 from api.config import Settings
 from api.pgcluster import free_port
+from tests.api import httpstub
 from tests.api.apiserver import ApiServer, serving
 
 PROMETHEUS = shutil.which("prometheus")
@@ -43,34 +42,15 @@ manifest_geo_latitude 45.5
 """.encode()
 
 
-class Exporter:
+class Exporter(httpstub.QuietHandler):
     """``GET /metrics`` in the Prometheus text format."""
 
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(EXPOSITION)))
-                self.end_headers()
-                self.wfile.write(EXPOSITION)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
-
-    def __enter__(self) -> Exporter:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(EXPOSITION)))
+        self.end_headers()
+        self.wfile.write(EXPOSITION)
 
 
 @pytest.fixture
@@ -79,7 +59,7 @@ def api(make_db) -> Iterator[ApiServer]:
     settings = Settings(db_uri=database.authenticator_dsn,
                         jwt_secret="prometheus-integration-secret-0123456789")
     try:
-        with serving(settings) as server:
+        with serving(settings, db=database) as server:
             yield server
     finally:
         database.drop()
@@ -87,7 +67,7 @@ def api(make_db) -> Iterator[ApiServer]:
 
 @pytest.fixture
 def prometheus(api: ApiServer, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with Exporter() as exporter:
+    with httpstub.serving(Exporter) as exporter:
         token_file = tmp_path / "token"
         token_file.write_text(api.token("writer"))
         config = tmp_path / "prometheus.yml"
@@ -98,7 +78,7 @@ global:
 scrape_configs:
   - job_name: exporter
     static_configs:
-      - targets: ["{exporter.address}"]
+      - targets: ["{httpstub.address(exporter)}"]
 remote_write:
   - url: {api.base_url}/api/v1/write
     authorization:

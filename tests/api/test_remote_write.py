@@ -104,7 +104,7 @@ def database(make_db):
 def api(database) -> Iterator[ApiServer]:
     settings = Settings(db_uri=database.authenticator_dsn, jwt_secret=SECRET, db_pool=4,
                         db_pool_acquisition_timeout=5)
-    with serving(settings) as server:
+    with serving(settings, db=database) as server:
         yield server
 
 
@@ -311,7 +311,7 @@ def test_the_ingest_budget_answers_429_with_retry_after_and_writes_nothing(datab
         return int(database.psql("select count(*) from metrics.samples s join metrics.series r"
                                  " on r.id = s.series_id where r.name = 'rw_limited'"))
 
-    with serving(settings) as server:
+    with serving(settings, db=database) as server:
         first, second = post(server, body(1)), post(server, body(2))
         assert (first.status_code, second.status_code) == (204, 204), second.text
         assert second.headers["RateLimit-Remaining"] == "0"

@@ -1,0 +1,101 @@
+"""The rate limiter's cost per request, in isolation: ``limits`` with memory storage.
+
+    python -m bench.ratelimit_cost                # 20,000 hits per configuration
+    python -m bench.ratelimit_cost --hits 50000
+
+For each ``limits`` strategy (moving window, what ``api/ratelimit.py`` uses; sliding
+window counter; fixed window), async memory storage, at ``60/minute`` and at the huge
+benchmark limit ``10000000/second``: microseconds per request for ``hit`` +
+``get_window_stats`` (what the API does per request, the headers need the stats) and for
+``hit`` alone; plus the synchronous moving window and the API's own
+``RateLimiter.hit`` (the whole per-request path). One identity, as a load generator is to
+the API. Reference: none in the same run is needed, the figure is a cost per call; compare
+it with the API's time per request (``bench.rpc_throughput``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from limits import parse
+from limits.aio import strategies as aio_strategies
+from limits.aio.storage import MemoryStorage as AsyncMemoryStorage
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from api.ratelimit import RateLimitConfig, RateLimiter
+from bench import harness
+
+LIMITS = ("60/minute", "10000000/second")
+STRATEGIES = {
+    "moving window": aio_strategies.MovingWindowRateLimiter,
+    "sliding window counter": aio_strategies.SlidingWindowCounterRateLimiter,
+    "fixed window": aio_strategies.FixedWindowRateLimiter,
+}
+
+
+async def _per_call(call: Callable[[], Awaitable[Any]], hits: int) -> float:
+    for _ in range(min(hits, 1000)):  # warm-up (and a window with entries in it)
+        await call()
+    began = time.perf_counter()
+    for _ in range(hits):
+        await call()
+    return (time.perf_counter() - began) / hits * 1e6
+
+
+async def measure(hits: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+
+    def report(label: str, limit: str, what: str, us: float) -> None:
+        print(f"{label:<34} {limit:<16} {what:<26} {us:7.1f} µs", flush=True)
+        out.append({"strategy": label, "limit": limit, "calls": what, "us": us})
+
+    for limit in LIMITS:
+        item = parse(limit)
+        for label, cls in STRATEGIES.items():
+            strategy = cls(AsyncMemoryStorage())
+
+            async def both(s: Any = strategy, i: Any = item) -> None:
+                await s.hit(i, "bench", "anon")
+                await s.get_window_stats(i, "bench", "anon")
+
+            async def hit(s: Any = strategy, i: Any = item) -> None:
+                await s.hit(i, "bench", "hit-only")
+
+            report(label, limit, "hit + get_window_stats", await _per_call(both, hits))
+            report(label, limit, "hit", await _per_call(hit, hits))
+        sync = MovingWindowRateLimiter(MemoryStorage())
+
+        async def sync_both(s: Any = sync, i: Any = item) -> None:
+            s.hit(i, "bench", "sync")
+            s.get_window_stats(i, "bench", "sync")
+
+        report("moving window (sync storage)", limit, "hit + get_window_stats",
+               await _per_call(sync_both, hits))
+        limiter = RateLimiter(RateLimitConfig(limits={"web_anon": (item,)}))
+
+        async def api_hit(r: RateLimiter = limiter) -> None:
+            await r.hit("web_anon", "ip:127.0.0.1")
+
+        report("api.ratelimit.RateLimiter", limit, "hit (whole path)",
+               await _per_call(api_hit, hits))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="rate limiter cost per request")
+    parser.add_argument("--hits", type=int, default=20_000, help="hits per configuration")
+    args = parser.parse_args(argv)
+    harness.heading(f"Rate limiter cost: limits, memory storage, {args.hits:,} hits each")
+    results = asyncio.run(measure(args.hits))
+    path = harness.save_result("ratelimit_cost", {"hits": args.hits, "results": results})
+    print(f"saved to {path.relative_to(harness.REPO)}")
+    return harness.exit_code()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
