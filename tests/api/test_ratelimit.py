@@ -32,10 +32,10 @@ from api.ratelimit import (
 )
 from api.rpc.auth import AuthResult
 from api.rpc.errors import RateLimited
+from tests.api import hardening_db as hardening
 from tests.api.apiserver import running_app
-from tests.api.hardening_db import install
 from tests.api.redis_server import redis_server
-from tests.pgfixtures import DATABASES, DbInfo
+from tests.pgfixtures import DbInfo
 
 T = TypeVar("T")
 
@@ -479,22 +479,10 @@ def test_decisions_are_counted_for_metrics() -> None:
 HTTP_SECRET = "rate-limit-tests-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
-@pytest.fixture(scope="module")
-def limits_db() -> Iterator[DbInfo]:
-    db = DATABASES.make_db("ratelimit")
-    install(db)
-    yield db
-    db.drop()
-
-
 def app_settings(db: DbInfo, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "db_uri": db.authenticator_dsn,
-        "jwt_secret": HTTP_SECRET,
-        "rate_limits": "web_anon=3/minute;writer=5/minute",
-    }
-    values.update(overrides)
-    return Settings(**values)
+    values: dict[str, Any] = {"jwt_secret": HTTP_SECRET,
+                              "rate_limits": "web_anon=3/minute;writer=5/minute"}
+    return hardening.settings(db, **{**values, **overrides})
 
 
 def writer(sub: str) -> dict[str, str]:
@@ -502,8 +490,8 @@ def writer(sub: str) -> dict[str, str]:
     return {"Authorization": "Bearer " + jwt.encode(claims, HTTP_SECRET, algorithm="HS256")}
 
 
-def test_http_limit_reached_is_429_with_headers(limits_db: DbInfo) -> None:
-    with running_app(app_settings(limits_db)) as url, httpx.Client(base_url=url) as client:
+def test_http_limit_reached_is_429_with_headers(hardening_db: DbInfo) -> None:
+    with running_app(app_settings(hardening_db)) as url, httpx.Client(base_url=url) as client:
         ok = [client.get("/rpc/hardening_rows") for _ in range(3)]
         for i, response in enumerate(ok):
             assert response.status_code == 200, response.text
@@ -539,8 +527,8 @@ def test_http_limit_reached_is_429_with_headers(limits_db: DbInfo) -> None:
         )
 
 
-def test_http_forwarded_for_from_untrusted_peer_is_ignored(limits_db: DbInfo) -> None:
-    with running_app(app_settings(limits_db)) as url:
+def test_http_forwarded_for_from_untrusted_peer_is_ignored(hardening_db: DbInfo) -> None:
+    with running_app(app_settings(hardening_db)) as url:
         statuses = [
             httpx.get(
                 f"{url}/rpc/hardening_rows", headers={"X-Forwarded-For": f"10.0.0.{i}"}
@@ -550,8 +538,8 @@ def test_http_forwarded_for_from_untrusted_peer_is_ignored(limits_db: DbInfo) ->
     assert statuses == [200, 200, 200, 429]
 
 
-def test_http_forwarded_for_from_trusted_proxy_is_honoured(limits_db: DbInfo) -> None:
-    settings = app_settings(limits_db, trusted_proxies=("127.0.0.1",))
+def test_http_forwarded_for_from_trusted_proxy_is_honoured(hardening_db: DbInfo) -> None:
+    settings = app_settings(hardening_db, trusted_proxies=("127.0.0.1",))
     with running_app(settings) as url:
 
         def get(client_address: str) -> int:
@@ -564,13 +552,13 @@ def test_http_forwarded_for_from_trusted_proxy_is_honoured(limits_db: DbInfo) ->
     assert second == [200, 200, 200], "another client behind the proxy has its own budget"
 
 
-def test_http_two_instances_share_one_budget_in_redis(limits_db: DbInfo, redis_url: str) -> None:
+def test_http_two_instances_share_one_budget_in_redis(hardening_db: DbInfo, redis_url: str) -> None:
     async def clear() -> None:
         await limiter("web_anon=1/minute", storage=redis_url).reset()
 
     run(clear())
     settings = app_settings(
-        limits_db, rate_limits="web_anon=4/minute", rate_limit_storage=redis_url
+        hardening_db, rate_limits="web_anon=4/minute", rate_limit_storage=redis_url
     )
     with running_app(settings) as one, running_app(settings) as two:
         statuses = [httpx.get(f"{url}/rpc/hardening_rows").status_code
@@ -598,9 +586,9 @@ class Captured(logging.Handler):
 
 
 @pytest.mark.parametrize(("fail_open", "expected"), [(True, 200), (False, 503)])
-def test_http_redis_unreachable(limits_db: DbInfo, fail_open: bool, expected: int) -> None:
+def test_http_redis_unreachable(hardening_db: DbInfo, fail_open: bool, expected: int) -> None:
     settings = app_settings(
-        limits_db,
+        hardening_db,
         rate_limit_storage=f"redis://127.0.0.1:{free_port()}/0",
         rate_limit_fail_open=fail_open,
     )
