@@ -19,17 +19,25 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Request, Response, get
 from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import MethodNotAllowedException as LitestarMethodNotAllowed
 from litestar.handlers import asgi
 from litestar.types import ControllerRouterHandler
 
 from api.asgi import Receive, Scope, Send
 from api.config import Settings
+from api.errors import (
+    JSON_CONTENT_TYPE,
+    ApiError,
+    HttpProtocolError,
+    InvalidResourcePath,
+    MethodNotAllowed,
+    NoSchemaCache,
+)
 from api.ingest.remote_write import RemoteWrite, remote_write
 from api.observability import PROMETHEUS_CONTENT_TYPE, Observability
 from api.ratelimit import RequestRateLimiter
 from api.request_limits import RequestLimitsMiddleware
 from api.rpc.auth import Authenticator
-from api.rpc.errors import JSON_CONTENT_TYPE, ApiError, InvalidResourcePath, NoSchemaCache
 from api.rpc.openapi import DOCS_HTML, openapi_document
 from api.rpc.parse import parse_profile
 from api.rpc.pipeline import RpcPipeline
@@ -93,8 +101,11 @@ class Runtime:
 
 
 def _error_response(error: ApiError) -> Response[bytes]:
-    headers = {k: v for k, v in error.response_headers() if k != "content-type"}
-    return Response(error.body(), status_code=error.status, headers=headers,
+    """``ApiError.render`` (the one renderer) as a Litestar response."""
+    rendered = error.render()
+    headers = {k: v for k, v in rendered.headers
+               if k not in ("content-type", "content-length")}
+    return Response(rendered.body, status_code=rendered.status, headers=headers,
                     media_type=JSON_CONTENT_TYPE)
 
 
@@ -108,7 +119,9 @@ def _not_found(_request: Request[Any, Any, Any], _exc: Exception) -> Response[by
 
 
 def _http_error(_request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
-    return _error_response(ApiError(exc.status_code, f"MRPC{exc.status_code}", str(exc.detail)))
+    if isinstance(exc, LitestarMethodNotAllowed):
+        return _error_response(MethodNotAllowed(str(exc.detail)))
+    return _error_response(HttpProtocolError(exc.status_code, str(exc.detail)))
 
 
 def _admin_handlers(runtime: Runtime) -> list[ControllerRouterHandler]:

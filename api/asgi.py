@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-from api.rpc.errors import ApiError
+from api.errors import ApiError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -30,6 +30,6 @@ async def send_response(send: Send, status: int, headers: Sequence[tuple[str, st
 
 async def send_error(send: Send, error: ApiError, extra: Sequence[tuple[str, str]] = (),
                      *, head: bool = False) -> None:
-    body = error.body()
-    headers = [*error.response_headers(), *extra, ("content-length", str(len(body)))]
-    await send_response(send, error.status, headers, body, head=head)
+    """``error`` as ``ApiError.render`` renders it (the one renderer), ``extra`` headers too."""
+    rendered = error.render(extra)
+    await send_response(send, rendered.status, rendered.headers, rendered.body, head=head)

@@ -31,8 +31,8 @@ from limits.storage import storage_from_string
 from prometheus_client import CollectorRegistry, Counter
 
 from api.config import ConfigError, Settings
+from api.errors import ApiError, RateLimited, RateLimitUnavailable
 from api.rpc.auth import AuthResult
-from api.rpc.errors import ApiError, RateLimited
 
 log = logging.getLogger("metrics_rpc.ratelimit")
 
@@ -202,19 +202,6 @@ class RateLimitDecision(msgspec.Struct, frozen=True):
 
 
 UNLIMITED = RateLimitDecision(allowed=True)
-
-
-class RateLimitUnavailable(ApiError):
-    """503: the rate limit storage is down and METRICS_RPC_RATE_LIMIT_FAIL_OPEN is off."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            503,
-            "MRPC503",
-            "Rate limiting is unavailable",
-            "The rate limit storage cannot be reached",
-            headers={"Retry-After": str(retry_after)},
-        )
 
 
 def rejection(decision: RateLimitDecision) -> ApiError:

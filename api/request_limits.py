@@ -15,7 +15,7 @@ from litestar.types import ASGIApp as LitestarASGIApp
 
 from api.asgi import ASGIApp, Message, Receive, Scope, Send, send_error
 from api.config import Settings
-from api.rpc.errors import InvalidBody, PayloadTooLarge, UriTooLong
+from api.errors import InvalidBody, PayloadTooLarge, UriTooLong
 
 
 def url_length(scope: Scope) -> int:

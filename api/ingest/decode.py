@@ -3,7 +3,7 @@
 Headers pick the message (1.0 ``prometheus.WriteRequest`` or 2.0
 ``io.prometheus.write.v2.Request``); the body is snappy *block* compressed protobuf.
 A body that cannot be read at all raises ``InvalidBody`` (400) or ``UnsupportedMediaType``
-(415) of :mod:`api.rpc.errors`; single samples
+(415) of :mod:`api.errors`; single samples
 that cannot be stored are counted (rejected or skipped) and the rest still go through.
 
 What happens to each sample (see docs/INGEST.md):
@@ -40,8 +40,8 @@ import cramjam
 import msgspec
 from google.protobuf.message import DecodeError as _ProtobufDecodeError
 
+from api.errors import InvalidBody, UnsupportedMediaType
 from api.ingest._proto import remote_view_pb2, types_pb2, write_v2_pb2
-from api.rpc.errors import InvalidBody, UnsupportedMediaType
 
 STALE_NAN_BITS = 0x7FF0000000000002
 STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]

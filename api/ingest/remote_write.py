@@ -23,7 +23,7 @@ Status codes, chosen so that a sender following the remote-write spec loses noth
   do not retry a 400, and need not: retrying could not make those samples valid.
 - 401 / 403: no token, a bad token, or a role without EXECUTE on
   ``ingest.write_series_samples`` (the database decides; SQLSTATE 42501 is mapped in
-  :mod:`api.rpc.errors`).
+  :mod:`api.errors`).
 - 415: a content type, ``proto=`` or encoding we do not read.
 - 429 (with ``Retry-After``): the token's ``ingest`` budget of ``METRICS_RPC_RATE_LIMITS``
   is used up; checked right after auth, before decoding, so nothing is written.
@@ -47,10 +47,10 @@ from litestar import Request, Response, post
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from api.config import Settings
+from api.errors import ApiError, JwtDecodeError, SamplesRejected, from_postgres
 from api.ingest import decode
 from api.ratelimit import RequestRateLimiter
 from api.rpc.auth import Authenticator, AuthResult
-from api.rpc.errors import ApiError, JwtDecodeError, SamplesRejected, from_postgres
 from api.rpc.pipeline import scope_headers
 from api.rpc.transaction import Database, RequestContext, parse_cookies, search_path_for
 

@@ -25,7 +25,7 @@ from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import InvalidKeyError, PyJWKError
 
 from api.config import ConfigError, Settings
-from api.rpc.errors import JwtClaimsError, JwtDecodeError, JwtSecretMissing, JwtTokenRequired
+from api.errors import JwtClaimsError, JwtDecodeError, JwtSecretMissing, JwtTokenRequired
 
 ALLOWED_SKEW_SECONDS = 30
 MIN_HS_SECRET_CHARS = 32

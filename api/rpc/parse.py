@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
-from api.rpc.errors import (
+from api.errors import (
     InvalidBody,
     InvalidPreferences,
     InvalidRange,

@@ -11,16 +11,16 @@ from urllib.parse import unquote
 
 from api.asgi import Receive, Scope, Send, encode_headers, send_error, send_response
 from api.config import Settings
-from api.observability import DatabaseUnavailable, Observability, RequestFinished
-from api.ratelimit import RequestRateLimiter
-from api.rpc.auth import Authenticator, AuthResult
-from api.rpc.errors import (
+from api.errors import (
     ApiError,
     DbConnectionError,
     InternalError,
     InvalidResourcePath,
     NoSchemaCache,
 )
+from api.observability import DatabaseUnavailable, Observability, RequestFinished
+from api.ratelimit import RequestRateLimiter
+from api.rpc.auth import Authenticator, AuthResult
 from api.rpc.parse import HttpInput, RpcRequest, parse_request
 from api.rpc.plan import Plan, PlanConfig, plan_call, pre_request_name
 from api.rpc.respond import head_for, respond

@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from api.rpc.errors import AmbiguousRpc, ColumnNotFound, NoRpc, QueryParamError
+from api.errors import AmbiguousRpc, ColumnNotFound, NoRpc, QueryParamError
 from api.rpc.parse import Filter, Logic, Media, RpcRequest, SelectItem, args_as_json
 from api.rpc.schema_cache import Column, Function, SchemaCache
 

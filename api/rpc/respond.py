@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from api.rpc.errors import GucHeadersError, GucStatusError, InvalidRange
+from api.errors import GucHeadersError, GucStatusError, InvalidRange
 from api.rpc.parse import Media, RpcRequest
 from api.rpc.plan import Plan
 

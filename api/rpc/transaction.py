@@ -35,14 +35,14 @@ import asyncpg
 import msgspec
 
 from api.config import Settings
-from api.rpc.auth import AuthResult
-from api.rpc.errors import (
+from api.errors import (
     ApiError,
     DbConnectionError,
     PoolTimeout,
     SingularityError,
     from_postgres_exception,
 )
+from api.rpc.auth import AuthResult
 from api.rpc.plan import RESPONSE_GUCS, SET_CONTEXT, Plan
 from api.rpc.schema_cache import SchemaCacheHolder
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
+from api.errors import InvalidBody, UnsupportedMediaType
 from api.ingest import decode
 from api.ingest._proto import remote_pb2, types_pb2, write_v2_pb2
 from api.ingest.decode import (
@@ -26,7 +27,6 @@ from api.ingest.encode import (
     write_request_v1,
     write_request_v2,
 )
-from api.rpc.errors import InvalidBody, UnsupportedMediaType
 
 T0 = 1_700_000_000_000  # ms
 V1_TYPE = V1_HEADERS["Content-Type"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from api.rpc.errors import ApiError
+from api.errors import ApiError
 from api.rpc.parse import (
     Filter,
     HttpInput,

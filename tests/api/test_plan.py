@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from api.rpc.errors import ApiError
+from api.errors import ApiError
 from api.rpc.parse import HttpInput, parse_request
 from api.rpc.plan import CONTEXT_PARAMS, Plan, PlanConfig, plan_call, pre_request_name
 from api.rpc.schema_cache import Arg, Column, Function, SchemaCache, build_schema_cache

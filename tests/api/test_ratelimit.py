@@ -17,6 +17,7 @@ from limits import RateLimitItem, parse_many
 
 from api import ratelimit
 from api.config import ConfigError, Settings, load_settings
+from api.errors import RateLimited
 from api.pgcluster import free_port
 from api.ratelimit import (
     DEFAULT_INGEST_LIMIT,
@@ -31,7 +32,6 @@ from api.ratelimit import (
     rejection,
 )
 from api.rpc.auth import AuthResult
-from api.rpc.errors import RateLimited
 from tests.api import hardening_db as hardening
 from tests.api.apiserver import running_app
 from tests.api.redis_server import redis_server
