@@ -33,16 +33,21 @@ from api.errors import (
     MethodNotAllowed,
     NoSchemaCache,
 )
-from api.ingest.remote_write import RemoteWrite, remote_write
+from api.ingest.remote_write import RemoteWrite, remote_write_route
 from api.observability import PROMETHEUS_CONTENT_TYPE, Observability
 from api.ratelimit import RequestRateLimiter
 from api.request_limits import RequestLimitsMiddleware
-from api.rpc.auth import Authenticator
-from api.rpc.openapi import DOCS_HTML, openapi_document
-from api.rpc.parse import parse_profile
-from api.rpc.pipeline import RpcPipeline
-from api.rpc.schema_cache import SchemaCache, SchemaCacheHolder, SchemaCacheLoader
-from api.rpc.transaction import Database
+from api.rpc import (
+    DOCS_HTML,
+    Authenticator,
+    Database,
+    RpcPipeline,
+    SchemaCache,
+    SchemaCacheHolder,
+    SchemaCacheLoader,
+    openapi_document,
+    parse_profile,
+)
 
 
 class Runtime:
@@ -57,7 +62,7 @@ class Runtime:
         if rate_limiter is not None:
             rate_limiter.attach_metrics(self.observability.registry)
         self.cache = SchemaCacheHolder()
-        self.db = Database(settings, self.cache)
+        self.db = Database(settings)
         self.observability.watch_pool(self.db.pool_stats)
         self.loader = SchemaCacheLoader(
             settings.db_uri, settings.db_schemas,
@@ -66,8 +71,8 @@ class Runtime:
         )
         self.pipeline = RpcPipeline(settings, self.authenticator, self.cache, self.db,
                                     self.observability, rate_limiter)
-        self.remote_write = RemoteWrite(settings, self.db, self.authenticator,
-                                        self.observability.registry, rate_limiter)
+        self.remote_write = RemoteWrite(settings, self.db, self.authenticator, self.cache,
+                                        self.observability, rate_limiter)
         self._loader_task: asyncio.Task[None] | None = None
         # GET /: the encoded document per (schema cache, profile); a reload replaces it
         self._openapi: tuple[SchemaCache | None, dict[str, bytes]] = (None, {})
@@ -163,7 +168,8 @@ def create_app(settings: Settings, *, rate_limiter: RequestRateLimiter | None = 
         return Response(DOCS_HTML, media_type="text/html; charset=utf-8")
 
     app = Litestar(
-        route_handlers=[rpc, root, docs, remote_write, *_admin_handlers(runtime)],
+        route_handlers=[rpc, root, docs, remote_write_route(runtime.remote_write),
+                        *_admin_handlers(runtime)],
         middleware=[RequestLimitsMiddleware.from_settings(settings)],
         request_max_body_size=None,  # RequestLimitsMiddleware is the one body limit
         lifespan=[runtime.lifespan],

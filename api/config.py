@@ -8,19 +8,193 @@ is read first; environment variables override it, as in PostgREST.
 
 from __future__ import annotations
 
+import enum
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
-
-TX_END_MODES = ("commit", "commit-allow-override", "rollback", "rollback-allow-override")
+from limits import RateLimitItem, parse_many
 
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the setting."""
+
+
+# --- the typed values of settings that are more than a string or a number --------------
+# Each has ``parse(text)``, raising ValueError with a short reason; ``Settings`` turns a
+# string given for such a field into the type (so a bad value fails at start, naming the
+# variable), whichever way the settings were built.
+
+
+class TxEnd(enum.Enum):
+    """``PGRST_DB_TX_END``: how a call's transaction ends, and whether ``Prefer: tx=``
+    may change that."""
+
+    COMMIT = "commit"
+    COMMIT_ALLOW_OVERRIDE = "commit-allow-override"
+    ROLLBACK = "rollback"
+    ROLLBACK_ALLOW_OVERRIDE = "rollback-allow-override"
+
+    @classmethod
+    def parse(cls, text: str) -> TxEnd:
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            raise ValueError(f"must be one of {', '.join(m.value for m in cls)}") from None
+
+    @property
+    def rollback(self) -> bool:
+        return self in (TxEnd.ROLLBACK, TxEnd.ROLLBACK_ALLOW_OVERRIDE)
+
+    @property
+    def allow_override(self) -> bool:
+        return self in (TxEnd.COMMIT_ALLOW_OVERRIDE, TxEnd.ROLLBACK_ALLOW_OVERRIDE)
+
+
+class QualifiedName(msgspec.Struct, frozen=True):
+    """A function name such as ``PGRST_DB_PRE_REQUEST``: ``schema.fn`` or ``fn`` (then the
+    first exposed schema, filled in by ``Settings``)."""
+
+    schema: str | None
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> QualifiedName | None:
+        text = text.strip()
+        if not text:
+            return None
+        schema, dot, name = text.rpartition(".")
+        name = name.strip('"')
+        if not name or (dot and not schema.strip('"')):
+            raise ValueError("expected fn or schema.fn")
+        return cls(schema.strip('"') if dot else None, name)
+
+
+_JSPATH_TOKEN = re.compile(
+    r"""\.(?:"(?P<quoted>[^"]*)"|(?P<key>[A-Za-z0-9_$@-]+))"""
+    r"""|\[(?P<index>-?\d+)\]"""
+    r"""|\[\?\(@\s*(?P<op>==|!=|\^==|==\^|\*==)\s*"(?P<value>[^"]*)"\s*\)\]"""
+)
+_JSPATH_FILTERS: dict[str, Callable[[str, str], bool]] = {
+    "==": lambda item, value: item == value,
+    "!=": lambda item, value: item != value,
+    "^==": lambda item, value: item.startswith(value),
+    "==^": lambda item, value: item.endswith(value),
+    "*==": lambda item, value: value in item,
+}
+
+JsPathStep = tuple[str, str | int]  # ("key", name) | ("index", n) | (op, value) for a filter
+
+
+def parse_jspath(path: str) -> tuple[JsPathStep, ...]:
+    """PostgREST's role-claim JSPath: ``.role``, ``$.a."b.c"[0]``, ``.roles[?(@ ^== "x")]``."""
+    text = path.strip()
+    text = text.removeprefix("$")
+    steps: list[JsPathStep] = []
+    pos = 0
+    while pos < len(text):
+        match = _JSPATH_TOKEN.match(text, pos)
+        if match is None:
+            raise ConfigError(f"PGRST_JWT_ROLE_CLAIM_KEY: cannot parse {path!r} at {pos}")
+        if match["quoted"] is not None:
+            steps.append(("key", match["quoted"]))
+        elif match["key"] is not None:
+            steps.append(("key", match["key"]))
+        elif match["index"] is not None:
+            steps.append(("index", int(match["index"])))
+        else:
+            steps.append((match["op"], match["value"]))
+        pos = match.end()
+    if not steps:
+        raise ConfigError(f"PGRST_JWT_ROLE_CLAIM_KEY: empty path {path!r}")
+    return tuple(steps)
+
+
+def walk_jspath(value: Any, steps: Sequence[JsPathStep]) -> Any:
+    """The value at ``steps`` inside ``value``, or None when any step is missing."""
+    for kind, arg in steps:
+        if kind == "key" and isinstance(value, dict):
+            value = value.get(arg)
+        elif kind == "index" and isinstance(value, list) and isinstance(arg, int):
+            value = value[arg] if -len(value) <= arg < len(value) else None
+        elif kind in _JSPATH_FILTERS and isinstance(value, list) and isinstance(arg, str):
+            test = _JSPATH_FILTERS[kind]
+            value = next((v for v in value if isinstance(v, str) and test(v, arg)), None)
+        else:
+            return None
+        if value is None:
+            return None
+    return value
+
+
+class JSPath(msgspec.Struct, frozen=True):
+    """``PGRST_JWT_ROLE_CLAIM_KEY`` parsed: where the role is in the JWT claims."""
+
+    text: str
+    steps: tuple[JsPathStep, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> JSPath:
+        return cls(text, parse_jspath(text))
+
+    def find(self, value: Any) -> Any:
+        return walk_jspath(value, self.steps)
+
+
+class RateLimits(msgspec.Struct, frozen=True):
+    """``METRICS_RPC_RATE_LIMITS`` parsed: budget name (a role, ``ingest``, ``default``) →
+    its limits; no budgets means rate limiting is off, an empty tuple a role without limit."""
+
+    text: str
+    budgets: tuple[tuple[str, tuple[RateLimitItem, ...]], ...]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.budgets)
+
+    def as_dict(self) -> dict[str, tuple[RateLimitItem, ...]]:
+        return dict(self.budgets)
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimits:
+        """``web_anon=60/minute;writer=10/second,600/minute;ingest=120/minute``.
+
+        ``off`` (or an empty string) disables rate limiting. A ``;``-segment without ``=``
+        adds to the previous role, so ``web_anon=10/second;60/minute`` reads as intended.
+        """
+        stripped = text.strip()
+        if stripped.lower() in ("", "off", "none", "false"):
+            return cls(text, ())
+        out: dict[str, list[RateLimitItem]] = {}
+        current: str | None = None
+        for segment in (s.strip() for s in stripped.split(";")):
+            if not segment:
+                continue
+            role, eq, limit = segment.partition("=")
+            if eq:
+                current = role.strip()
+                if not current:
+                    raise ValueError(f"missing role name in {segment!r}")
+            elif current is None:
+                raise ValueError(f"expected role=limit, got {segment!r}")
+            else:
+                limit = segment
+            limit = limit.strip()
+            if limit.lower() in ("off", "none", "unlimited"):
+                out.setdefault(current, [])
+                continue
+            try:
+                items = parse_many(limit)
+            except ValueError:
+                raise ValueError(f"invalid limit {limit!r} for {current!r}") from None
+            out.setdefault(current, []).extend(items)
+        return cls(text, tuple((role, tuple(items)) for role, items in out.items()))
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,16 +205,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_max_rows: int | None = None  # PGRST_DB_MAX_ROWS: cap on rows of any result
     db_pool: int = 10  # PGRST_DB_POOL: connections in the pool
     db_pool_acquisition_timeout: float = 10.0  # PGRST_DB_POOL_ACQUISITION_TIMEOUT: seconds
-    db_pre_request: str | None = None  # PGRST_DB_PRE_REQUEST: function run before each call
+    db_pre_request: QualifiedName | None = None  # PGRST_DB_PRE_REQUEST: run before each call
     db_channel: str = "pgrst"  # PGRST_DB_CHANNEL: NOTIFY channel for schema reloads
     db_channel_enabled: bool = True  # PGRST_DB_CHANNEL_ENABLED: listen for reloads
-    db_tx_end: str = "commit"  # PGRST_DB_TX_END: commit | rollback [-allow-override]
+    db_tx_end: TxEnd = TxEnd.COMMIT  # PGRST_DB_TX_END: commit | rollback [-allow-override]
     db_prepared_statements: bool = True  # PGRST_DB_PREPARED_STATEMENTS
     # --- JWT ------------------------------------------------------------------------
     jwt_secret: str | None = None  # PGRST_JWT_SECRET: HS secret, JWK or JWKS (inline or @file)
     jwt_secret_is_base64: bool = False  # PGRST_JWT_SECRET_IS_BASE64
     jwt_aud: str | None = None  # PGRST_JWT_AUD: required audience when set
-    jwt_role_claim_key: str = ".role"  # PGRST_JWT_ROLE_CLAIM_KEY: JSPath of the role claim
+    jwt_role_claim_key: JSPath = JSPath(".role", (("key", "role"),))  # PGRST_JWT_ROLE_CLAIM_KEY
     jwt_cache_size: int = 1000  # METRICS_RPC_JWT_CACHE_SIZE: verified tokens kept (0 = off)
     # --- server ---------------------------------------------------------------------
     server_host: str = "!4"  # PGRST_SERVER_HOST: "!4" any IPv4, "*" any, or an address
@@ -50,7 +224,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     openapi_server_proxy_uri: str | None = None  # PGRST_OPENAPI_SERVER_PROXY_URI
     log_level: str = "error"  # PGRST_LOG_LEVEL: crit | error | warn | info | debug
     # --- hardening and rate limits (no PostgREST equivalent) ------------------------
-    rate_limits: str = "web_anon=60/minute;writer=600/minute"  # METRICS_RPC_RATE_LIMITS
+    rate_limits: RateLimits = RateLimits.parse(  # METRICS_RPC_RATE_LIMITS
+        "web_anon=60/minute;writer=600/minute"
+    )
     rate_limit_storage: str = "memory://"  # METRICS_RPC_RATE_LIMIT_STORAGE
     rate_limit_fail_open: bool = True  # METRICS_RPC_RATE_LIMIT_FAIL_OPEN: storage down → allow
     trusted_proxies: tuple[str, ...] = ()  # METRICS_RPC_TRUSTED_PROXIES: addresses or CIDRs
@@ -62,6 +238,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     migrate_db_uri: str | None = None  # METRICS_RPC_MIGRATE_DB_URI: owner role for migrations
     authenticator_password: str | None = None  # METRICS_RPC_AUTHENTICATOR_PASSWORD
     sql_dir: str | None = None  # METRICS_RPC_SQL_DIR: the sql/ folder (default: next to api/)
+
+    def __post_init__(self) -> None:
+        """A string given for a typed field (``Settings(db_tx_end="rollback")``) is parsed
+        here, once; a bad one is a ``ConfigError`` naming the variable."""
+        for field in msgspec.structs.fields(self):
+            value = getattr(self, field.name)
+            kind = _parsed_type(field.type)
+            if kind is not None and isinstance(value, str):
+                try:
+                    value = kind.parse(value)
+                except ValueError as exc:
+                    raise ConfigError(f"{ENV_NAMES[field.name]}: {exc}") from None
+                msgspec.structs.force_setattr(self, field.name, value)
+        pre = self.db_pre_request
+        if pre is not None and pre.schema is None and self.db_schemas:
+            msgspec.structs.force_setattr(
+                self, "db_pre_request", QualifiedName(self.db_schemas[0], pre.name)
+            )
 
     @property
     def bind_host(self) -> str:
@@ -136,26 +330,42 @@ def read_config_file(path: Path) -> dict[str, str]:
     return out
 
 
-def _convert(field: str, env_name: str, raw: str, default: Any) -> Any:
+def _parsed_type(annotation: Any) -> Any:
+    """The type with a ``parse`` classmethod in a field's annotation (``X`` or ``X | None``)."""
+    options = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
+    for option in options:
+        if isinstance(option, type) and callable(getattr(option, "parse", None)):
+            return option
+    return None
+
+
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def _convert(annotation: Any, raw: str, default: Any) -> Any:
+    """A raw setting as its field's type; raises ValueError with a short reason."""
     raw = raw.strip()
-    try:
-        if field in ("db_schemas", "trusted_proxies"):
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
-        if isinstance(default, bool):
-            lowered = raw.lower()
-            if lowered in _TRUE:
-                return True
-            if lowered in _FALSE:
-                return False
-            raise ValueError("expected true or false")
-        if field in ("db_max_rows", "admin_server_port"):
-            return int(raw) if raw else None
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{env_name}: invalid value {raw!r} ({exc})") from exc
+    optional = _is_union(annotation) and type(None) in typing.get_args(annotation)
+    if optional:
+        if raw == "":
+            return None
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    if typing.get_origin(annotation) is tuple:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if _parsed_type(annotation) is not None:
+        return annotation.parse(raw)
+    if annotation is bool:
+        lowered = raw.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError("expected true or false")
+    if annotation is int:
+        return int(raw)
+    if annotation is float:
+        return float(raw)
     return raw if raw != "" or default is None else default
 
 
@@ -168,10 +378,17 @@ def load_settings(
     values: dict[str, str] = read_config_file(file_path) if file_path else {}
     values.update({k: v for k, v in env.items() if k.startswith(("PGRST_", "METRICS_RPC_"))})
     defaults = Settings()
+    annotations = typing.get_type_hints(Settings)
     kwargs: dict[str, Any] = {}
     for field, env_name in ENV_NAMES.items():
         if env_name in values:
-            kwargs[field] = _convert(field, env_name, values[env_name], getattr(defaults, field))
+            raw = values[env_name]
+            try:
+                kwargs[field] = _convert(annotations[field], raw, getattr(defaults, field))
+            except ValueError as exc:
+                if isinstance(exc, ConfigError):
+                    raise
+                raise ConfigError(f"{env_name}: invalid value {raw.strip()!r} ({exc})") from None
     kwargs.update(overrides)
     settings = Settings(**kwargs)
     _validate(settings)
@@ -181,7 +398,5 @@ def load_settings(
 def _validate(settings: Settings) -> None:
     if not settings.db_schemas:
         raise ConfigError("PGRST_DB_SCHEMAS: at least one schema is required")
-    if settings.db_tx_end not in TX_END_MODES:
-        raise ConfigError(f"PGRST_DB_TX_END: must be one of {', '.join(TX_END_MODES)}")
     if settings.db_pool < 1:
         raise ConfigError("PGRST_DB_POOL: must be at least 1")

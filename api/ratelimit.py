@@ -30,9 +30,9 @@ from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
 from prometheus_client import CollectorRegistry, Counter
 
-from api.config import ConfigError, Settings
+from api.config import ConfigError, RateLimits, Settings
 from api.errors import ApiError, RateLimited, RateLimitUnavailable
-from api.rpc.auth import AuthResult
+from api.rpc import AuthResult
 
 log = logging.getLogger("metrics_rpc.ratelimit")
 
@@ -66,7 +66,7 @@ class RateLimitConfig(msgspec.Struct, frozen=True):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimitConfig:
-        limits = parse_rate_limits(settings.rate_limits)
+        limits = settings.rate_limits.as_dict()
         if limits:
             limits.setdefault(INGEST_KEY, tuple(parse_many(DEFAULT_INGEST_LIMIT)))
         return cls(
@@ -77,40 +77,14 @@ class RateLimitConfig(msgspec.Struct, frozen=True):
         )
 
 
-def parse_rate_limits(text: str) -> dict[str, tuple[RateLimitItem, ...]]:
-    """``web_anon=60/minute;writer=10/second,600/minute;ingest=120/minute`` → a mapping.
-
-    ``off`` (or an empty string) disables rate limiting. A ``;``-segment without ``=`` adds
-    to the previous role, so ``web_anon=10/second;60/minute`` also reads as intended.
-    """
-    name = "METRICS_RPC_RATE_LIMITS"
-    text = text.strip()
-    if text.lower() in ("", "off", "none", "false"):
-        return {}
-    out: dict[str, list[RateLimitItem]] = {}
-    current: str | None = None
-    for segment in (s.strip() for s in text.split(";")):
-        if not segment:
-            continue
-        role, eq, limit = segment.partition("=")
-        if eq:
-            current = role.strip()
-            if not current:
-                raise ConfigError(f"{name}: missing role name in {segment!r}")
-        elif current is None:
-            raise ConfigError(f"{name}: expected role=limit, got {segment!r}")
-        else:
-            limit = segment
-        limit = limit.strip()
-        if limit.lower() in ("off", "none", "unlimited"):
-            out.setdefault(current, [])
-            continue
-        try:
-            items = parse_many(limit)
-        except ValueError as exc:
-            raise ConfigError(f"{name}: invalid limit {limit!r} for {current!r}") from exc
-        out.setdefault(current, []).extend(items)
-    return {role: tuple(items) for role, items in out.items()}
+def parse_rate_limits(value: str | RateLimits) -> dict[str, tuple[RateLimitItem, ...]]:
+    """``METRICS_RPC_RATE_LIMITS`` as budget → limits (parsed by ``RateLimits.parse``)."""
+    if isinstance(value, RateLimits):
+        return value.as_dict()
+    try:
+        return RateLimits.parse(value).as_dict()
+    except ValueError as exc:
+        raise ConfigError(f"METRICS_RPC_RATE_LIMITS: {exc}") from None
 
 
 # --- client identity ----------------------------------------------------------------

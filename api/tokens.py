@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 
 from api.config import ConfigError, Settings
-from api.rpc.auth import load_keys
+from api.rpc import load_keys
 
 _DURATION = re.compile(r"^(?P<n>\d+)\s*(?P<unit>[smhdw]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

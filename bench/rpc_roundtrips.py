@@ -4,7 +4,7 @@ Prints requests per second for a tiny function, straight over asyncpg (no HTTP),
 CONCURRENCY tasks on a pool of as many connections, for a few seconds each:
 
 * ``bare``: ``select test_api.add($1)``, no role or GUCs (the floor);
-* ``plan``: the statement ``api.rpc.plan`` builds (GUCs + read-only in a gating one-time
+* ``plan``: the statement ``api.rpc.query`` renders (GUCs + read-only in a gating one-time
   filter, body built in SQL), on connections already switched to the role: 1 round trip;
 * ``four``: BEGIN READ ONLY; SET LOCAL ROLE + GUCs via set_config; the call; COMMIT.
 
@@ -24,6 +24,7 @@ import asyncpg
 from api.pgcluster import ThrowawayCluster
 from api.rpc.parse import HttpInput, parse_request
 from api.rpc.plan import PlanConfig, plan_call
+from api.rpc.query import call_statement
 from api.rpc.schema_cache import load_schema_cache
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,14 +67,14 @@ async def main(seconds: float) -> None:
     cache = await load_schema_cache(loader, ["test_api"])
     await loader.close()
     request = parse_request(HttpInput("GET", "/rpc/add", "a=1", {}), "add", ["test_api"])
-    plan = plan_call(request, cache, PlanConfig())
-    args = (*CONTEXT, *plan.params)
+    statement = call_statement(plan_call(request, cache, PlanConfig()))
+    args = (*CONTEXT, *statement.params)
 
     async def bare(conn: Any) -> None:
         await conn.fetchval("select test_api.add($1)", 1)
 
     async def one(conn: Any) -> None:
-        await conn.fetchrow(plan.sql, *args)
+        await conn.fetchrow(statement.sql, *args)
 
     async def four(conn: Any) -> None:
         async with conn.transaction(readonly=True):

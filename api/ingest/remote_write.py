@@ -38,21 +38,33 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import time
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, cast
 
 import msgspec
 from litestar import Request, Response, post
+from litestar.handlers import HTTPRouteHandler
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from api.config import Settings
-from api.errors import ApiError, JwtDecodeError, SamplesRejected, from_postgres
+from api.errors import (
+    ApiError,
+    DatabaseUnavailable,
+    InternalError,
+    JwtDecodeError,
+    SamplesRejected,
+    from_postgres,
+)
+from api.http import RequestContext, scope_headers
 from api.ingest import decode
+from api.observability import DatabaseUnavailable as DatabaseUnavailableEvent
+from api.observability import Observability
 from api.ratelimit import RequestRateLimiter
-from api.rpc.auth import Authenticator, AuthResult
-from api.rpc.pipeline import scope_headers
-from api.rpc.transaction import Database, RequestContext, parse_cookies, search_path_for
+from api.rpc import Authenticator, AuthResult, Database, SchemaCacheHolder
+
+log = logging.getLogger("metrics_rpc.ingest")
 
 PATH = "/api/v1/write"
 WRITE_SQL = (
@@ -237,13 +249,16 @@ class RemoteWrite:
         settings: Settings,
         db: Database,
         authenticator: Authenticator,
-        registry: CollectorRegistry,
+        cache: SchemaCacheHolder,
+        observability: Observability,
         rate_limiter: RequestRateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.authenticator = authenticator
-        self.metrics = IngestMetrics(registry)
+        self.cache = cache  # role settings for the role switch, as for /rpc
+        self.observability = observability
+        self.metrics = IngestMetrics(observability.registry)
         self.rate_limiter = rate_limiter
         self.series_ids = SeriesIds()
         # a compressed body is at most max_body_bytes; snappy inflates ~5x on metrics
@@ -289,10 +304,20 @@ class RemoteWrite:
             if rejected:
                 raise _rejection(decoded, result)
         except ApiError as exc:
+            if isinstance(exc, DatabaseUnavailable):
+                self.observability.emit(
+                    DatabaseUnavailableEvent(f"{exc.code}: {exc.details or exc.message}")
+                )
             self.metrics.emit(IngestFinished(
                 status=exc.status, seconds=time.perf_counter() - started, **event
             ))
             raise
+        except Exception:
+            log.exception("unexpected error in remote write")
+            self.metrics.emit(IngestFinished(
+                status=500, seconds=time.perf_counter() - started, **event
+            ))
+            raise InternalError() from None
         self.metrics.emit(IngestFinished(status=204, seconds=time.perf_counter() - started,
                                          **event))
         return result
@@ -300,13 +325,9 @@ class RemoteWrite:
     async def _write(
         self, auth: AuthResult, headers: Mapping[str, str], decoded: decode.DecodedWrite
     ) -> WriteResult:
-        context = RequestContext(
-            method="POST", path=PATH, headers=dict(headers),
-            cookies=parse_cookies(headers.get("cookie")),
-            search_path=search_path_for(self.settings.db_schemas[0]),
-        )
+        context = RequestContext.of("POST", PATH, dict(headers), self.settings.db_schemas[0])
         received = written = duplicates = 0
-        async with self.db.transaction_as(auth, context) as conn:
+        async with self.db.transaction_as(auth, context, self.cache.current) as conn:
             for keys, args in statements(decoded, self.series_ids):
                 row = await conn.fetchrow(WRITE_SQL, *args)
                 received += row[0]
@@ -325,11 +346,15 @@ def _rejection(decoded: decode.DecodedWrite, result: WriteResult) -> SamplesReje
     return error
 
 
-@post(PATH, status_code=200, include_in_schema=False)
-async def remote_write(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """The Litestar route, mounted by ``create_app``; an ``ApiError`` is rendered there."""
-    endpoint: RemoteWrite = request.app.state.runtime.remote_write
-    body = await request.body()
-    scope = cast(MutableMapping[str, Any], request.scope)
-    result = await endpoint.handle(scope_headers(scope), body, scope)
-    return Response(b"", status_code=204, headers=result.headers())
+def remote_write_route(endpoint: RemoteWrite) -> HTTPRouteHandler:
+    """The Litestar route for ``endpoint``, mounted by ``create_app``; an ``ApiError`` is
+    rendered there."""
+
+    @post(PATH, status_code=200, include_in_schema=False)
+    async def remote_write(request: Request[Any, Any, Any]) -> Response[bytes]:
+        body = await request.body()
+        scope = cast(MutableMapping[str, Any], request.scope)
+        result = await endpoint.handle(scope_headers(scope), body, scope)
+        return Response(b"", status_code=204, headers=result.headers())
+
+    return remote_write

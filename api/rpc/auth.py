@@ -146,65 +146,6 @@ def _key_from_jwk(jwk: Any, index: int) -> _VerificationKey | None:
     )
 
 
-# --- role claim path ----------------------------------------------------------------
-
-_JSPATH_TOKEN = re.compile(
-    r"""\.(?:"(?P<quoted>[^"]*)"|(?P<key>[A-Za-z0-9_$@-]+))"""
-    r"""|\[(?P<index>-?\d+)\]"""
-    r"""|\[\?\(@\s*(?P<op>==|!=|\^==|==\^|\*==)\s*"(?P<value>[^"]*)"\s*\)\]"""
-)
-_FILTERS: dict[str, Callable[[str, str], bool]] = {
-    "==": lambda item, value: item == value,
-    "!=": lambda item, value: item != value,
-    "^==": lambda item, value: item.startswith(value),
-    "==^": lambda item, value: item.endswith(value),
-    "*==": lambda item, value: value in item,
-}
-
-JsPathStep = tuple[str, str | int]  # ("key", name) | ("index", n) | (op, value) for a filter
-
-
-def parse_jspath(path: str) -> tuple[JsPathStep, ...]:
-    """PostgREST's role-claim JSPath: ``.role``, ``$.a."b.c"[0]``, ``.roles[?(@ ^== "x")]``."""
-    text = path.strip()
-    text = text.removeprefix("$")
-    steps: list[JsPathStep] = []
-    pos = 0
-    while pos < len(text):
-        match = _JSPATH_TOKEN.match(text, pos)
-        if match is None:
-            raise ConfigError(f"PGRST_JWT_ROLE_CLAIM_KEY: cannot parse {path!r} at {pos}")
-        if match["quoted"] is not None:
-            steps.append(("key", match["quoted"]))
-        elif match["key"] is not None:
-            steps.append(("key", match["key"]))
-        elif match["index"] is not None:
-            steps.append(("index", int(match["index"])))
-        else:
-            steps.append((match["op"], match["value"]))
-        pos = match.end()
-    if not steps:
-        raise ConfigError(f"PGRST_JWT_ROLE_CLAIM_KEY: empty path {path!r}")
-    return tuple(steps)
-
-
-def walk_jspath(value: Any, steps: Sequence[JsPathStep]) -> Any:
-    """The value at ``steps`` inside ``value``, or None when any step is missing."""
-    for kind, arg in steps:
-        if kind == "key" and isinstance(value, dict):
-            value = value.get(arg)
-        elif kind == "index" and isinstance(value, list) and isinstance(arg, int):
-            value = value[arg] if -len(value) <= arg < len(value) else None
-        elif kind in _FILTERS and isinstance(value, list) and isinstance(arg, str):
-            test = _FILTERS[kind]
-            value = next((v for v in value if isinstance(v, str) and test(v, arg)), None)
-        else:
-            return None
-        if value is None:
-            return None
-    return value
-
-
 # --- the authenticator --------------------------------------------------------------
 
 
@@ -213,7 +154,7 @@ class Authenticator:
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         self._keys = load_keys(settings)
-        self._role_path = parse_jspath(settings.jwt_role_claim_key)
+        self._role_path = settings.jwt_role_claim_key
         self._anon_role = settings.db_anon_role or None
         self._aud = settings.jwt_aud
         self._clock = clock
@@ -344,7 +285,7 @@ class Authenticator:
         return float(exp) if exp is not None else None
 
     def _result(self, claims: dict[str, Any]) -> AuthResult:
-        value = walk_jspath(claims, self._role_path)
+        value = self._role_path.find(claims)
         if value is None:
             if self._anon_role is None:
                 raise JwtTokenRequired()

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import parse_qsl
 
 import msgspec
 
 from api.errors import (
     InvalidBody,
-    InvalidPreferences,
     InvalidRange,
     InvalidRpcMethod,
     MediaTypeError,
     QueryParamError,
     UnacceptableSchema,
 )
+from api.rpc.preferences import Preferences, parse_prefer
 
 Media = Literal["json", "object", "csv"]
 Method = Literal["GET", "HEAD", "POST"]
@@ -102,10 +102,8 @@ class RpcRequest(msgspec.Struct, frozen=True):
     order: tuple[OrderTerm, ...] = ()
     offset: int = 0
     limit: int | None = None  # None = unbounded
-    count_exact: bool = False
     media: Media = "json"
-    tx_rollback: bool | None = None  # Prefer: tx=commit|rollback
-    preferences_applied: tuple[str, ...] = ()
+    preferences: Preferences = Preferences()
 
     @property
     def arg_names(self) -> tuple[str, ...]:
@@ -122,7 +120,7 @@ def parse_request(http: HttpInput, function: str, schemas: Sequence[str]) -> Rpc
     headers = http.headers
     schema = parse_profile(method, headers, schemas)
     media = parse_accept(headers.get("accept"))
-    count_exact, tx_rollback, applied = _prefer(headers.get("prefer"))
+    preferences = parse_prefer(headers.get("prefer"))
     params = parse_qsl(http.query_string, keep_blank_values=True)
     filters: list[Filter | Logic] = []
     args: dict[str, list[str]] = {}
@@ -177,8 +175,7 @@ def parse_request(http: HttpInput, function: str, schemas: Sequence[str]) -> Rpc
         args={k: tuple(v) for k, v in args.items()},
         body_kind=body_kind, json_body=json_body, json_keys=json_keys, raw_body=raw_body,
         filters=tuple(filters), select=select, order=order, offset=offset, limit=limit,
-        count_exact=count_exact, media=media,
-        tx_rollback=tx_rollback, preferences_applied=applied,
+        media=media, preferences=preferences,
     )
 
 
@@ -219,38 +216,6 @@ def parse_accept(accept: str | None) -> Media:
         if neg_quality < 0 and mtype in _MEDIA_BY_TYPE:
             return _MEDIA_BY_TYPE[mtype]
     raise MediaTypeError([c[2] for c in sorted(choices, key=lambda c: c[1])])
-
-
-def _prefer(prefer: str | None) -> tuple[bool, bool | None, tuple[str, ...]]:
-    if not prefer:
-        return False, None, ()
-    count_exact = False
-    tx_rollback: bool | None = None
-    strict = False
-    unknown: list[str] = []
-    applied: list[str] = []
-    for raw in prefer.split(","):
-        pref = raw.strip()
-        if not pref:
-            continue
-        key, _, value = pref.partition("=")
-        key, value = key.strip().lower(), value.strip().lower()
-        if key == "count" and value in ("exact", "planned", "estimated"):
-            count_exact = True
-            applied.append(f"count={value}")
-        elif key == "tx" and value in ("commit", "rollback"):
-            tx_rollback = value == "rollback"
-            applied.append(f"tx={value}")
-        elif key == "handling" and value in ("strict", "lenient"):
-            strict = value == "strict"
-            applied.append(f"handling={value}")
-        elif key in ("return", "timezone", "missing", "resolution", "max-affected", "params"):
-            continue
-        else:
-            unknown.append(pref)
-    if strict and unknown:
-        raise InvalidPreferences(unknown)
-    return count_exact, tx_rollback, tuple(applied)
 
 
 def _range(
@@ -476,15 +441,3 @@ def parse_select(value: str) -> tuple[SelectItem, ...]:
             )
         items.append(SelectItem(column, alias or None, cast or None))
     return tuple(items)
-
-
-def args_as_json(request: RpcRequest, variadic: Sequence[str] = ()) -> bytes:
-    """GET/form arguments as the JSON object the plan passes to ``json_to_record``.
-
-    A repeated argument: the last value wins, except for a variadic one (all, as an array).
-    """
-    obj: dict[str, Any] = {
-        key: list(values) if key in variadic else values[-1]
-        for key, values in request.args.items()
-    }
-    return msgspec.json.encode(obj)

@@ -7,54 +7,34 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from api.asgi import Receive, Scope, Send, encode_headers, send_error, send_response
 from api.config import Settings
 from api.errors import (
     ApiError,
-    DbConnectionError,
+    DatabaseUnavailable,
     InternalError,
     InvalidResourcePath,
     NoSchemaCache,
 )
-from api.observability import DatabaseUnavailable, Observability, RequestFinished
-from api.ratelimit import RequestRateLimiter
+from api.http import RequestContext, read_body, scope_headers
+from api.observability import DatabaseUnavailable as DatabaseUnavailableEvent
+from api.observability import Observability, RequestFinished
 from api.rpc.auth import Authenticator, AuthResult
 from api.rpc.parse import HttpInput, RpcRequest, parse_request
-from api.rpc.plan import Plan, PlanConfig, plan_call, pre_request_name
+from api.rpc.plan import CallPlan, PlanConfig, plan_call
+from api.rpc.query import Statement, call_statement
 from api.rpc.respond import head_for, respond
-from api.rpc.schema_cache import SchemaCacheHolder
-from api.rpc.transaction import Database, RequestContext, parse_cookies, search_path_for
+from api.rpc.schema_cache import SchemaCache, SchemaCacheHolder
+from api.rpc.transaction import Database
+
+if TYPE_CHECKING:  # api.ratelimit imports this package for AuthResult
+    from api.ratelimit import RequestRateLimiter
 
 log = logging.getLogger("metrics_rpc")
 ALLOW = "OPTIONS,GET,HEAD,POST"
-
-
-def scope_headers(scope: Scope) -> dict[str, str]:
-    """ASGI headers as a dict of lower-case names; repeated headers joined like HTTP does."""
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        if name in headers:
-            headers[name] += ("; " if name == "cookie" else ", ") + value
-        else:
-            headers[name] = value
-    return headers
-
-
-async def read_body(receive: Receive) -> bytes:
-    """The whole body; its size is capped by ``RequestLimitsMiddleware`` in front."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 class _Timer:
@@ -89,7 +69,7 @@ class RpcPipeline:
         self.rate_limiter = rate_limiter
         self.plan_config = PlanConfig(
             max_rows=settings.db_max_rows,
-            pre_request=pre_request_name(settings.db_pre_request, settings.db_schemas[0]),
+            pre_request=settings.db_pre_request,
             tx_end=settings.db_tx_end,
         )
 
@@ -105,8 +85,10 @@ class RpcPipeline:
             function, status = await self._handle(scope, receive, send, extra_headers)
         except ApiError as error:
             status = error.status
-            if isinstance(error, DbConnectionError):
-                self.observability.emit(DatabaseUnavailable(error.details or ""))
+            if isinstance(error, DatabaseUnavailable):
+                self.observability.emit(
+                    DatabaseUnavailableEvent(f"{error.code}: {error.details or error.message}")
+                )
             await send_error(send, error, extra_headers, head=head)
         except Exception:
             log.exception("unexpected error in %s %s", scope.get("method"), scope.get("path"))
@@ -131,7 +113,7 @@ class RpcPipeline:
         if method == "OPTIONS":
             await send_response(send, 200, [("allow", ALLOW), ("content-length", "0")], b"")
             return "", 200
-        cache = self.cache.current
+        cache = self.cache.current  # this request's snapshot, planned and run on it
         if cache is None:
             raise NoSchemaCache()
         headers = scope_headers(scope)
@@ -147,17 +129,14 @@ class RpcPipeline:
         request = parse_request(http, name, self.settings.db_schemas)
         timer.mark("parse")
         plan = plan_call(request, cache, self.plan_config)
+        statement = call_statement(plan)
         timer.mark("plan")
-        context = RequestContext(
-            method=method, path=path, headers=headers,
-            cookies=parse_cookies(headers.get("cookie")),
-            search_path=search_path_for(request.schema),
-        )
+        context = RequestContext.of(method, path, headers, request.schema)
         if plan.streaming:
-            status = await self._stream(send, request, plan, auth, context, timer,
+            status = await self._stream(send, request, statement, auth, context, cache, timer,
                                         extra_headers)
             return plan.function.name, status
-        result = await self.db.call(plan, auth, context)
+        result = await self.db.call(statement, auth, context, cache)
         timer.mark("transaction")
         response = respond(
             request, plan, rows=result.rows, body=result.body, total=result.total,
@@ -172,10 +151,12 @@ class RpcPipeline:
         return plan.function.name, response.status
 
     async def _stream(
-        self, send: Send, request: RpcRequest, plan: Plan, auth: AuthResult,
-        context: RequestContext, timer: _Timer, extra_headers: list[tuple[str, str]],
+        self, send: Send, request: RpcRequest, statement: Statement, auth: AuthResult,
+        context: RequestContext, cache: SchemaCache, timer: _Timer,
+        extra_headers: list[tuple[str, str]],
     ) -> int:
-        async with self.db.stream(plan, auth, context) as stream:
+        plan: CallPlan = statement.plan
+        async with self.db.stream(statement, auth, context, cache) as stream:
             timer.mark("transaction")
             status, headers = head_for(
                 request, plan, rows=None, total=None,

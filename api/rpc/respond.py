@@ -12,7 +12,7 @@ import msgspec
 
 from api.errors import GucHeadersError, GucStatusError, InvalidRange
 from api.rpc.parse import Media, RpcRequest
-from api.rpc.plan import Plan
+from api.rpc.plan import CallPlan
 
 CONTENT_TYPES: dict[Media, str] = {
     "json": "application/json; charset=utf-8",
@@ -79,7 +79,7 @@ def guc_status(raw: str | None) -> int | None:
 
 def head_for(
     request: RpcRequest,
-    plan: Plan,
+    plan: CallPlan,
     *,
     rows: int | None,
     total: int | None,
@@ -102,10 +102,9 @@ def head_for(
         status = 204
     if len(exposed_schemas) > 1:
         headers.append(("content-profile", request.schema))
-    applied = [p for p in request.preferences_applied
-               if not p.startswith("tx=") or (p == "tx=rollback") == plan.rollback]
+    applied = request.preferences.applied(rollback=plan.rollback)
     if applied:
-        headers.append(("preference-applied", ", ".join(applied)))
+        headers.append(("preference-applied", applied))
     extra = guc_headers(response_headers)
     if extra:
         names = {name for name, _ in extra}
@@ -116,7 +115,7 @@ def head_for(
 
 def respond(
     request: RpcRequest,
-    plan: Plan,
+    plan: CallPlan,
     *,
     rows: int,
     body: bytes | None,

@@ -49,6 +49,9 @@ class Function(msgspec.Struct, frozen=True):
     arg_names: frozenset[str] = frozenset()
     required_args: frozenset[str] = frozenset()
     single_unnamed: Arg | None = None  # the lone unnamed argument: takes the whole body
+    # the function returns a base type, so its one result column is named by an alias
+    # (a scalar's column is the function's name; a single OUT parameter's, its own)
+    returns_base_type: bool = False
 
     @property
     def returns_set(self) -> bool:
@@ -180,6 +183,11 @@ def build_function(row: Mapping[str, Any]) -> Function | None:
             return None  # would need a column definition list: not callable over HTTP
         shape = "setof_composite" if retset else "composite"
         columns = tuple(outputs)
+    elif len(outputs) == 1:
+        # a single OUT/INOUT parameter (or RETURNS TABLE with one column): an object per
+        # row, keyed by the parameter's name, as PostgREST answers
+        shape = "setof_composite" if retset else "composite"
+        columns = tuple(outputs)
     else:
         shape = "setof_scalar" if retset else "scalar"
         columns = (Column(name, return_type),)
@@ -191,6 +199,8 @@ def build_function(row: Mapping[str, Any]) -> Function | None:
         arg_names=frozenset(a.name for a in args),
         required_args=frozenset(a.name for a in args if not a.has_default),
         single_unnamed=args[0] if len(args) == 1 and args[0].name == "" else None,
+        returns_base_type=shape != "void" and row["return_typtype"] != "c"
+        and return_type != "record",
     )
 
 

@@ -13,7 +13,7 @@ Why one round trip is enough for a read, without giving up per-request role and 
   request) is disabled for the same reason; we reset what we change ourselves.
 * The request GUCs (``request.jwt.claims``, ``request.method``, …, ``search_path``) and
   read-only mode are set with ``set_config(…, true)`` by a one-time filter of the main
-  statement (see ``plan._gate``): PostgreSQL evaluates it in a gating Result node before the
+  statement (see ``query._gate``): PostgreSQL evaluates it in a gating Result node before the
   function scan below it starts; ``is_local`` makes them last for the statement's implicit
   transaction. ``transaction_read_only`` may be switched *on* mid-transaction, and every
   statement inside the function checks it, so writes fail with 25006 → 405.
@@ -28,35 +28,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
 import msgspec
+from asyncpg.exceptions import _base as asyncpg_base
 
 from api.config import Settings
 from api.errors import (
     ApiError,
+    DatabaseUnavailable,
     DbConnectionError,
     PoolTimeout,
     SingularityError,
     from_postgres_exception,
 )
+from api.http import RequestContext
 from api.rpc.auth import AuthResult
-from api.rpc.plan import RESPONSE_GUCS, SET_CONTEXT, Plan
-from api.rpc.schema_cache import SchemaCacheHolder
+from api.rpc.query import RESPONSE_GUCS_SQL, SET_CONTEXT_SQL, SWITCH_ROLE_SQL, Statement
+from api.rpc.schema_cache import SchemaCache
 
-SWITCH_ROLE_SQL = "select set_config(n, v, false) from unnest($1::text[], $2::text[]) as u(n, v)"
-SET_CONTEXT_SQL = f"select {SET_CONTEXT}"
-RESPONSE_GUCS_SQL = f"select {RESPONSE_GUCS}"
 STREAM_BATCH_ROWS = 5000
 READ_RETRIES = 2  # a restart drops every pooled connection: a read may meet more than one
+# Errors of the connection rather than of the statement: 503 with Retry-After, and the
+# connection is not given back to the pool as it is. InternalClientError is asyncpg's
+# "cannot switch to state …; another operation is in progress" on a broken connection.
 _CONNECTION_ERRORS = (
     OSError,
     asyncio.TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg_base.InternalClientError,
 )
 
 
@@ -69,39 +72,18 @@ class RpcConnection(asyncpg.Connection):  # type: ignore[misc]
         # we reset what we change ourselves (role, role settings); no round trip on release
         return ""
 
-
-class RequestContext(msgspec.Struct, frozen=True):
-    """What the transaction exposes to SQL as ``request.*`` GUCs."""
-
-    method: str
-    path: str
-    headers: Mapping[str, str]  # lower-case names
-    cookies: Mapping[str, str]
-    search_path: str
-
-    def values(self, auth: AuthResult) -> tuple[str, str, str, str, str, str]:
-        """$1-$6 of every plan: claims, method, path, headers, cookies, search_path."""
-        return (
-            auth.claims_json,
-            self.method,
-            self.path,
-            msgspec.json.encode(self.headers).decode(),
-            msgspec.json.encode(self.cookies).decode(),
-            self.search_path,
-        )
-
-
-def search_path_for(schema: str) -> str:
-    return '"' + schema.replace('"', '""') + '", "public"'
-
-
-def parse_cookies(header: str | None) -> dict[str, str]:
-    cookies: dict[str, str] = {}
-    for part in (header or "").split(";"):
-        name, eq, value = part.strip().partition("=")
-        if eq and name:
-            cookies[name] = value
-    return cookies
+    async def switch_role(self, role: str, cache: SchemaCache | None) -> None:
+        """Make ``role`` the session's role, with its ``ALTER ROLE … SET`` settings (and the
+        previous role's reset); nothing when the session already is ``role``. Called through
+        the pool's proxy, which forwards to this connection."""
+        if self.session_role == role:
+            return
+        settings = cache.session_settings(role) if cache else ()
+        names = ["role", *(n for n, _ in settings)]
+        values = [role, *(v for _, v in settings)]
+        self.session_role = None  # unknown until the switch has succeeded
+        await self.fetch(SWITCH_ROLE_SQL, names, values)
+        self.session_role = role
 
 
 class CallResult(msgspec.Struct, frozen=True):
@@ -136,9 +118,8 @@ class ResultStream(msgspec.Struct):
 class Database:
     """The connection pool of the authenticator role and the transactions run on it."""
 
-    def __init__(self, settings: Settings, cache: SchemaCacheHolder) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.cache = cache  # the role settings applied on a role switch
         self.pool: asyncpg.Pool | None = None
         self.waiting = 0  # requests waiting for a pooled connection
 
@@ -169,8 +150,11 @@ class Database:
     # --- connections -----------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def connection(self, auth: AuthResult) -> AsyncIterator[RpcConnection]:
-        """A pooled connection whose session role is ``auth.role``; DB errors as ``ApiError``."""
+    async def connection(
+        self, auth: AuthResult, cache: SchemaCache | None
+    ) -> AsyncIterator[RpcConnection]:
+        """A pooled connection whose session role is ``auth.role`` (with the role settings
+        of ``cache``, the request's snapshot); DB errors come out as ``ApiError``."""
         if self.pool is None:
             raise DbConnectionError("the connection pool is not started")
         self.waiting += 1
@@ -186,49 +170,46 @@ class Database:
             self.waiting -= 1
         try:
             with map_db_errors(auth):
-                raw: RpcConnection = conn._con if hasattr(conn, "_con") else conn
-                if raw.session_role != auth.role:
-                    await self._switch_role(conn, auth.role)
-                    raw.session_role = auth.role
-                yield conn
+                try:
+                    await conn.switch_role(auth.role, cache)
+                    yield conn
+                except _CONNECTION_ERRORS:
+                    conn.terminate()  # broken: the pool opens a new one in its place
+                    raise
         finally:
             with contextlib.suppress(Exception):
                 await self.pool.release(conn)
 
-    async def _switch_role(self, conn: Any, role: str) -> None:
-        cache = self.cache.current
-        settings = cache.session_settings(role) if cache else ()
-        names = ["role", *(n for n, _ in settings)]
-        values = [role, *(v for _, v in settings)]
-        await conn.fetch(SWITCH_ROLE_SQL, names, values)
+    # --- running statements ----------------------------------------------------------------
 
-    # --- running plans ---------------------------------------------------------------------
-
-    async def call(self, plan: Plan, auth: AuthResult, context: RequestContext) -> CallResult:
-        """Run a non-streaming plan; when read-only, retried up to ``READ_RETRIES`` times
-        on a dropped connection."""
-        args = (*context.values(auth), *plan.params)
-        retries = READ_RETRIES if plan.read_only else 0
+    async def call(self, statement: Statement, auth: AuthResult, context: RequestContext,
+                   cache: SchemaCache | None) -> CallResult:
+        """Run a non-streaming statement. A read is retried up to ``READ_RETRIES`` times
+        when the database was unavailable (a pooled connection the server dropped); an
+        error the function raised on purpose (``PT503``) is never retried."""
+        args = (*context.values(auth.claims_json), *statement.params)
+        retries = READ_RETRIES if statement.plan.read_only else 0
         while True:
             try:
-                async with self.connection(auth) as conn:
-                    return await self._call_on(conn, plan, args)
-            except ApiError as error:
-                # a pooled connection the server dropped (restart): reads try a fresh one
-                if error.status != 503 or retries == 0:
+                async with self.connection(auth, cache) as conn:
+                    return await self._call_on(conn, statement, args)
+            except DatabaseUnavailable:
+                if retries == 0:
                     raise
                 retries -= 1
 
-    async def _call_on(self, conn: Any, plan: Plan, args: Sequence[Any]) -> CallResult:
+    async def _call_on(self, conn: Any, statement: Statement,
+                       args: Sequence[Any]) -> CallResult:
+        plan = statement.plan
         if not plan.explicit_tx:
-            row = await conn.fetchrow(plan.sql, *args)
+            row = await conn.fetchrow(statement.sql, *args)
             if plan.singular and row[0] != 1:
                 raise SingularityError(row[0])
         else:
             tx = conn.transaction(readonly=plan.read_only)
             await tx.start()
             try:
-                row = await conn.fetchrow(plan.sql, *args)
+                row = await conn.fetchrow(statement.sql, *args)
                 if plan.singular and row[0] != 1:
                     raise SingularityError(row[0])
             except BaseException:
@@ -243,21 +224,24 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def stream(
-        self, plan: Plan, auth: AuthResult, context: RequestContext
+        self, statement: Statement, auth: AuthResult, context: RequestContext,
+        cache: SchemaCache | None,
     ) -> AsyncIterator[ResultStream]:
-        """Open a cursor on a streaming plan; the first batch is read before yielding."""
-        args = (*context.values(auth), *plan.params)
-        async with self.connection(auth) as conn:
+        """Open a cursor on a streaming statement; the first batch is read before yielding."""
+        plan = statement.plan
+        args = (*context.values(auth.claims_json), *statement.params)
+        async with self.connection(auth, cache) as conn:
             tx = conn.transaction(readonly=plan.read_only)
             await tx.start()
             try:
-                cursor = await conn.cursor(plan.sql, *args)
+                cursor = await conn.cursor(statement.sql, *args)
                 rows = await cursor.fetch(STREAM_BATCH_ROWS)
                 guc_row = await conn.fetchrow(RESPONSE_GUCS_SQL)
-                first = plan.stream_prefix + plan.stream_separator.join(r[0] for r in rows)
+                separator = statement.stream_separator
+                first = statement.stream_prefix + separator.join(r[0] for r in rows)
                 yield ResultStream(
                     response_headers=guc_row[0], response_status=guc_row[1], first=first,
-                    cursor=cursor, separator=plan.stream_separator, suffix=plan.stream_suffix,
+                    cursor=cursor, separator=separator, suffix=statement.stream_suffix,
                     exhausted=len(rows) < STREAM_BATCH_ROWS,
                 )
             except BaseException:
@@ -271,23 +255,24 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def transaction_as(
-        self, auth: AuthResult, context: RequestContext, *, read_only: bool = False
+        self, auth: AuthResult, context: RequestContext, cache: SchemaCache | None, *,
+        read_only: bool = False,
     ) -> AsyncIterator[Any]:
         """A connection in a transaction as ``auth.role`` with the request GUCs set.
 
         For other handlers (e.g. remote write ingest) that run their own SQL::
 
-            async with db.transaction_as(auth, context) as conn:
+            async with db.transaction_as(auth, context, cache) as conn:
                 await conn.execute("select api.ingest($1)", payload)
 
         Commits when the block ends, rolls back on an exception; PostgreSQL errors come out
         as ``ApiError`` with PostgREST's status mapping.
         """
         async with (  # connection() maps the errors of the whole block
-            self.connection(auth) as conn,
+            self.connection(auth, cache) as conn,
             conn.transaction(readonly=read_only),
         ):
-            await conn.fetch(SET_CONTEXT_SQL, *context.values(auth))
+            await conn.fetch(SET_CONTEXT_SQL, *context.values(auth.claims_json))
             yield conn
 
 

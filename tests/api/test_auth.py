@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from api.config import ConfigError, Settings
+from api.config import ConfigError, Settings, parse_jspath, walk_jspath
 from api.errors import ApiError
 from api.rpc import auth as auth_module
-from api.rpc.auth import Authenticator, AuthResult, parse_jspath, walk_jspath
+from api.rpc.auth import Authenticator, AuthResult
 
 SECRET = "reallyreallyreallyreallyverysafe-0123456789" * 2  # ≥ 64 bytes: fine for HS512
 NOW = 1_700_000_000.0

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from api.config import ConfigError, load_settings
+from api.config import (
+    ConfigError,
+    JSPath,
+    QualifiedName,
+    RateLimits,
+    Settings,
+    TxEnd,
+    load_settings,
+)
 
 
 def test_defaults_follow_postgrest() -> None:
@@ -15,7 +23,10 @@ def test_defaults_follow_postgrest() -> None:
     assert settings.db_anon_role == "web_anon"
     assert settings.server_port == 3000
     assert settings.db_channel == "pgrst"
-    assert settings.rate_limits == "web_anon=60/minute;writer=600/minute"
+    assert settings.rate_limits == RateLimits.parse("web_anon=60/minute;writer=600/minute")
+    assert settings.db_tx_end is TxEnd.COMMIT
+    assert settings.jwt_role_claim_key == JSPath.parse(".role")
+    assert settings.db_pre_request is None
     assert settings.bind_host == "0.0.0.0"
 
 
@@ -51,7 +62,7 @@ def test_postgrest_config_file_then_environment_wins(tmp_path: Path) -> None:
     assert settings.db_uri == "postgresql://authenticator@file/metrics"
     assert settings.server_port == 3002
     assert settings.db_max_rows == 100
-    assert settings.rate_limits == "off"
+    assert not settings.rate_limits.enabled
     via_env = load_settings({"METRICS_RPC_CONFIG": str(conf)})
     assert via_env.server_port == 3001
 
@@ -64,11 +75,61 @@ def test_postgrest_config_file_then_environment_wins(tmp_path: Path) -> None:
         ({"PGRST_DB_POOL": "0"}, "PGRST_DB_POOL"),
         ({"PGRST_SERVER_TIMING_ENABLED": "perhaps"}, "PGRST_SERVER_TIMING_ENABLED"),
         ({"PGRST_DB_SCHEMAS": " , "}, "PGRST_DB_SCHEMAS"),
+        ({"PGRST_DB_PRE_REQUEST": "api."}, "PGRST_DB_PRE_REQUEST"),
+        ({"PGRST_JWT_ROLE_CLAIM_KEY": "role"}, "PGRST_JWT_ROLE_CLAIM_KEY"),
+        ({"METRICS_RPC_RATE_LIMITS": "web_anon=lots"}, "METRICS_RPC_RATE_LIMITS"),
+        ({"METRICS_RPC_RATE_LIMITS": "=1/second"}, "METRICS_RPC_RATE_LIMITS"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as info:
         load_settings(env)
+    assert str(info.value).startswith(message + ":")
+    assert "\n" not in str(info.value)  # one line
+
+
+def test_typed_settings_are_parsed_once() -> None:
+    settings = load_settings({
+        "PGRST_DB_TX_END": "rollback-allow-override",
+        "PGRST_DB_PRE_REQUEST": "check_request",
+        "PGRST_DB_SCHEMAS": "api_v2,api",
+        "PGRST_JWT_ROLE_CLAIM_KEY": '.app."meta.data".roles[0]',
+        "METRICS_RPC_RATE_LIMITS": "web_anon=10/second;60/minute;writer=off",
+    })
+    assert settings.db_tx_end is TxEnd.ROLLBACK_ALLOW_OVERRIDE
+    assert settings.db_tx_end.rollback and settings.db_tx_end.allow_override
+    # an unqualified pre-request function lives in the first exposed schema
+    assert settings.db_pre_request == QualifiedName("api_v2", "check_request")
+    assert settings.jwt_role_claim_key.steps == (
+        ("key", "app"), ("key", "meta.data"), ("key", "roles"), ("index", 0)
+    )
+    budgets = settings.rate_limits.as_dict()
+    assert [str(item) for item in budgets["web_anon"]] == ["10 per 1 second", "60 per 1 minute"]
+    assert budgets["writer"] == ()
+
+
+def test_qualified_pre_request_keeps_its_schema() -> None:
+    settings = load_settings({"PGRST_DB_PRE_REQUEST": '"auth".check'})
+    assert settings.db_pre_request == QualifiedName("auth", "check")
+
+
+def test_strings_given_in_code_become_the_types() -> None:
+    settings = Settings(db_tx_end="commit-allow-override", rate_limits="off",  # type: ignore[arg-type]
+                        jwt_role_claim_key=".r", db_pre_request="pre")  # type: ignore[arg-type]
+    assert settings.db_tx_end is TxEnd.COMMIT_ALLOW_OVERRIDE
+    assert not settings.rate_limits.enabled
+    assert settings.jwt_role_claim_key.find({"r": "writer"}) == "writer"
+    assert settings.db_pre_request == QualifiedName("api", "pre")
+    with pytest.raises(ConfigError, match=r"^PGRST_DB_TX_END: must be one of"):
+        Settings(db_tx_end="sometimes")  # type: ignore[arg-type]
+
+
+def test_empty_optional_values_are_unset() -> None:
+    settings = load_settings({"PGRST_DB_MAX_ROWS": "", "PGRST_ADMIN_SERVER_PORT": "",
+                              "PGRST_DB_PRE_REQUEST": ""})
+    assert settings.db_max_rows is None
+    assert settings.admin_server_port is None
+    assert settings.db_pre_request is None
 
 
 def test_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:

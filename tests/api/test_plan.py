@@ -6,10 +6,21 @@ from typing import Any
 
 import pytest
 
+from api.config import QualifiedName, TxEnd
 from api.errors import ApiError
-from api.rpc.parse import HttpInput, parse_request
-from api.rpc.plan import CONTEXT_PARAMS, Plan, PlanConfig, plan_call, pre_request_name
-from api.rpc.schema_cache import Arg, Column, Function, SchemaCache, build_schema_cache
+from api.rpc.parse import Filter, HttpInput, OrderTerm, parse_request
+from api.rpc.plan import (
+    CallPlan,
+    JsonArgs,
+    OutputColumn,
+    Page,
+    PlanConfig,
+    QueryArgs,
+    RawArg,
+    TxMode,
+    plan_call,
+)
+from api.rpc.schema_cache import Arg, Column, build_schema_cache
 
 SCHEMAS = ("api", "v2")
 
@@ -46,6 +57,9 @@ ROWS = [
     row("big", retset=True, rows=100000.0, return_type="record", return_typtype="p",
         arg_names=["i"], arg_modes=["t"], arg_types=["integer"]),
     row("add", schema="v2", arg_names=["a", "b"], arg_types=["integer", "integer"]),
+    row("single_out", arg_names=["num", "num_plus_one"], arg_modes=["i", "o"],
+        arg_types=["integer", "integer"]),
+    row("one_column", retset=True, arg_names=["x"], arg_modes=["t"], arg_types=["integer"]),
 ]
 ROWS[1].update(arg_names=["min_id", "id", "name", "score"],
                arg_types=["integer", "integer", "text", "numeric"])
@@ -54,7 +68,7 @@ CACHE = build_schema_cache(ROWS)
 
 
 def plan(query: str = "", method: str = "GET", body: bytes = b"", fn: str = "items",
-         config: PlanConfig | None = None, **headers: str) -> Plan:
+         config: PlanConfig | None = None, **headers: str) -> CallPlan:
     hdrs = {k.replace("_", "-"): v for k, v in headers.items()}
     request = parse_request(HttpInput(method, f"/rpc/{fn}", query, hdrs, body), fn, SCHEMAS)
     return plan_call(request, CACHE, config or PlanConfig())
@@ -150,104 +164,118 @@ def test_overloads_by_same_names_are_300() -> None:
 def test_single_unnamed_parameters() -> None:
     p = plan(fn="echo", method="POST", body=b'{"anything": [1]}')
     assert p.function.name == "echo"
-    assert p.params == ('{"anything": [1]}',)
+    assert p.arguments == RawArg('{"anything": [1]}')
     t = plan(fn="echo_text", method="POST", body=b"hi", content_type="text/plain")
-    assert t.params == ("hi",)
+    assert t.arguments == RawArg("hi")
 
 
-# --- the statement ---------------------------------------------------------------------------
+# --- the plan's fields ------------------------------------------------------------------------
 
 
-def test_values_are_only_bind_parameters() -> None:
-    evil = "x'; drop table t; --"
-    p = plan(f"min_id=1&name=eq.{evil}&select=id,{evil}:name", fn="items")
-    assert "drop table" not in p.sql
-    assert evil in p.params
-    assert p.params.count(evil) == 2  # the filter operand and the select alias
-    assert f"${CONTEXT_PARAMS + 1}::json" in p.sql  # the arguments object
+def test_query_arguments_are_sorted_last_wins_variadic_takes_all() -> None:
+    p = plan("b=2&a=1&a=3", fn="add")
+    assert p.args == (Arg("a", "integer", False), Arg("b", "integer", True))
+    assert p.arguments == QueryArgs((("a", "3"), ("b", "2")))
+    assert plan("vals=1&vals=2", fn="sum_all").arguments == QueryArgs((("vals", ("1", "2")),))
+    assert plan(fn="noop").arguments is None and plan(fn="noop").args == ()
+
+
+def test_json_and_unnamed_arguments() -> None:
+    p = plan(fn="add", method="POST", body=b'{"a": 1}')
+    assert p.arguments == JsonArgs(b'{"a": 1}') and [a.name for a in p.args] == ["a"]
+    assert plan(fn="add", method="POST", body=b'[{"a": 1}, {"a": 2}]').arguments == (
+        JsonArgs(b'{"a":1}'))
+
+
+def test_equal_requests_give_equal_hashable_plans() -> None:
+    one = plan("b=2&a=1", fn="add")
+    other = plan("a=1&b=2", fn="add")
+    assert one == other and hash(one) == hash(other)
+    assert len({one, other, plan("a=1&b=3", fn="add")}) == 2
+
+
+def test_filters_select_order_and_page() -> None:
+    p = plan("id=not.in.(1,2)&name=ilike.*a*&select=ident:id,score::text&order=score.desc"
+             "&limit=5&offset=10")
+    assert p.filters == (Filter("id", "in", ("1", "2"), negated=True),
+                         Filter("name", "ilike", "*a*"))
+    assert p.columns == (OutputColumn("ident", Column("id", "integer")),
+                         OutputColumn("score", Column("score", "numeric"), "text"))
+    assert not p.plain_columns
+    assert p.order == (OrderTerm("score", descending=True),)
+    assert p.page == Page(offset=10, limit=5)
+
+
+def test_every_column_when_no_select() -> None:
+    p = plan()
+    assert [c.name for c in p.columns] == ["id", "name", "score"] and p.plain_columns
+    assert plan(fn="noop").columns == ()
+    assert [c.name for c in plan("n=1&select=id", fn="numbers").columns] == ["numbers"]
 
 
 def test_unknown_columns_are_400() -> None:
-    for query in ("nope=eq.1", "order=nope", "select=nope", "or=(nope.eq.1)"):
+    for query in ("nope=eq.1", "order=nope", "select=nope", "or=(nope.eq.1)",
+                  "and=(id.eq.1,or(nope.eq.2))"):
         err = error_of(query=query)
         assert (err.status, err.code) == (400, "42703"), query
         assert err.message == "column items.nope does not exist"
 
 
-def test_filters_and_order_sql() -> None:
-    p = plan("id=not.in.(1,2)&name=ilike.*a*&score=is.null&order=score.desc.nullslast,id")
-    assert 'not (_f."id" = any($7::text[]::integer[]))' in p.sql
-    assert '_f."name"::text ilike $8::text' in p.sql
-    assert '_f."score" is null' in p.sql
-    assert 'order by _f."score" desc nulls last, _f."id" asc' in p.sql
-    assert p.params == (["1", "2"], "%a%")
+def test_max_rows_caps_the_page() -> None:
+    assert plan("limit=500", config=PlanConfig(max_rows=100)).page == Page(0, 100)
+    assert plan(config=PlanConfig(max_rows=100)).page == Page(0, 100)
+    assert plan("limit=5", config=PlanConfig(max_rows=100)).page == Page(0, 5)
+    assert plan().page == Page(0, None)
 
 
-def test_limit_offset_and_max_rows() -> None:
-    p = plan("limit=5&offset=10")
-    assert p.sql.endswith(" limit $7 offset $8) as _p")
-    assert p.params == (5, 10) and p.offset == 10
-    capped = plan("limit=500", config=PlanConfig(max_rows=100))
-    assert capped.params == (100,)
-    assert plan(config=PlanConfig(max_rows=100)).params == (100,)
+def test_count_preference() -> None:
+    assert plan(prefer="count=exact").count
+    assert plan(prefer="count=planned").count  # counted exactly, not claimed as planned
+    assert not plan().count
 
 
-def test_count_uses_one_materialized_source() -> None:
-    p = plan("id=gt.1", prefer="count=exact")
-    assert not plan("id=gt.1").sql.startswith("with _s as")  # no count: no materialized _s
-    assert p.sql.startswith("with _s as (select _f.* from")
-    assert "(select count(*) from _s)" in p.sql
-
-
-def test_gate_sets_gucs_and_read_only_before_the_call() -> None:
-    p = plan()
-    for guc in ("request.jwt.claims", "request.method", "request.path", "request.headers",
-                "request.cookies", "search_path", "transaction_read_only"):
-        assert f"set_config('{guc}'" in p.sql
-    with_pre = plan(config=PlanConfig(pre_request=("api", "check")))
-    assert 'from "api"."check"() as _pre' in with_pre.sql
+def test_pre_request_is_part_of_the_plan() -> None:
+    pre = QualifiedName("api", "check")
+    assert plan(config=PlanConfig(pre_request=pre)).pre_request == pre
+    assert plan().pre_request is None
 
 
 def test_transaction_modes() -> None:
     get_write = plan("v=x", fn="write")
-    assert get_write.read_only and not get_write.explicit_tx
+    assert get_write.tx == TxMode(read_only=True, rollback=False)
+    assert not get_write.explicit_tx
     post_write = plan(fn="write", method="POST", body=b'{"v": "x"}')
     assert not post_write.read_only and post_write.explicit_tx
-    assert "transaction_read_only" not in post_write.sql
     post_read = plan("", fn="add", method="POST", body=b'{"a": 1}')
     assert post_read.read_only and not post_read.explicit_tx
     assert not plan(prefer="tx=rollback").rollback  # commit mode: no override
-    allowed = PlanConfig(tx_end="commit-allow-override")
+    allowed = PlanConfig(tx_end=TxEnd.COMMIT_ALLOW_OVERRIDE)
     assert plan(prefer="tx=rollback", config=allowed).rollback
-    assert plan(config=PlanConfig(tx_end="rollback")).rollback
+    assert plan(prefer="tx=rollback", config=allowed).explicit_tx
+    assert plan(config=PlanConfig(tx_end=TxEnd.ROLLBACK)).rollback
+    assert not plan(prefer="tx=commit",
+                    config=PlanConfig(tx_end=TxEnd.ROLLBACK_ALLOW_OVERRIDE)).rollback
 
 
-def test_media_shapes() -> None:
-    assert "json_agg(_p)" in plan().sql
-    assert "-> 0" in plan(accept="application/vnd.pgrst.object+json").sql
-    csv = plan(accept="text/csv")
-    assert "string_agg" in csv.sql and "id,name,score" in csv.params
-    aliased = plan("select=ident:id,score::text")
-    assert "json_build_object" in aliased.sql and "ident" in aliased.params
-    assert "(_f.\"score\")::text" in aliased.sql
-    assert "null::bytea" in plan(fn="noop").sql
+def test_media() -> None:
+    assert plan().media == "json"
+    assert plan(accept="application/vnd.pgrst.object+json").singular
+    assert plan(accept="text/csv").media == "csv"
 
 
 def test_streaming_only_for_big_functions_without_small_limit() -> None:
-    assert plan(fn="big").streaming
+    assert plan(fn="big").streaming and plan(fn="big").explicit_tx
     assert not plan("limit=10", fn="big").streaming
+    assert plan("limit=20000", fn="big").streaming
     assert not plan(fn="big", prefer="count=exact").streaming
+    assert not plan(fn="big", accept="application/vnd.pgrst.object+json").streaming
     assert not plan().streaming
-    csv = plan(fn="big", accept="text/csv")
-    assert csv.streaming and csv.stream_prefix == b"i\n"
 
 
-def test_pre_request_name() -> None:
-    assert pre_request_name(None, "api") is None
-    assert pre_request_name("check", "api") == ("api", "check")
-    assert pre_request_name("auth.check", "api") == ("auth", "check")
-
-
-def test_cache_is_a_value() -> None:
-    assert isinstance(CACHE, SchemaCache)
-    assert isinstance(CACHE.overloads("api", "add")[0], Function)
+def test_single_out_parameter_is_an_object() -> None:
+    fn = CACHE.overloads("api", "single_out")[0]
+    assert fn.shape == "composite" and fn.columns == (Column("num_plus_one", "integer"),)
+    assert fn.returns_base_type
+    one_column = CACHE.overloads("api", "one_column")[0]
+    assert one_column.shape == "setof_composite"
+    assert one_column.columns == (Column("x", "integer"),)

@@ -1,0 +1,311 @@
+"""Stage 3b of the pipeline: a ``CallPlan`` → one parameterised SQL statement. Pure.
+
+Identifiers in the SQL come only from the plan's catalog values (function, argument and
+column names) or from this module's own constants; every value from the request —
+arguments, filter operands, select aliases, limit/offset — is a bind parameter.
+
+The statement does everything in one round trip (see ``api/rpc/transaction.py`` for why
+that is safe): a *gate* sets the request GUCs, read-only mode and runs the pre-request
+function before the function is called, and the outer aggregate builds the whole body
+(JSON via ``json_agg``, CSV via ``string_agg``) and reads ``response.headers`` /
+``response.status`` after the call, so Python only passes bytes through.
+
+Shape of the statement (``$1``-``$6`` are the request context, the plan's values follow)::
+
+    select count(*), <body>, <total>, current_setting('response.headers', true), …
+    from (select <columns> from json_to_record($7::json) as _a(…),
+                 lateral "schema"."fn"("a" := _a."a") as _f
+          where (select <gate>) and <filters> order by … limit $8 offset $9) as _p
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import msgspec
+
+from api.config import QualifiedName
+from api.rpc.parse import Filter, Logic
+from api.rpc.plan import CallPlan, JsonArgs, OutputColumn, QueryArgs, RawArg
+from api.rpc.schema_cache import Function
+
+# the request GUCs every statement sets, in the order of their parameters ($1 … $6), which
+# are ``api.http.RequestContext.values``
+CONTEXT_GUCS = ("request.jwt.claims", "request.method", "request.path", "request.headers",
+                "request.cookies", "search_path")
+CONTEXT_PARAMS = len(CONTEXT_GUCS)
+_SET_CONTEXT_CALLS = tuple(
+    f"set_config('{name}', ${i}, true)" for i, name in enumerate(CONTEXT_GUCS, start=1)
+)
+RESPONSE_GUCS = (
+    "nullif(current_setting('response.headers', true), ''), "
+    "nullif(current_setting('response.status', true), '')"
+)
+# statements of their own, for the transaction stage
+SET_CONTEXT_SQL = "select " + ", ".join(_SET_CONTEXT_CALLS)
+RESPONSE_GUCS_SQL = f"select {RESPONSE_GUCS}"
+SWITCH_ROLE_SQL = "select set_config(n, v, false) from unnest($1::text[], $2::text[]) as u(n, v)"
+
+_COMPARISONS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_PATTERNS = {"like": "like", "ilike": "ilike", "match": "~", "imatch": "~*"}
+_IS = {"null": "is null", "not_null": "is not null", "true": "is true", "false": "is false",
+       "unknown": "is unknown"}
+
+
+class Statement(msgspec.Struct, frozen=True):
+    """The SQL of a plan: ``sql`` with ``params`` for $7 onwards; a streamed one yields a
+    pre-rendered row per result row, joined by ``stream_separator`` between
+    ``stream_prefix`` and ``stream_suffix``."""
+
+    plan: CallPlan
+    sql: str
+    params: tuple[Any, ...]
+    stream_prefix: bytes = b""
+    stream_separator: bytes = b","
+    stream_suffix: bytes = b""
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class _Params:
+    """Bind parameters after the context ones; ``add`` returns the placeholder."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${CONTEXT_PARAMS + len(self.values)}"
+
+
+def call_statement(plan: CallPlan) -> Statement:
+    fn = plan.function
+    params = _Params()
+    from_clause = _from_clause(plan, params)
+    where = [_gate(plan.read_only, plan.pre_request),
+             *(_condition(f, fn, params) for f in plan.filters)]
+    order = _order(plan)
+    page = ""
+    if plan.page.limit is not None:
+        page += f" limit {params.add(plan.page.limit)}"
+    if plan.page.offset:
+        page += f" offset {params.add(plan.page.offset)}"
+    columns = _column_exprs(plan)
+    plain = plan.plain_columns
+    # the catalog's own column names when the result is the function's columns (so
+    # json_agg(_p) gives the keys); positional names otherwise (aliases are bind parameters)
+    inner_cols = ", ".join(
+        f"{expr} as {quote_ident(name) if plain else f'_c{i}'}"
+        for i, (name, expr) in enumerate(columns)
+    ) or "1"
+    where_sql = " and ".join(where)
+    if plan.streaming:
+        row = _row_expr(plan, columns, params, plain)
+        sql = (f"select convert_to({row}, 'UTF8') from (select {inner_cols} from {from_clause}"
+               f" where {where_sql}{order}{page}) as _p")
+        if plan.media == "csv":
+            prefix = (_csv_header(columns) + "\n").encode()
+            sep, suffix = b"\n", b""
+        else:
+            prefix, sep, suffix = b"[", b",", b"]"
+        return Statement(plan, sql, tuple(params.values), prefix, sep, suffix)
+    body = _body_expr(plan, columns, params, plain)
+    if plan.count:
+        sql = (f"with _s as (select _f.* from {from_clause} where {where_sql}) "
+               f"select count(*)::int8, {body}, (select count(*) from _s)::int8, "
+               f"{RESPONSE_GUCS} from (select {inner_cols} from _s as _f{order}{page}) as _p")
+    else:
+        sql = (f"select count(*)::int8, {body}, null::int8, {RESPONSE_GUCS} "
+               f"from (select {inner_cols} from {from_clause} where {where_sql}{order}{page})"
+               " as _p")
+    return Statement(plan, sql, tuple(params.values))
+
+
+@functools.cache
+def _gate(read_only: bool, pre_request: QualifiedName | None) -> str:
+    """A one-time filter evaluated before the function runs (a gating Result node); built
+    once per (read_only, pre_request).
+
+    CASE guarantees the set_config calls finish before the pre-request function runs.
+    """
+    settings = " || ".join(_SET_CONTEXT_CALLS)
+    if read_only:
+        settings += " || set_config('transaction_read_only', 'on', true)"
+    then = "true"
+    if pre_request is not None:
+        schema = quote_ident(pre_request.schema or "public")
+        then = f"(select true from {schema}.{quote_ident(pre_request.name)}() as _pre)"
+    return f"(select case when ({settings}) is null then false else {then} end)"
+
+
+def _alias(fn: Function) -> str:
+    """``_f``; a function returning a base type names its one column in a column alias
+    (its OUT parameter's name, else the function's), as a table alias alone would rename it."""
+    if fn.shape == "void":
+        return f"_f({quote_ident(fn.name)})"
+    if fn.returns_base_type:
+        return f"_f({quote_ident(fn.columns[0].name)})"
+    return "_f"
+
+
+def _from_clause(plan: CallPlan, params: _Params) -> str:
+    fn = plan.function
+    call = f"{quote_ident(fn.schema)}.{quote_ident(fn.name)}"
+    alias = _alias(fn)
+    arguments = plan.arguments
+    if isinstance(arguments, RawArg):
+        unnamed = plan.args[0]
+        placeholder = params.add(arguments.value)
+        source = "text" if unnamed.type != "bytea" else "bytea"
+        return f"{call}({placeholder}::{source}::{unnamed.type}) as {alias}"
+    if arguments is None:
+        return f"{call}() as {alias}"
+    if isinstance(arguments, JsonArgs):
+        args_json = arguments.body.decode()
+    else:
+        args_json = _query_args_json(arguments)
+    record_cols = ", ".join(f"{quote_ident(a.name)} {a.type}" for a in plan.args)
+    call_args = ", ".join(
+        f"{'variadic ' if a.variadic else ''}{quote_ident(a.name)} := _a.{quote_ident(a.name)}"
+        for a in plan.args
+    )
+    return (f"json_to_record({params.add(args_json)}::json) as _a({record_cols}), "
+            f"lateral {call}({call_args}) as {alias}")
+
+
+def _query_args_json(arguments: QueryArgs) -> str:
+    return msgspec.json.encode(dict(arguments.values)).decode()
+
+
+def _column_type(fn: Function, name: str) -> str:
+    col = fn.column(name)
+    assert col is not None  # the plan checked every column name
+    return col.type
+
+
+def _condition(term: Filter | Logic, fn: Function, params: _Params) -> str:
+    if isinstance(term, Logic):
+        joined = f" {term.operator} ".join(_condition(t, fn, params) for t in term.terms)
+        sql = f"({joined or 'true'})"
+        return f"not {sql}" if term.negated else sql
+    col_type = _column_type(fn, term.column)
+    ref = f"_f.{quote_ident(term.column)}"
+    op = term.operator
+    if op in _COMPARISONS:
+        sql = f"{ref} {_COMPARISONS[op]} {params.add(_text(term.value))}::text::{col_type}"
+    elif op in _PATTERNS:
+        value = _text(term.value)
+        if op in ("like", "ilike"):
+            value = value.replace("*", "%")
+        sql = f"{ref}::text {_PATTERNS[op]} {params.add(value)}::text"
+    elif op == "in":
+        values = list(term.value) if isinstance(term.value, tuple) else [term.value]
+        sql = f"{ref} = any({params.add(values)}::text[]::{_array_of(col_type)})"
+    elif op == "is":
+        sql = f"{ref} {_IS[_text(term.value)]}"
+    elif op == "isdistinct":
+        sql = f"{ref} is distinct from {params.add(_text(term.value))}::text::{col_type}"
+    else:  # pragma: no cover - parse only produces the operators above
+        raise AssertionError(f"unknown operator {op}")
+    return f"not ({sql})" if term.negated else sql
+
+
+def _text(value: str | tuple[str, ...]) -> str:
+    return value if isinstance(value, str) else ",".join(value)
+
+
+def _array_of(type_name: str) -> str:
+    return type_name if type_name.endswith("[]") else f"{type_name}[]"
+
+
+def _order(plan: CallPlan) -> str:
+    if not plan.order:
+        return ""
+    terms = []
+    for term in plan.order:
+        sql = f"_f.{quote_ident(term.column)} {'desc' if term.descending else 'asc'}"
+        if term.nulls:
+            sql += f" nulls {term.nulls}"
+        terms.append(sql)
+    return " order by " + ", ".join(terms)
+
+
+def _column_exprs(plan: CallPlan) -> list[tuple[str, str]]:
+    """(output name, SQL expression over ``_f``) of each result column."""
+    fn = plan.function
+    if fn.shape == "void":
+        return [(fn.name, f"_f.{quote_ident(fn.name)}")]
+    return [(c.name, _column_expr(c)) for c in plan.columns]
+
+
+def _column_expr(column: OutputColumn) -> str:
+    expr = f"_f.{quote_ident(column.column.name)}"
+    return f"({expr})::{column.cast}" if column.cast else expr
+
+
+def _object_expr(columns: list[tuple[str, str]], params: _Params) -> str:
+    """One result row as a JSON object; keys are bind parameters (aliases come from the URL)."""
+    pairs = ", ".join(f"{params.add(name)}::text, _p._c{i}" for i, (name, _) in enumerate(columns))
+    return f"json_build_object({pairs})"
+
+
+def _refs(columns: list[tuple[str, str]], plain: bool) -> list[str]:
+    return [f"_p.{quote_ident(name)}" if plain else f"_p._c{i}"
+            for i, (name, _) in enumerate(columns)]
+
+
+def _body_expr(plan: CallPlan, columns: list[tuple[str, str]], params: _Params,
+               plain: bool) -> str:
+    fn = plan.function
+    if fn.shape == "void":
+        return "null::bytea"
+    if plan.media == "csv":
+        header = params.add(_csv_header(columns))
+        row = _csv_row(_refs(columns, plain))
+        return (f"convert_to({header}::text || coalesce(E'\\n' || string_agg({row}, E'\\n'), ''),"
+                " 'UTF8')")
+    if fn.shape in ("scalar", "setof_scalar"):
+        agg = f"json_agg({_refs(columns, plain)[0]})"
+    elif plain:
+        agg = "json_agg(_p)"
+    else:
+        agg = f"json_agg({_object_expr(columns, params)})"
+    if fn.shape in ("scalar", "composite") or plan.media == "object":
+        return f"convert_to(coalesce(({agg} -> 0)::text, 'null'), 'UTF8')"
+    return f"convert_to(coalesce({agg}, '[]')::text, 'UTF8')"
+
+
+def _row_expr(plan: CallPlan, columns: list[tuple[str, str]], params: _Params,
+              plain: bool) -> str:
+    """One pre-rendered row (streaming): JSON text or a CSV line."""
+    if plan.media == "csv":
+        return _csv_row(_refs(columns, plain))
+    if plan.function.shape == "setof_scalar":
+        return f"coalesce(to_json({_refs(columns, plain)[0]})::text, 'null')"
+    if plain:
+        return "row_to_json(_p)::text"
+    return f"{_object_expr(columns, params)}::text"
+
+
+def _csv_field(name: str) -> str:
+    if any(ch in name for ch in ',"\r\n'):
+        return '"' + name.replace('"', '""') + '"'
+    return name
+
+
+def _csv_header(columns: list[tuple[str, str]]) -> str:
+    return ",".join(_csv_field(name) for name, _ in columns)
+
+
+def _csv_row(refs: list[str]) -> str:
+    fields = []
+    for ref in refs:
+        value = f"{ref}::text"
+        fields.append(
+            f"coalesce(case when {value} ~ '[\",\\r\\n]' "
+            f"then '\"' || replace({value}, '\"', '\"\"') || '\"' else {value} end, '')"
+        )
+    return " || ',' || ".join(fields)
