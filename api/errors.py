@@ -516,7 +516,9 @@ class RaisedError(ApiError):
 
     def __init__(self, status: int, code: str, message: str, details: str | None = None,
                  hint: str | None = None, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(message, details, hint, headers)
+        # a 503 says when to come back, whoever chose it
+        own = {**_retry_after(1), **(headers or {})} if status == 503 else headers
+        super().__init__(message, details, hint, own)
         self.status = status
         self.code = code
 

@@ -26,7 +26,7 @@ import msgspec
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import Storage as AsyncStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.errors import ConfigurationError
+from limits.errors import ConfigurationError, StorageError
 from limits.storage import storage_from_string
 from prometheus_client import CollectorRegistry, Counter
 
@@ -43,6 +43,9 @@ DEFAULT_INGEST_LIMIT = "6000/minute"
 DEFAULT_KEY = "default"  # limit for roles not listed (none when absent)
 STORAGE_TIMEOUT = 0.5  # seconds one storage call may take before it counts as down
 RETRY_STORAGE_AFTER = 2.0  # seconds we skip a failed storage before trying it again
+
+# what a storage that is down or slow raises (a bug here is not one: it is raised and logged)
+_STORAGE_ERRORS = (StorageError, TimeoutError, OSError)
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -218,11 +221,12 @@ class RateLimiter:
         uri = config.storage_uri
         if not uri.startswith("async+"):
             uri = f"async+{uri}"
-        options: dict[str, float | str | bool] = {}
+        # storage failures come out as limits' StorageError, whatever the backend
+        options: dict[str, float | str | bool] = {"wrap_exceptions": True}
         # Memory storage cannot hang; a timeout there would only cost a timer per hit.
         self._timeout = None if uri.startswith("async+memory") else STORAGE_TIMEOUT * 2
         if "redis" in uri:
-            options = {"connect_timeout": STORAGE_TIMEOUT, "stream_timeout": STORAGE_TIMEOUT}
+            options.update(connect_timeout=STORAGE_TIMEOUT, stream_timeout=STORAGE_TIMEOUT)
         try:
             self._storage = cast(AsyncStorage, storage_from_string(uri, **options))
             self._strategy = MovingWindowRateLimiter(self._storage)
@@ -265,7 +269,7 @@ class RateLimiter:
         try:
             async with asyncio.timeout(self._timeout):
                 decision = await self._hit_storage(("metrics-rpc", budget, role, identity), items)
-        except Exception as exc:  # any storage failure: never let it become a 500
+        except _STORAGE_ERRORS as exc:  # the storage is down: never let it become a 500
             if self._down_until == 0.0:
                 log.warning(
                     "rate limit storage %s unavailable (%s: %s); failing %s",

@@ -94,6 +94,23 @@ create function test_api_v2.add(a int, b int default 10) returns int
   language sql immutable as $$ select a * b $$;
 create function test_api_v2.v2_only() returns text language sql immutable as $$ select 'v2' $$;
 
+-- a single OUT / INOUT parameter and a one-column table: objects, as in PostgREST
+create function test_api.single_out(num int, out num_plus_one int)
+  language sql immutable as $$ select num + 1 $$;
+create function test_api.single_inout(inout num int)
+  language sql immutable as $$ select num * 2 $$;
+create function test_api.one_column(n int) returns table(x int)
+  language sql immutable as $$ select generate_series(1, n) $$;
+-- PT503 on purpose; each run takes one more session-level advisory lock (7503, k), which
+-- outlives the aborted transaction, so a test can count the runs in pg_locks
+create function test_api.unavailable_on_purpose() returns int language plpgsql stable as $$
+begin
+  perform pg_try_advisory_lock(7503, (select count(*)::int + 1 from pg_locks
+                                      where locktype = 'advisory' and classid = 7503
+                                        and objsubid = 2));
+  raise sqlstate 'PT503' using message = 'come back later';
+end $$;
+
 do $$
 declare f regprocedure;
 begin
