@@ -1,0 +1,139 @@
+"""api/rpc/transaction.py against PostgreSQL, without HTTP: role switching on the pooled
+connection, the request's schema-cache snapshot, retries of reads after a dropped
+connection (and none for a 503 the function raised), errors as their ``ApiError`` case."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+from asyncpg.exceptions import _base as asyncpg_base
+
+from api.config import Settings
+from api.errors import DbConnectionError, RaisedError
+from api.http import RequestContext
+from api.rpc.auth import AuthResult
+from api.rpc.parse import HttpInput, parse_request
+from api.rpc.plan import PlanConfig, plan_call
+from api.rpc.query import Statement, call_statement
+from api.rpc.schema_cache import SchemaCache, load_schema_cache
+from api.rpc.transaction import Database, map_db_errors
+from tests.pgfixtures import DbInfo
+
+SCHEMAS = ("test_api",)
+ANON = AuthResult.of("web_anon", {"role": "web_anon"}, None, anonymous=True)
+WRITER = AuthResult.of("writer", {"role": "writer", "sub": "t"}, "t", anonymous=False)
+
+
+def run(db: DbInfo, body: Callable[[Database, SchemaCache], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        conn = await asyncpg.connect(db.authenticator_dsn)
+        try:
+            cache = await load_schema_cache(conn, SCHEMAS)
+        finally:
+            await conn.close()
+        database = Database(Settings(db_uri=db.authenticator_dsn, db_schemas=SCHEMAS,
+                                     db_pool=1))
+        await database.start()
+        try:
+            return await body(database, cache)
+        finally:
+            await database.close()
+
+    return asyncio.run(main())
+
+
+def statement(cache: SchemaCache, fn: str, query: str = "") -> Statement:
+    request = parse_request(HttpInput("GET", f"/rpc/{fn}", query, {}), fn, SCHEMAS)
+    return call_statement(plan_call(request, cache, PlanConfig()))
+
+
+def context(fn: str) -> RequestContext:
+    return RequestContext.of("GET", f"/rpc/{fn}", {"x-test": "1"}, "test_api")
+
+
+def test_call_switches_the_session_role_once_per_change(rpc_db: DbInfo) -> None:
+    async def body(db: Database, cache: SchemaCache) -> list[str]:
+        roles = []
+        for auth in (ANON, ANON, WRITER):
+            result = await db.call(statement(cache, "whoami"), auth, context("whoami"), cache)
+            assert result.body is not None
+            roles.append(json.loads(result.body)["current_user"])
+        async with db.connection(WRITER, cache) as conn:
+            assert conn.session_role == "writer"  # the proxy forwards to our connection
+        return roles
+
+    assert run(rpc_db, body) == ["web_anon", "web_anon", "writer"]
+
+
+def test_role_settings_come_from_the_requests_snapshot(rpc_db: DbInfo) -> None:
+    async def body(db: Database, cache: SchemaCache) -> tuple[str, str]:
+        timeout_of = "select current_setting('statement_timeout')"
+        edited = SchemaCache(
+            functions=cache.functions,
+            role_settings={**cache.role_settings, "writer": (("statement_timeout", "4321ms"),)},
+            default_settings={**cache.default_settings, "statement_timeout": "0"},
+            _session_settings={"writer": (("statement_timeout", "4321ms"),)},
+        )
+        async with db.connection(WRITER, edited) as conn:
+            with_snapshot = await conn.fetchval(timeout_of)
+        async with db.connection(ANON, edited) as conn:
+            reset = await conn.fetchval(timeout_of)
+        return with_snapshot, reset
+
+    assert run(rpc_db, body) == ("4321ms", "0")
+
+
+def test_a_read_is_retried_on_a_fresh_connection_after_a_drop(rpc_db: DbInfo) -> None:
+    async def body(db: Database, cache: SchemaCache) -> bytes | None:
+        async with db.connection(ANON, cache) as conn:
+            pid = await conn.fetchval("select pg_backend_pid()")
+        killer = await asyncpg.connect(rpc_db.dsn)
+        try:
+            await killer.execute("select pg_terminate_backend($1, 5000)", pid)
+        finally:
+            await killer.close()
+        result = await db.call(statement(cache, "add", "a=1"), ANON, context("add"), cache)
+        return result.body
+
+    assert run(rpc_db, body) == b"11"
+
+
+def test_a_planned_503_is_not_retried(rpc_db: DbInfo) -> None:
+    runs = ("select count(*) from pg_locks where locktype = 'advisory' and classid = 7503"
+            " and objsubid = 2")  # one more per run, held by the pooled session
+
+    async def body(db: Database, cache: SchemaCache) -> tuple[int, int]:
+        before = int(rpc_db.psql(runs))
+        with pytest.raises(RaisedError) as info:
+            await db.call(statement(cache, "unavailable_on_purpose"), ANON,
+                          context("unavailable_on_purpose"), cache)
+        assert (info.value.status, info.value.code) == (503, "PT503")
+        return before, int(rpc_db.psql(runs))
+
+    before, after = run(rpc_db, body)
+    assert after == before + 1
+
+
+def test_transaction_as_sets_the_request_gucs(rpc_db: DbInfo) -> None:
+    async def body(db: Database, cache: SchemaCache) -> tuple[str, str]:
+        async with db.transaction_as(WRITER, context("w"), cache) as conn:
+            row = await conn.fetchrow("select current_setting('request.method'),"
+                                      " current_setting('request.headers')")
+        return row[0], row[1]
+
+    assert run(rpc_db, body) == ("GET", '{"x-test":"1"}')
+
+
+def test_broken_connection_states_are_connection_errors() -> None:
+    for exc in (asyncpg_base.InternalClientError("cannot switch to state 12; another "
+                                                 "operation is in progress"),
+                asyncpg.ConnectionDoesNotExistError("connection was closed"),
+                OSError("connection refused")):
+        with pytest.raises(DbConnectionError) as info, map_db_errors(ANON):
+            raise exc
+        assert (info.value.status, info.value.headers["Retry-After"]) == (503, "1")
