@@ -6,7 +6,8 @@ admin routes ``/live``, ``/ready``,
 ``/metrics``. ``create_admin_app(runtime)`` serves only the admin routes (for
 ``PGRST_ADMIN_SERVER_PORT``). ``rate_limiter`` (default: from ``METRICS_RPC_RATE_LIMITS``)
 is awaited after auth on every RPC call, and by ``POST /api/v1/write`` with its ``ingest``
-budget. Handlers find the shared ``Runtime`` at ``request.app.state.runtime``.
+budget. Every route gets its dependencies one way: built from the shared ``Runtime`` when
+the app is created (``app.state.runtime`` is there for the admin app only).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The request pipeline for ``/rpc/<name>``: auth → (rate limit) → parse → plan →
-transaction → respond, each stage timed (``Server-Timing``). A raw ASGI app mounted at
-``/rpc`` by the app factory: it reads one request and writes one response, nothing more.
+"""The request pipeline for ``/rpc/<name>``: auth → (rate limit) → parse → plan (and its
+SQL, ``query``) → transaction → respond, each stage timed (``Server-Timing``). A raw ASGI
+app mounted at ``/rpc`` by the app factory: it reads one request and writes one response.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ ADVISORY_RUNS = ("select count(*) from pg_locks where locktype = 'advisory'"
 def test_a_function_raising_pt503_runs_once(api_server: ApiServer) -> None:
     before = int(api_server.db.psql(ADVISORY_RUNS))
     with api_server.client() as client:
-        r = client.get("/rpc/unavailable_on_purpose")
+        r = client.get("/rpc/unavailable_on_purpose",
+                       headers={"Accept-Profile": "test_api_v2"})
     assert (r.status_code, r.json()["code"], r.json()["message"]) == (
         503, "PT503", "come back later"
     )

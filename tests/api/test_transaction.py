@@ -24,7 +24,7 @@ from api.rpc.schema_cache import SchemaCache, load_schema_cache
 from api.rpc.transaction import Database, map_db_errors
 from tests.pgfixtures import DbInfo
 
-SCHEMAS = ("test_api",)
+SCHEMAS = ("test_api", "test_api_v2")
 ANON = AuthResult.of("web_anon", {"role": "web_anon"}, None, anonymous=True)
 WRITER = AuthResult.of("writer", {"role": "writer", "sub": "t"}, "t", anonymous=False)
 
@@ -47,8 +47,10 @@ def run(db: DbInfo, body: Callable[[Database, SchemaCache], Awaitable[Any]]) -> 
     return asyncio.run(main())
 
 
-def statement(cache: SchemaCache, fn: str, query: str = "") -> Statement:
-    request = parse_request(HttpInput("GET", f"/rpc/{fn}", query, {}), fn, SCHEMAS)
+def statement(cache: SchemaCache, fn: str, query: str = "",
+              profile: str = "test_api") -> Statement:
+    headers = {"accept-profile": profile}
+    request = parse_request(HttpInput("GET", f"/rpc/{fn}", query, headers), fn, SCHEMAS)
     return call_statement(plan_call(request, cache, PlanConfig()))
 
 
@@ -110,7 +112,7 @@ def test_a_planned_503_is_not_retried(rpc_db: DbInfo) -> None:
     async def body(db: Database, cache: SchemaCache) -> tuple[int, int]:
         before = int(rpc_db.psql(runs))
         with pytest.raises(RaisedError) as info:
-            await db.call(statement(cache, "unavailable_on_purpose"), ANON,
+            await db.call(statement(cache, "unavailable_on_purpose", profile="test_api_v2"), ANON,
                           context("unavailable_on_purpose"), cache)
         assert (info.value.status, info.value.code) == (503, "PT503")
         return before, int(rpc_db.psql(runs))
