@@ -1,7 +1,7 @@
 """The ``/rpc`` request pipeline (auth → parse → plan → query → transaction → respond).
 
 What the rest of the package uses of it is exported here; the stage modules are its
-internals. ``auth`` comes first: ``api.ratelimit`` (imported by the pipeline) needs it.
+internals.
 """
 
 from api.rpc.auth import Authenticator, AuthResult, load_keys

@@ -182,9 +182,8 @@ def plan_call(request: RpcRequest, cache: SchemaCache, config: PlanConfig) -> Ca
     read_only = request.method in ("GET", "HEAD") or fn.volatility != "volatile"
     for term in request.filters:
         _check_columns(term, fn)
-    order = tuple(
-        msgspec.structs.replace(t, column=_column(fn, t.column).name) for t in request.order
-    )
+    for order_term in request.order:
+        _column(fn, order_term.column)
     limit = request.limit
     if config.max_rows is not None:
         limit = config.max_rows if limit is None else min(limit, config.max_rows)
@@ -197,7 +196,7 @@ def plan_call(request: RpcRequest, cache: SchemaCache, config: PlanConfig) -> Ca
     args, arguments = _arguments(request, fn)
     return CallPlan(
         function=fn, args=args, arguments=arguments, filters=request.filters,
-        columns=_columns(request, fn), order=order, page=Page(request.offset, limit),
+        columns=_columns(request, fn), order=request.order, page=Page(request.offset, limit),
         count=count, tx=TxMode(read_only, _rollback(request, config.tx_end)),
         media=request.media, streaming=streaming, pre_request=config.pre_request,
     )
