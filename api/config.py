@@ -248,6 +248,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if kind is not None and isinstance(value, str):
                 try:
                     value = kind.parse(value)
+                except ConfigError:
+                    raise
                 except ValueError as exc:
                     raise ConfigError(f"{ENV_NAMES[field.name]}: {exc}") from None
                 msgspec.structs.force_setattr(self, field.name, value)

@@ -122,6 +122,9 @@ def test_strings_given_in_code_become_the_types() -> None:
     assert settings.db_pre_request == QualifiedName("api", "pre")
     with pytest.raises(ConfigError, match=r"^PGRST_DB_TX_END: must be one of"):
         Settings(db_tx_end="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError) as info:
+        Settings(jwt_role_claim_key="role")  # type: ignore[arg-type]
+    assert str(info.value) == "PGRST_JWT_ROLE_CLAIM_KEY: cannot parse 'role' at 0"
 
 
 def test_empty_optional_values_are_unset() -> None:
