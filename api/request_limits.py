@@ -28,6 +28,7 @@ from api.rpc.errors import ApiError, HeadersTooLarge, InvalidBody, PayloadTooLar
 
 # httptools.parse_url keeps offsets in 16 bits: a longer URL cannot be parsed at all
 PARSEABLE_URL_LENGTH = 65535
+LINGER_SECONDS = 2.0  # after a refusal: how long the rest of a request is read and dropped
 
 
 class _Refused(Exception):
@@ -53,6 +54,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._line_done = False
         self._head_timer: asyncio.TimerHandle | None = None
+        self._discarding = False  # refused: what still comes is read and dropped
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
@@ -63,23 +65,25 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            return
         if self._in_head:
             self._arm_head_timer()
-            if not self._line_done and b"\n" in data:
-                self._line_done = True  # (set early when data holds more than the line)
             limit = self.max_header_bytes
             if limit and self._head_bytes + len(data) > limit:
-                room = limit - self._head_bytes
-                self._feed(data[:room])  # what fits; is the head complete within it?
-                if self.transport.is_closing():
+                fits = data[:limit - self._head_bytes]
+                self._line_done = self._line_done or b"\n" in fits
+                self._feed(fits)  # is the head complete within the limit?
+                if self._discarding or self.transport.is_closing():
                     return
-                if self._in_head:
+                if self._in_head:  # no: 414 while still in the request line, else 431
                     self._refuse(HeadersTooLarge(limit) if self._line_done
                                  else UriTooLong(self.max_url_length))
                     return
-                data = data[room:]
+                data = data[len(fits):]
             else:
                 self._head_bytes += len(data)
+                self._line_done = self._line_done or b"\n" in data
         self._feed(data)
 
     def _feed(self, data: bytes) -> None:
@@ -139,7 +143,13 @@ class HeadLimitedProtocol(HttpToolsProtocol):
                 lines.append(f"{name}: {value}\r\n".encode("latin-1"))
         lines += [b"connection: close\r\n\r\n", body]
         self.transport.write(b"".join(lines))
-        self.transport.close()
+        # lingering close: closing with unread input would send a reset that can destroy
+        # the answer before the client reads it, so shut our side and discard the rest
+        # for a moment (as nginx's lingering_close does)
+        self._discarding = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
 def head_limited_protocol(settings: Settings) -> type[HeadLimitedProtocol]:
