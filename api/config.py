@@ -58,7 +58,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_url_length: int = 8192  # METRICS_RPC_MAX_URL_LENGTH: longer → 414
     max_header_bytes: int = 32768  # METRICS_RPC_MAX_HEADER_BYTES: request line + headers → 431
     header_timeout: float = 10.0  # METRICS_RPC_HEADER_TIMEOUT: seconds to send a request head
-    send_timeout: float = 10.0  # METRICS_RPC_SEND_TIMEOUT: seconds per streamed chunk (0 = off)
+    send_timeout: float = 5.0  # METRICS_RPC_SEND_TIMEOUT: seconds per streamed chunk (0 = off)
     # --- tools that are clients of the API ----------------------------------------
     api_url: str = "http://localhost:3000"  # METRICS_RPC_API_URL
     token: str | None = None  # METRICS_RPC_TOKEN: writer JWT used by collector / backfill
