@@ -45,7 +45,7 @@ def slow_reader(port: int) -> socket.socket:
 
 def main() -> None:
     cluster = harness.bench_cluster()
-    harness.ensure_database(cluster, "bench_slow_readers")
+    harness.ensure_database(cluster, "bench_slow_readers", fresh=True)
     harness.psql(cluster, "bench_slow_readers", BIG_SQL)
     print(f"pool {POOL}, {POOL} slow readers of {ROWS:,} rows; then one normal request")
     print(f"{'SEND_TIMEOUT':>12} {'status':>6} {'waited s':>9}")
