@@ -2,12 +2,13 @@
 
 ``create_app(settings)`` gives the API app: ``/rpc/<name>`` (the pipeline, a raw ASGI
 mount), ``GET /`` (OpenAPI), ``/docs``, ``POST /api/v1/write`` (remote write), and the
-admin routes ``/live``, ``/ready``,
-``/metrics``. ``create_admin_app(runtime)`` serves only the admin routes (for
-``PGRST_ADMIN_SERVER_PORT``). ``rate_limiter`` (default: from ``METRICS_RPC_RATE_LIMITS``)
-is awaited after auth on every RPC call, and by ``POST /api/v1/write`` with its ``ingest``
-budget. Every route gets its dependencies one way: built from the shared ``Runtime`` when
-the app is created (``app.state.runtime`` is there for the admin app only).
+admin routes ``/live``, ``/ready``, and ``/metrics`` unless ``PGRST_ADMIN_SERVER_PORT`` is
+set (then ``/metrics`` is only there). ``create_admin_app(runtime)`` serves only the admin
+routes (for ``PGRST_ADMIN_SERVER_PORT``). ``rate_limiter`` (default: from
+``METRICS_RPC_RATE_LIMITS``) is awaited after auth on every RPC call, and by
+``POST /api/v1/write`` with its ``ingest`` budget. Every route gets its dependencies one
+way: built from the shared ``Runtime`` when the app is created (``app.state.runtime`` is
+there for the admin app only).
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def _http_error(_request: Request[Any, Any, Any], exc: HTTPException) -> Respons
     return _error_response(HttpProtocolError(exc.status_code, str(exc.detail)))
 
 
-def _admin_handlers(runtime: Runtime) -> list[ControllerRouterHandler]:
+def _admin_handlers(runtime: Runtime, *, metrics: bool = True) -> list[ControllerRouterHandler]:
     @get("/live", sync_to_thread=False, include_in_schema=False)
     def live() -> Response[bytes]:
         return Response(b"", status_code=200)
@@ -140,10 +141,10 @@ def _admin_handlers(runtime: Runtime) -> list[ControllerRouterHandler]:
         return Response(b"", status_code=200 if runtime.ready else 503)
 
     @get("/metrics", sync_to_thread=False, include_in_schema=False)
-    def metrics() -> Response[bytes]:
+    def metrics_route() -> Response[bytes]:
         return Response(runtime.observability.exposition(), media_type=PROMETHEUS_CONTENT_TYPE)
 
-    return [live, ready, metrics]
+    return [live, ready, metrics_route] if metrics else [live, ready]
 
 
 def create_app(settings: Settings, *, rate_limiter: RequestRateLimiter | None = None) -> Litestar:
@@ -170,7 +171,8 @@ def create_app(settings: Settings, *, rate_limiter: RequestRateLimiter | None = 
 
     app = Litestar(
         route_handlers=[rpc, root, docs, remote_write_route(runtime.remote_write),
-                        *_admin_handlers(runtime)],
+                        # /metrics only on the admin port when there is one
+                        *_admin_handlers(runtime, metrics=settings.admin_server_port is None)],
         middleware=[RequestLimitsMiddleware.from_settings(settings)],
         request_max_body_size=None,  # RequestLimitsMiddleware is the one body limit
         lifespan=[runtime.lifespan],

@@ -50,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
 
     tok = sub.add_parser("token", help="mint a JWT with the configured secret")
     tok.add_argument("--role", default="writer")
-    tok.add_argument("--sub", default=None, help="subject claim (who is acting)")
+    tok.add_argument("--sub", default=None,
+                     help="subject claim (who is acting); required except for the anonymous role")
     tok.add_argument("--exp", default="1h", help="lifetime, e.g. 30m, 1h, 7d; 0 = no expiry")
     tok.add_argument("--claim", action="append", default=[], metavar="KEY=VALUE")
     _add_config(tok)
@@ -110,6 +111,10 @@ def _cmd_token(args: argparse.Namespace) -> int:
     from api.tokens import mint_token, parse_duration
 
     settings = load_settings(config_file=args.config)
+    if not args.sub and args.role != settings.db_anon_role:
+        # without a subject every such token shares one rate-limit bucket and audit name
+        raise ValueError(f"--sub is required for role {args.role} (who acts with the token; "
+                         "it keys the rate limit and the audit)")
     extra = dict(item.split("=", 1) for item in args.claim)
     lifetime = parse_duration(args.exp)
     print(mint_token(settings, args.role, sub=args.sub, expires_in=lifetime or None, extra=extra))

@@ -232,6 +232,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     trusted_proxies: tuple[str, ...] = ()  # METRICS_RPC_TRUSTED_PROXIES: addresses or CIDRs
     max_body_bytes: int = 16 * 1024 * 1024  # METRICS_RPC_MAX_BODY_BYTES: larger → 413
     max_url_length: int = 8192  # METRICS_RPC_MAX_URL_LENGTH: longer → 414
+    max_header_bytes: int = 32768  # METRICS_RPC_MAX_HEADER_BYTES: request line + headers → 431
+    header_timeout: float = 10.0  # METRICS_RPC_HEADER_TIMEOUT: seconds to send a request head
+    send_timeout: float = 5.0  # METRICS_RPC_SEND_TIMEOUT: seconds per streamed chunk (0 = off)
     # --- tools that are clients of the API ----------------------------------------
     api_url: str = "http://localhost:3000"  # METRICS_RPC_API_URL
     token: str | None = None  # METRICS_RPC_TOKEN: writer JWT used by collector / backfill
@@ -298,6 +301,9 @@ ENV_NAMES: dict[str, str] = {
     "trusted_proxies": "METRICS_RPC_TRUSTED_PROXIES",
     "max_body_bytes": "METRICS_RPC_MAX_BODY_BYTES",
     "max_url_length": "METRICS_RPC_MAX_URL_LENGTH",
+    "max_header_bytes": "METRICS_RPC_MAX_HEADER_BYTES",
+    "header_timeout": "METRICS_RPC_HEADER_TIMEOUT",
+    "send_timeout": "METRICS_RPC_SEND_TIMEOUT",
     "api_url": "METRICS_RPC_API_URL",
     "token": "METRICS_RPC_TOKEN",
     "migrate_db_uri": "METRICS_RPC_MIGRATE_DB_URI",

@@ -434,6 +434,18 @@ class UriTooLong(ApiError):
                          headers={"Connection": "close"})  # the body is not read
 
 
+class HeadersTooLarge(ApiError):
+    """431: the request line and headers exceed METRICS_RPC_MAX_HEADER_BYTES."""
+
+    status = 431
+    code = "MRPC431"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__("Request header fields too large",
+                         f"The request line and headers exceed {limit} bytes",
+                         headers={"Connection": "close"})  # the rest is not read
+
+
 class UnsupportedMediaType(ApiError):
     """415: a request body in a content type or encoding we do not read (remote write)."""
 

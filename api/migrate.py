@@ -8,6 +8,11 @@ an error rolls back, so the previous version of its functions stays callable.
 
 Two migrators at once are serialised by an advisory lock: the second one waits, then
 finds nothing left to do.
+
+Ownership: from migration 0062 on, what a file creates in our schemas is handed to the
+NOLOGIN role ``metrics_owner`` in the file's own transaction (``metrics_rpc.claim_ownership``),
+so SECURITY DEFINER functions never run as the migrating superuser, new ones included.
+(``CREATE OR REPLACE`` keeps the owner of an existing function by itself.)
 """
 
 from __future__ import annotations
@@ -24,6 +29,14 @@ import asyncpg
 SQL_ROOT = Path(__file__).resolve().parent.parent / "sql"
 _MIGRATION_NAME = re.compile(r"^(?P<version>\d+)_(?P<name>[A-Za-z0-9_\-]+)\.up\.sql$")
 _LOCK_KEY = 0x6D657472  # "metr": one advisory lock key for every migrator of a database
+# after each file: new objects in our schemas go to metrics_owner (once 0062 created it)
+_CLAIM_OWNERSHIP_SQL = """
+do $$ begin
+    if to_regprocedure('metrics_rpc.claim_ownership()') is not null then
+        perform metrics_rpc.claim_ownership();
+    end if;
+end $$
+"""
 _STATE_SQL = """
 create schema if not exists metrics_rpc;
 revoke all on schema metrics_rpc from public;
@@ -241,6 +254,7 @@ async def _apply(
     try:
         async with conn.transaction():
             await conn.execute(item.sql)
+            await conn.execute(_CLAIM_OWNERSHIP_SQL)
             await conn.execute(str(statement), *args)
     except asyncpg.PostgresError as exc:
         raise MigrationError(f"{item.label}: {_error_line(item.sql, exc)}") from exc

@@ -4,7 +4,7 @@
   replicas sharing one Redis enforce exactly one budget; at our limits (hundreds a minute)
   its memory cost is small.
 - Identity: the anonymous role is limited per client IP, any other role per JWT ``sub``
-  (the role name when the token has no ``sub``), each within that role's own budget.
+  (a token without one gets ``tok:<fingerprint>`` from auth), each within that role's own budget.
   ``/api/v1/write`` has its own ``ingest`` budget, per ``sub`` as well.
 - Storage errors never become a 500: the decision follows
   ``METRICS_RPC_RATE_LIMIT_FAIL_OPEN`` (allow, or 503), with one log line when the storage

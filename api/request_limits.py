@@ -1,21 +1,165 @@
-"""Request size limits as an ASGI middleware: URL length (414) and body size (413).
+"""Request limits, in two places.
 
-Checked before the request reaches the pipeline: the URL from the request line, the body
-from ``Content-Length`` when it is given, and, for chunked bodies, by counting bytes as the
-application reads them (so an oversized body is never buffered whole).
+* ``head_limited_protocol``: uvicorn's httptools protocol with limits on the request head,
+  enforced while the bytes arrive (before the parser buffers them): request line and
+  headers together at most ``METRICS_RPC_MAX_HEADER_BYTES`` (431; 414 while the request
+  line is not even complete), a URL over ``METRICS_RPC_MAX_URL_LENGTH`` is a 414 as soon as
+  it is seen, and a head not complete within ``METRICS_RPC_HEADER_TIMEOUT`` of its first
+  byte (or of the connection) closes the connection (slowloris, half-open sockets).
+* ``RequestLimitsMiddleware`` (ASGI): URL length (414, for any server) and body size (413):
+  the body from ``Content-Length`` when it is given, and, for chunked bodies, by counting
+  bytes as the application reads them (so an oversized body is never buffered whole).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from typing import cast
+from typing import Any, ClassVar, cast
 
+import httptools
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp as LitestarASGIApp
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from api.asgi import ASGIApp, Message, Receive, Scope, Send, send_error
 from api.config import Settings
-from api.errors import InvalidBody, PayloadTooLarge, UriTooLong
+from api.errors import ApiError, HeadersTooLarge, InvalidBody, PayloadTooLarge, UriTooLong
+
+# httptools.parse_url keeps offsets in 16 bits: a longer URL cannot be parsed at all
+PARSEABLE_URL_LENGTH = 65535
+LINGER_SECONDS = 2.0  # after a refusal: how long the rest of a request is read and dropped
+
+
+class _Refused(Exception):
+    """Raised in a parser callback to stop reading a head; never escapes the protocol."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class HeadLimitedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the head limits above (class attributes set by
+    ``head_limited_protocol``). State per connection: are we inside a request head, how
+    many bytes of it came, has its request line ended, the header timer."""
+
+    max_header_bytes: ClassVar[int] = 0  # 0 = no limit
+    max_url_length: ClassVar[int] = PARSEABLE_URL_LENGTH
+    header_timeout: ClassVar[float] = 0.0  # 0 = no timeout
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_head = True
+        self._head_bytes = 0
+        self._line_done = False
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._discarding = False  # refused: what still comes is read and dropped
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            return
+        if self._in_head:
+            self._arm_head_timer()
+            limit = self.max_header_bytes
+            if limit and self._head_bytes + len(data) > limit:
+                fits = data[:limit - self._head_bytes]
+                self._line_done = self._line_done or b"\n" in fits
+                self._feed(fits)  # is the head complete within the limit?
+                if self._discarding or self.transport.is_closing():
+                    return
+                if self._in_head:  # no: 414 while still in the request line, else 431
+                    self._refuse(HeadersTooLarge(limit) if self._line_done
+                                 else UriTooLong(self.max_url_length))
+                    return
+                data = data[len(fits):]
+            else:
+                self._head_bytes += len(data)
+                self._line_done = self._line_done or b"\n" in data
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        """uvicorn's ``data_received``, plus the refusals raised in our callbacks."""
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+        except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, _Refused):
+                self._refuse(exc.__context__.error)
+                return
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("Invalid HTTP request received.")
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > self.max_url_length:
+            raise _Refused(UriTooLong(self.max_url_length))
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._cancel_head_timer()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        # what follows on this connection is the next request's head (counted from its
+        # next read: the rest of this read, if any, is not)
+        self._in_head, self._head_bytes, self._line_done = True, 0, False
+
+    def _arm_head_timer(self) -> None:
+        if self.header_timeout and self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._in_head and not self.transport.is_closing():
+            self.transport.close()  # a slowloris gets no answer, just the end
+
+    def _refuse(self, error: ApiError) -> None:
+        """Answer ``error`` and close: the rest of the head is never read."""
+        self._cancel_head_timer()
+        body = error.body()
+        lines = [STATUS_LINE[error.status]]
+        for name, value in [*error.response_headers(), ("content-length", str(len(body)))]:
+            if name != "connection":
+                lines.append(f"{name}: {value}\r\n".encode("latin-1"))
+        lines += [b"connection: close\r\n\r\n", body]
+        self.transport.write(b"".join(lines))
+        # lingering close: closing with unread input would send a reset that can destroy
+        # the answer before the client reads it, so shut our side and discard the rest
+        # for a moment (as nginx's lingering_close does)
+        self._discarding = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+
+def head_limited_protocol(settings: Settings) -> type[HeadLimitedProtocol]:
+    """The protocol class for ``uvicorn.Config(http=...)`` with ``settings``' limits."""
+    max_url = min(settings.max_url_length or PARSEABLE_URL_LENGTH, PARSEABLE_URL_LENGTH)
+    return type("HeadLimitedProtocol", (HeadLimitedProtocol,), {
+        "max_header_bytes": settings.max_header_bytes,
+        "max_url_length": max_url,
+        "header_timeout": settings.header_timeout,
+    })
 
 
 def url_length(scope: Scope) -> int:

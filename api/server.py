@@ -10,25 +10,28 @@ import uvicorn
 
 from api.app import create_admin_app, create_app
 from api.config import Settings
+from api.request_limits import head_limited_protocol
 
 _LOG_LEVELS = {"crit": "critical", "error": "error", "warn": "warning", "info": "info",
                "debug": "debug"}
 
 
-def _config(app: Any, host: str, port: int, settings: Settings) -> uvicorn.Config:
+def uvicorn_config(app: Any, host: str, port: int, settings: Settings) -> uvicorn.Config:
+    """uvicorn as we run it (tests too): uvloop, httptools with the request head limits."""
     return uvicorn.Config(
-        app, host=host, port=port, loop="uvloop", http="httptools", lifespan="on",
-        log_level=_LOG_LEVELS.get(settings.log_level, "error"), access_log=False,
-        server_header=False, proxy_headers=False,
+        app, host=host, port=port, loop="uvloop", http=head_limited_protocol(settings),
+        lifespan="on", log_level=_LOG_LEVELS.get(settings.log_level, "error"),
+        access_log=False, server_header=False, proxy_headers=False,
     )
 
 
 async def serve_async(settings: Settings) -> None:
     app = create_app(settings)
-    servers = [uvicorn.Server(_config(app, settings.bind_host, settings.server_port, settings))]
+    host = settings.bind_host
+    servers = [uvicorn.Server(uvicorn_config(app, host, settings.server_port, settings))]
     if settings.admin_server_port:
         admin = create_admin_app(app.state.runtime)
-        admin_config = _config(admin, settings.bind_host, settings.admin_server_port, settings)
+        admin_config = uvicorn_config(admin, host, settings.admin_server_port, settings)
         admin_config.lifespan = "off"
         servers.append(uvicorn.Server(admin_config))
     tasks = [asyncio.create_task(s.serve()) for s in servers]

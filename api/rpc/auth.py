@@ -6,12 +6,15 @@ Follows PostgREST (``Auth/Jwt.hs``): the same key formats (HS secret, JWK, JWKS,
 Signatures are checked with pyjwt's algorithm objects directly, after we pick the keys
 ourselves: only keys whose type fits the token's ``alg`` are ever tried, which is what
 rules out ``alg: none`` and algorithm confusion (an HS token against an RSA key).
+A token of a non-anonymous role without ``sub`` gets ``sub = tok:<fingerprint>`` (in the
+claims too, so ``request.jwt.claims`` and the audit carry it): it keys the rate limit.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 import time
@@ -250,7 +253,7 @@ class Authenticator:
         if not isinstance(claims, dict):
             raise JwtClaimsError("Parsing claims failed")
         expires_at = self._check_claims(claims)
-        return self._result(claims), expires_at
+        return self._result(claims, token), expires_at
 
     def _check_claims(self, claims: dict[str, Any]) -> float | None:
         """PostgREST's checks, in its order; returns ``exp`` for the cache."""
@@ -284,7 +287,7 @@ class Authenticator:
                     raise JwtClaimsError("JWT not in audience")
         return float(exp) if exp is not None else None
 
-    def _result(self, claims: dict[str, Any]) -> AuthResult:
+    def _result(self, claims: dict[str, Any], token: str) -> AuthResult:
         value = self._role_path.find(claims)
         if value is None:
             if self._anon_role is None:
@@ -295,7 +298,16 @@ class Authenticator:
             anonymous = False
         sub = claims.get("sub")
         sub_text = sub if isinstance(sub, str) else (str(sub) if isinstance(sub, int) else None)
-        return AuthResult.of(role, {**claims, "role": role}, sub_text, anonymous)
+        claims = {**claims, "role": role}
+        if sub_text is None and not anonymous:
+            # rate limit and audit key: tokens without a subject must not share one bucket
+            sub_text = claims["sub"] = token_fingerprint(token)
+        return AuthResult.of(role, claims, sub_text, anonymous)
+
+
+def token_fingerprint(token: str) -> str:
+    """The stable stand-in for a missing ``sub``: ``tok:`` + 16 hex digits of its SHA-256."""
+    return "tok:" + hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 def _bearer_token(header: str) -> str:

@@ -9,7 +9,7 @@ profile headers. Whether an argument list fits a function is the plan stage's bu
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 from urllib.parse import parse_qsl
 
@@ -266,6 +266,8 @@ def parse_json_body(body: bytes) -> tuple[bytes, tuple[str, ...]]:
         value = msgspec.json.decode(body)
     except msgspec.DecodeError:
         raise InvalidBody() from None
+    except RecursionError:  # msgspec's nesting limit (about 1,000 levels): not a 500
+        raise InvalidBody("Empty or invalid json: nested too deeply") from None
     if isinstance(value, list):
         value = value[0] if value else {}
         if not isinstance(value, dict):
@@ -364,32 +366,111 @@ def _split_top(text: str, *, keep_quotes: bool) -> list[str]:
     return items
 
 
+MAX_LOGIC_DEPTH = 32  # and/or nesting; deeper trees are refused (400) before any recursion
+_LOGIC_HEADS = frozenset(("and", "or", "not.and", "not.or"))
+
+
+class _LogicFrame:
+    """An ``and(…)``/``or(…)`` being read by ``parse_logic``."""
+
+    __slots__ = ("negated", "operator", "terms")
+
+    def __init__(self, head: str) -> None:
+        self.negated = head.startswith("not.")
+        self.operator = head[4:] if self.negated else head
+        self.terms: list[Filter | Logic] = []
+
+    def logic(self) -> Logic:
+        return Logic(self.operator, tuple(self.terms), self.negated)  # type: ignore[arg-type]
+
+
 def parse_logic(key: str, value: str) -> Logic:
-    """``or=(a.eq.1,and(b.gt.2,c.is.null))`` → a ``Logic`` tree."""
-    negated = key.startswith("not.")
-    operator = key[4:] if negated else key
-    if not (value.startswith("(") and value.endswith(")")):
-        raise QueryParamError(
-            f'"failed to parse logic tree ({value})" (line 1, column 1)', 'expecting "("'
+    """``or=(a.eq.1,and(b.gt.2,c.is.null))`` → a ``Logic`` tree.
+
+    One pass over ``value`` with an explicit stack (no recursion), so the cost is linear in
+    its length and a tree deeper than ``MAX_LOGIC_DEPTH`` is a 400, never a RecursionError.
+    Inside an item, double quotes protect ``,()`` (a backslash escapes the next character)
+    and parentheses of a filter value (``in.(1,2)``) are kept with the item.
+    """
+
+    def fail(details: str) -> QueryParamError:
+        return QueryParamError(
+            f'"failed to parse logic tree ({value})" (line 1, column 1)', details
         )
-    terms: list[Filter | Logic] = []
-    for item in _split_top(value[1:-1], keep_quotes=True):
-        item = item.strip()
-        head = item.split("(", 1)[0]
-        if head in ("and", "or", "not.and", "not.or") and item.endswith(")"):
-            terms.append(parse_logic(head, item[len(head):]))
-            continue
-        column, dot, rest = item.partition(".")
-        if not dot or not is_filter(rest):
-            raise QueryParamError(
-                f'"failed to parse logic tree ({value})" (line 1, column 1)',
-                f"unexpected {item!r} expecting a filter",
-            )
-        flt = parse_filter(column, rest)
-        if isinstance(flt.value, str) and flt.value.startswith('"') and flt.value.endswith('"'):
-            flt = Filter(flt.column, flt.operator, flt.value[1:-1], flt.negated)
-        terms.append(flt)
-    return Logic(operator, tuple(terms), negated)  # type: ignore[arg-type]
+
+    if not (value.startswith("(") and value.endswith(")")):
+        raise fail('expecting "("')
+    stack = [_LogicFrame(key)]
+    buf: list[str] = []  # the current item
+    item_depth = 0  # parentheses open inside the current item
+    item_done = False  # the current item was an and(…)/or(…), closed
+    quoted = False
+    root: Logic | None = None
+
+    def end_item() -> None:
+        nonlocal buf, item_done
+        item = "".join(buf).strip()
+        buf = []
+        if item_done:
+            if item:
+                raise fail(f"unexpected {item!r} after a logic tree")
+            item_done = False
+            return
+        stack[-1].terms.append(_logic_filter(item, fail))
+
+    i, end = 1, len(value)
+    while i < end:
+        ch = value[i]
+        i += 1
+        if quoted:
+            if ch == "\\" and i < end:
+                buf.append(value[i])
+                i += 1
+                continue
+            quoted = ch != '"'
+            buf.append(ch)
+        elif ch == '"':
+            quoted = True
+            buf.append(ch)
+        elif ch == "(":
+            head = "".join(buf).strip() if item_depth == 0 and not item_done else ""
+            if head in _LOGIC_HEADS:
+                if len(stack) >= MAX_LOGIC_DEPTH:
+                    raise fail(f"logic trees nest at most {MAX_LOGIC_DEPTH} levels deep")
+                stack.append(_LogicFrame(head))
+                buf = []
+            else:
+                item_depth += 1
+                buf.append(ch)
+        elif ch == ")" and item_depth > 0:
+            item_depth -= 1
+            buf.append(ch)
+        elif ch == ")":
+            end_item()
+            frame = stack.pop()
+            if not stack:
+                root = frame.logic()
+                break
+            stack[-1].terms.append(frame.logic())
+            item_done = True
+        elif ch == "," and item_depth == 0:
+            end_item()
+        else:
+            buf.append(ch)
+    if root is None or i != end:
+        raise fail("unexpected end of input" if root is None else "unexpected text after \")\"")
+    return root
+
+
+def _logic_filter(item: str, fail: Callable[[str], QueryParamError]) -> Filter:
+    """One ``column.[not.]op.value`` item of a logic tree; ``"…"`` values unquoted."""
+    column, dot, rest = item.partition(".")
+    if not dot or not is_filter(rest):
+        raise fail(f"unexpected {item!r} expecting a filter")
+    flt = parse_filter(column, rest)
+    if isinstance(flt.value, str) and flt.value.startswith('"') and flt.value.endswith('"'):
+        flt = Filter(flt.column, flt.operator, flt.value[1:-1], flt.negated)
+    return flt
 
 
 def parse_order(value: str) -> tuple[OrderTerm, ...]:

@@ -5,12 +5,13 @@ app mounted at ``/rpc`` by the app factory: it reads one request and writes one 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from api.asgi import Receive, Scope, Send, encode_headers, send_error, send_response
+from api.asgi import Message, Receive, Scope, Send, encode_headers, send_error, send_response
 from api.config import Settings
 from api.errors import (
     ApiError,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # api.ratelimit imports this package for AuthResult
 
 log = logging.getLogger("metrics_rpc")
 ALLOW = "OPTIONS,GET,HEAD,POST"
+STREAM_CUT_STATUS = 408  # recorded for a stream cut by the send timeout (the client saw 200)
 
 
 class _Timer:
@@ -156,28 +158,50 @@ class RpcPipeline:
         extra_headers: list[tuple[str, str]],
     ) -> int:
         plan: CallPlan = statement.plan
-        async with self.db.stream(statement, auth, context, cache) as stream:
-            timer.mark("transaction")
-            status, headers = head_for(
-                request, plan, rows=None, total=None,
-                response_headers=stream.response_headers,
-                response_status=stream.response_status,
-                exposed_schemas=self.settings.db_schemas, has_body=True,
-            )
-            headers = [*headers, *extra_headers]
-            if self.settings.server_timing_enabled:
-                headers.append(("server-timing", timer.header()))
-            await send({"type": "http.response.start", "status": status,
-                        "headers": encode_headers(headers)})
+        timeout = self.settings.send_timeout or None
+
+        async def send_within_timeout(message: Message) -> None:
+            # a client that stops reading must not hold the transaction (and its pooled
+            # connection) open: past METRICS_RPC_SEND_TIMEOUT the stream is cut
             try:
-                if request.method != "HEAD":
-                    async for chunk in stream.chunks():
-                        await send({"type": "http.response.body", "body": chunk,
-                                    "more_body": True})
-            except Exception:
-                # the status line is gone: all we can do is log and cut the body short
-                log.exception("streaming /rpc/%s failed after the response started",
-                              plan.function.name)
-                status = 500
-            await send({"type": "http.response.body", "body": b""})
-            return status
+                await asyncio.wait_for(send(message), timeout)
+            except TimeoutError:
+                raise _SendTimedOut() from None
+
+        try:
+            async with self.db.stream(statement, auth, context, cache) as stream:
+                timer.mark("transaction")
+                status, headers = head_for(
+                    request, plan, rows=None, total=None,
+                    response_headers=stream.response_headers,
+                    response_status=stream.response_status,
+                    exposed_schemas=self.settings.db_schemas, has_body=True,
+                )
+                headers = [*headers, *extra_headers]
+                if self.settings.server_timing_enabled:
+                    headers.append(("server-timing", timer.header()))
+                await send_within_timeout({"type": "http.response.start", "status": status,
+                                           "headers": encode_headers(headers)})
+                try:
+                    if request.method != "HEAD":
+                        async for chunk in stream.chunks():
+                            await send_within_timeout({"type": "http.response.body",
+                                                       "body": chunk, "more_body": True})
+                except _SendTimedOut:
+                    raise  # out of the transaction: rolled back, connection released
+                except Exception:
+                    # the status line is gone: all we can do is log and cut the body short
+                    log.exception("streaming /rpc/%s failed after the response started",
+                                  plan.function.name)
+                    status = 500
+                await send_within_timeout({"type": "http.response.body", "body": b""})
+                return status
+        except _SendTimedOut:
+            # returning with the response incomplete makes the server close the connection
+            log.warning("/rpc/%s: the client read nothing for %ss, stream cut",
+                        plan.function.name, self.settings.send_timeout)
+            return STREAM_CUT_STATUS
+
+
+class _SendTimedOut(Exception):
+    """A streamed chunk could not be handed to the client within the send timeout."""

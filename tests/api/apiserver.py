@@ -19,6 +19,7 @@ import uvicorn
 from api.app import create_app
 from api.config import Settings
 from api.pgcluster import free_port
+from api.server import uvicorn_config
 from api.tokens import mint_token
 from tests.pgfixtures import DbInfo
 
@@ -38,12 +39,7 @@ class ApiServer:
         self.port = settings.server_port
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(settings, **app_kwargs)
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, loop="uvloop", http="httptools",
-            lifespan="on", log_level="warning", access_log=False,
-            # as in production (api/server.py): the app alone decides whom to believe
-            proxy_headers=False, server_header=False,
-        )
+        config = uvicorn_config(self.app, "127.0.0.1", self.port, settings)  # as in production
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, daemon=True,
                                         name=f"api-{self.port}")

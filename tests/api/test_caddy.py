@@ -139,6 +139,14 @@ def test_proxying_works(proxied: Caddy) -> None:
     assert error.json()["code"] == "PGRST202"
 
 
+@pytest.mark.parametrize("path", ["/metrics", "/metrics/", "/METRICS", "/metrics?x=1"])
+def test_metrics_is_not_public(proxied: Caddy, path: str) -> None:
+    response = httpx.get(f"{proxied.url}{path}")
+    assert response.status_code == 404
+    assert response.json()["code"] == "PGRST125"
+    assert "metrics_rpc" not in response.text
+
+
 @pytest.mark.parametrize("encoding", ["gzip", "zstd"])
 def test_responses_are_compressed_when_asked(proxied: Caddy, encoding: str) -> None:
     params = {"p_text": "compress me " * 200}

@@ -35,7 +35,7 @@ def test_token_is_signed_with_the_configured_secret() -> None:
 
 
 def test_token_without_secret_is_a_clear_error() -> None:
-    result = cli("token", "--role", "writer")
+    result = cli("token", "--role", "writer", "--sub", "ops")
     assert result.returncode == 2
     assert "PGRST_JWT_SECRET" in result.stderr
     assert "Traceback" not in result.stderr
@@ -63,7 +63,7 @@ def test_bad_setting_names_the_variable() -> None:
 
 def test_token_refuses_a_short_secret() -> None:
     """``token`` reads the secret as the API does: one it would refuse mints nothing."""
-    result = cli("token", "--role", "writer", PGRST_JWT_SECRET="too-short")
+    result = cli("token", "--role", "writer", "--sub", "ops", PGRST_JWT_SECRET="too-short")
     assert result.returncode == 2
     assert "32" in result.stderr
     assert "Traceback" not in result.stderr
@@ -72,7 +72,7 @@ def test_token_refuses_a_short_secret() -> None:
 def test_token_reads_the_secret_from_a_file(tmp_path: Path) -> None:
     secret_file = tmp_path / "jwt-secret"
     secret_file.write_text(SECRET + "\n")
-    result = cli("token", "--role", "writer", PGRST_JWT_SECRET=f"@{secret_file}")
+    result = cli("token", "--role", "writer", "--sub", "ops", PGRST_JWT_SECRET=f"@{secret_file}")
     assert result.returncode == 0, result.stderr
     claims = jwt.decode(result.stdout.strip(), SECRET, algorithms=["HS256"])
     assert claims["role"] == "writer"
@@ -81,7 +81,7 @@ def test_token_reads_the_secret_from_a_file(tmp_path: Path) -> None:
 def test_token_takes_an_unpadded_base64url_secret() -> None:
     raw = b"\xfb\xff" + SECRET.encode()  # bytes that base64url writes with - and _
     encoded = base64.urlsafe_b64encode(raw).decode().rstrip("=")
-    result = cli("token", "--role", "writer", PGRST_JWT_SECRET=encoded,
+    result = cli("token", "--role", "writer", "--sub", "ops", PGRST_JWT_SECRET=encoded,
                  PGRST_JWT_SECRET_IS_BASE64="true")
     assert result.returncode == 0, result.stderr
     assert jwt.decode(result.stdout.strip(), raw, algorithms=["HS256"])["role"] == "writer"

@@ -14,6 +14,7 @@ import jwt
 import pytest
 
 from api.config import Settings
+from api.rpc.parse import MAX_LOGIC_DEPTH
 from tests.api import hardening_db as hardening
 from tests.api.apiserver import running_app
 from tests.api.hardening_db import canary_intact
@@ -253,3 +254,32 @@ def test_pool_acquisition_timeout_is_504(hardening_db: DbInfo) -> None:
     assert_error(blocked, 504, "PGRST003")
     assert blocked.json()["message"] == "Timed out acquiring connection from connection pool."
     assert results["slow"].status_code == 200
+
+
+# --- parser limits -------------------------------------------------------------------
+
+
+def test_deeply_nested_logic_tree_is_400(hardening_db: DbInfo) -> None:
+    depth = 500  # raised RecursionError (500) before; the URL fits the default limit
+    value = "(" + "and(" * depth + "id.eq.1" + ")" * depth + ")"
+    with running_app(hardening.settings(hardening_db)) as url:
+        response = httpx.get(f"{url}/rpc/hardening_rows", params={"or": value}, timeout=30)
+    assert_error(response, 400, "PGRST100")
+    assert "nest" in response.json()["details"]
+
+
+def test_logic_tree_at_the_depth_limit_still_works(api: httpx.Client) -> None:
+    depth = MAX_LOGIC_DEPTH - 1  # and the root or=(…) makes MAX_LOGIC_DEPTH
+    value = "(" + "and(" * depth + "id.eq.2" + ")" * depth + ")"
+    response = api.get("/rpc/hardening_rows", params={"or": value})
+    assert response.status_code == 200, response.text
+    assert response.json() == [{"id": 2, "name": "b"}]
+
+
+def test_deeply_nested_json_body_is_400(hardening_db: DbInfo) -> None:
+    depth = 5000
+    body = b'{"p_text": ' + b"[" * depth + b"]" * depth + b"}"
+    with running_app(hardening.settings(hardening_db)) as url:
+        response = httpx.post(f"{url}/rpc/hardening_echo", content=body,
+                              headers={"Content-Type": "application/json"}, timeout=30)
+    assert_error(response, 400, "PGRST102")

@@ -112,7 +112,7 @@ def post(api: ApiServer, body: bytes, *, headers: dict[str, str] | None = None,
          role: str | None = "writer") -> httpx.Response:
     sent = dict(V1_HEADERS if headers is None else headers)
     if role is not None:
-        sent["Authorization"] = f"Bearer {api.token(role)}"
+        sent["Authorization"] = f"Bearer {api.token(role, sub='remote-write-test')}"
     return httpx.post(f"{api.base_url}/api/v1/write", content=body, headers=sent, timeout=30)
 
 

@@ -61,7 +61,7 @@ SELECT is_empty($$ SELECT fn FROM read_fns AS r JOIN pg_proc AS p ON p.oid = r.f
                    WHERE p.provolatile <> 's' OR NOT p.prosecdef $$,
                 'read functions are STABLE and SECURITY DEFINER');
 SELECT is_empty($$ SELECT fn FROM read_fns AS r JOIN pg_proc AS p ON p.oid = r.fn
-                   WHERE NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, metrics'] $$,
+                   WHERE NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, metrics, pg_temp'] $$,
                 'read functions pin search_path');
 SELECT is_empty($$ SELECT fn FROM read_fns WHERE obj_description(fn, 'pg_proc') IS NULL $$,
                 'read functions are documented (COMMENT, the OpenAPI description)');

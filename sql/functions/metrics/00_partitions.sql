@@ -6,7 +6,7 @@
 CREATE OR REPLACE FUNCTION metrics.ensure_partitions(p_times timestamptz[])
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
 DECLARE
     v_month   timestamp;

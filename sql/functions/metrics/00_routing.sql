@@ -2,7 +2,7 @@
 CREATE OR REPLACE FUNCTION metrics.route_schema(p_name text, p_labels jsonb)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT coalesce((
         SELECT r.target_schema

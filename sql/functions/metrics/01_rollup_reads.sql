@@ -11,7 +11,7 @@ CREATE OR REPLACE FUNCTION metrics.rollup_rows(
 RETURNS TABLE(name text, bucket timestamptz, last_time timestamptz, last_series bigint,
               last_value numeric, sum_value numeric, n bigint)
 LANGUAGE plpgsql STABLE STRICT
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -80,7 +80,7 @@ $$;
 CREATE OR REPLACE FUNCTION metrics.sum_before(p_schema text, p_name text, p_before timestamptz)
 RETURNS numeric
 LANGUAGE sql STABLE STRICT
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     WITH b AS (
         SELECT metrics.ceil_to(p_before, interval '1 minute') AS m,
@@ -102,7 +102,7 @@ $$;
 CREATE OR REPLACE FUNCTION metrics.last_value_before(p_schema text, p_name text, p_before timestamptz)
 RETURNS numeric
 LANGUAGE plpgsql STABLE STRICT
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
 DECLARE
     v_before timestamptz := metrics.ceil_to(p_before, interval '1 minute');

@@ -11,7 +11,7 @@ RETURNS TABLE(total numeric, excluded numeric, locked numeric, fees numeric,
               burned numeric, burned_time timestamptz,
               price numeric, price_time timestamptz)
 LANGUAGE sql STABLE STRICT
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT t.total, t.excluded, t.locked, t.fees,
            coalesce(t.total, 0) - coalesce(t.excluded, 0) - coalesce(t.locked, 0)

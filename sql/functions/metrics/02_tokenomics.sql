@@ -12,7 +12,7 @@ CREATE FUNCTION metrics.tokenomics(
 RETURNS TABLE(bucket timestamptz, total numeric, excluded numeric, locked numeric,
               fees numeric, circulating numeric, burned numeric, price numeric)
 LANGUAGE plpgsql STABLE STRICT
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE

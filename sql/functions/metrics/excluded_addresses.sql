@@ -4,7 +4,7 @@
 CREATE OR REPLACE FUNCTION api.get_excluded_addresses()
 RETURNS TABLE(id integer, value text)
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT e.id, e.value FROM metrics.excluded_addresses AS e ORDER BY e.id
 $$;
@@ -18,7 +18,7 @@ GRANT EXECUTE ON FUNCTION api.get_excluded_addresses() TO web_anon, writer;
 CREATE OR REPLACE FUNCTION api.add_excluded_address(p_value text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
 DECLARE
     v_value text := btrim(p_value);
@@ -46,7 +46,7 @@ GRANT EXECUTE ON FUNCTION api.add_excluded_address(text) TO writer;
 CREATE OR REPLACE FUNCTION api.rm_excluded_address(p_value text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
 DECLARE
     v_value text := btrim(p_value);

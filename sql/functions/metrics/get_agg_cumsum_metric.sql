@@ -10,7 +10,7 @@ CREATE OR REPLACE FUNCTION api.get_agg_cumsum_metric(
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 ROWS 10000
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     WITH increments AS (
         SELECT metrics.bucket_start(r.bucket, p_interval) AS b, sum(r.sum_value) AS s

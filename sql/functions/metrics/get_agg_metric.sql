@@ -10,7 +10,7 @@ CREATE OR REPLACE FUNCTION api.get_agg_metric(
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 ROWS 10000
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     -- last sample of each bucket, read from the coarsest rollup tier that fits
     SELECT DISTINCT ON (1) metrics.bucket_start(r.bucket, p_interval), r.last_value::text

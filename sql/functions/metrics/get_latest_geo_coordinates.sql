@@ -2,7 +2,7 @@ CREATE OR REPLACE FUNCTION api.get_latest_geo_coordinates()
 RETURNS TABLE(latitude double precision, longitude double precision,
               country_name text, city text)
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     WITH newest AS (
         -- per instance and geo metric, the series with the newest sample

@@ -6,7 +6,7 @@ CREATE OR REPLACE FUNCTION ingest.run_maintenance(
     p_months_ahead    integer     DEFAULT 2)
 RETURNS TABLE(action text, object text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE

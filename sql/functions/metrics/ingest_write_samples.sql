@@ -12,7 +12,7 @@
 CREATE OR REPLACE FUNCTION metrics.routes_token()
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r.priority), ''))
     FROM metrics.schema_routes AS r
@@ -28,7 +28,7 @@ CREATE OR REPLACE FUNCTION metrics.resolve_series(
     p_names text[], p_labels text[], p_ids bigint[], p_schemas text[])
 RETURNS TABLE(ids bigint[], schemas text[])
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
 DECLARE
     u_ord    bigint[];
@@ -95,7 +95,7 @@ CREATE OR REPLACE FUNCTION ingest.write_series_samples(
     p_amounts text[])            -- per sample: its supply/excluded_supply/amount label, or NULL
 RETURNS TABLE(received bigint, written bigint, duplicates bigint, routes text, series_ids bigint[])
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 -- float8 -> text -> numeric with the shortest exact digits, whatever the session says
 SET extra_float_digits = 1
 -- A batch's hashes stay in memory. Row estimates for unnest(array parameter) are far
@@ -370,7 +370,7 @@ CREATE OR REPLACE FUNCTION ingest.write_samples(
     p_values double precision[])
 RETURNS TABLE(received bigint, written bigint, duplicates bigint)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 SET work_mem = '64MB'
 SET enable_sort = off
 SET jit = off

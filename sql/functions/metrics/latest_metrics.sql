@@ -21,7 +21,7 @@ REVOKE ALL ON FUNCTION metrics.latest_metrics(text) FROM PUBLIC;
 CREATE OR REPLACE FUNCTION api.get_all_latest_mainnet_metrics()
 RETURNS TABLE("timestamp" timestamptz, table_name text, value text)
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT m."timestamp", m.table_name, m.value
     FROM metrics.latest_metrics('mainnet') AS m
@@ -36,7 +36,7 @@ GRANT EXECUTE ON FUNCTION api.get_all_latest_mainnet_metrics() TO web_anon, writ
 CREATE OR REPLACE FUNCTION api.get_all_latest_testnet_metrics()
 RETURNS TABLE("timestamp" timestamptz, table_name text, value text)
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT m."timestamp", m.table_name, m.value
     FROM metrics.latest_metrics('testnet') AS m
@@ -51,7 +51,7 @@ GRANT EXECUTE ON FUNCTION api.get_all_latest_testnet_metrics() TO web_anon, writ
 CREATE OR REPLACE FUNCTION api.get_all_latest_common_metrics()
 RETURNS TABLE("timestamp" timestamptz, table_name text, value text)
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT m."timestamp", m.table_name, m.value
     FROM metrics.latest_metrics('common') AS m
@@ -66,7 +66,7 @@ GRANT EXECUTE ON FUNCTION api.get_all_latest_common_metrics() TO web_anon, write
 CREATE OR REPLACE FUNCTION api.get_all_latest_cumsum_metrics()
 RETURNS TABLE("timestamp" timestamptz, table_name text, value text)
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT m."timestamp", m.table_name, m.value
     FROM metrics.latest_metrics('cumsum') AS m

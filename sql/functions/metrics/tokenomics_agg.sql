@@ -10,7 +10,7 @@ CREATE OR REPLACE FUNCTION api.get_agg_circulating_supply(
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 ROWS 10000
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT t.bucket, t.circulating::text
     FROM metrics.tokenomics(p_schema, p_interval, p_from, p_to) AS t
@@ -32,7 +32,7 @@ CREATE OR REPLACE FUNCTION api.get_agg_fdv(
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 ROWS 10000
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT t.bucket, (t.total * t.price)::text
     FROM metrics.tokenomics(p_schema, p_interval, p_from, p_to) AS t
@@ -54,7 +54,7 @@ CREATE OR REPLACE FUNCTION api.get_agg_market_cap(
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 ROWS 10000
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT t.bucket, (t.circulating * t.price)::text
     FROM metrics.tokenomics(p_schema, p_interval, p_from, p_to) AS t
@@ -76,7 +76,7 @@ CREATE OR REPLACE FUNCTION api.get_agg_burned_supply(
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 ROWS 10000
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT t.bucket, t.burned::text
     FROM metrics.tokenomics(p_schema, p_interval, p_from, p_to) AS t

@@ -2,7 +2,7 @@
 CREATE OR REPLACE FUNCTION api.get_latest_circulating_supply(p_schema text DEFAULT 'mainnet')
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT metrics.floor_to(t.supply_time, interval '1 minute'), t.circulating::text
     FROM metrics.latest_tokenomics(p_schema) AS t
@@ -17,7 +17,7 @@ GRANT EXECUTE ON FUNCTION api.get_latest_circulating_supply(text) TO web_anon, w
 CREATE OR REPLACE FUNCTION api.get_latest_fdv(p_schema text DEFAULT 'mainnet')
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT metrics.floor_to(greatest(t.total_time, t.price_time), interval '1 minute'), (t.total * t.price)::text
     FROM metrics.latest_tokenomics(p_schema) AS t
@@ -32,7 +32,7 @@ GRANT EXECUTE ON FUNCTION api.get_latest_fdv(text) TO web_anon, writer;
 CREATE OR REPLACE FUNCTION api.get_latest_market_cap(p_schema text DEFAULT 'mainnet')
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT metrics.floor_to(greatest(t.supply_time, t.price_time), interval '1 minute'), (t.circulating * t.price)::text
     FROM metrics.latest_tokenomics(p_schema) AS t
@@ -47,7 +47,7 @@ GRANT EXECUTE ON FUNCTION api.get_latest_market_cap(text) TO web_anon, writer;
 CREATE OR REPLACE FUNCTION api.get_latest_burned_supply(p_schema text DEFAULT 'mainnet')
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT metrics.floor_to(t.burned_time, interval '1 minute'), t.burned::text
     FROM metrics.latest_tokenomics(p_schema) AS t
@@ -62,7 +62,7 @@ GRANT EXECUTE ON FUNCTION api.get_latest_burned_supply(text) TO web_anon, writer
 CREATE OR REPLACE FUNCTION api.get_all_latest_token_metrics(p_schema text DEFAULT 'mainnet')
 RETURNS TABLE("timestamp" timestamptz, table_name text, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
-SET search_path = pg_catalog, metrics
+SET search_path = pg_catalog, metrics, pg_temp
 AS $$
     SELECT c."timestamp", 'circulating_supply', c.value FROM api.get_latest_circulating_supply(p_schema) AS c
     UNION ALL

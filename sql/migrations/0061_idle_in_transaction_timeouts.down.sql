@@ -1,0 +1,3 @@
+ALTER ROLE authenticator RESET idle_in_transaction_session_timeout;
+ALTER ROLE writer RESET idle_in_transaction_session_timeout;
+ALTER ROLE web_anon RESET idle_in_transaction_session_timeout;
