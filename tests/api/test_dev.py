@@ -4,75 +4,13 @@ however it is stopped (Ctrl-C, ``kill``, SIGHUP), or picked up after it was kill
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from api.pgcluster import ThrowawayCluster, free_port
-from tests.pgfixtures import ROOT
-
-
-class Dev:
-    """One ``metrics-rpc dev`` process on a free port."""
-
-    def __init__(self, data_dir: Path, *args: str, port_in_env: bool = False) -> None:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PGRST_", "METRICS_RPC_"))}
-        self.port = free_port()
-        if port_in_env:
-            env["PGRST_SERVER_PORT"] = str(self.port)
-        else:
-            args = ("--port", str(self.port), *args)
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "api", "dev", "--data-dir", str(data_dir), *args],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        self.output = ""
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        """Until /ready answers 200 (the schema cache is loaded)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"dev exited early:\n{self.stop()}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{self.base}/ready", timeout=5).status_code == 200:
-                    return
-            time.sleep(0.25)  # poll interval
-        raise AssertionError(f"{self.base} was not ready within {timeout}s")
-
-    def stop(self, signum: int = signal.SIGINT) -> str:
-        """Send ``signum``, wait for the exit, return everything dev printed."""
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-        try:
-            out, _ = self.process.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            out, _ = self.process.communicate()
-        self.output += out or ""
-        return self.output
-
-
-def postgres_processes(data_dir: Path) -> list[int]:
-    """PIDs of the PostgreSQL server processes running on ``data_dir``'s cluster."""
-    pgdata = str(ThrowawayCluster(data_dir / "pg").datadir).encode()
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-                if pgdata in cmdline and any(arg.endswith(b"postgres") for arg in cmdline[:1]):
-                    pids.append(int(entry.name))
-    return pids
+from tests.api.devprocess import Dev, postgres_processes
 
 
 @pytest.fixture
@@ -142,7 +80,7 @@ def test_a_second_dev_on_the_same_data_dir_is_refused(data_dir: Path) -> None:
     try:
         dev.wait_ready()
         second = Dev(data_dir, "--no-demo")
-        output, _ = second.process.communicate(timeout=60)
+        output = second.wait()
         assert httpx.get(f"{dev.base}/live").status_code == 200, "the first one is untouched"
     finally:
         first_output = dev.stop(signal.SIGTERM)
