@@ -15,7 +15,7 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
     exit 1
 fi
 
-if [ "$("$uv" --version 2>/dev/null)" != "uv $UV_VERSION" ]; then
+if [ "$("$uv" --version 2>/dev/null | cut -d' ' -f1-2)" != "uv $UV_VERSION" ]; then
     echo "installing uv $UV_VERSION into .tools/uv ..."
     rm -rf .tools/uv
     # (without the notes about this machine's optional local package folders)
@@ -89,6 +89,7 @@ stamp=".venv/.synced-$(cat uv.lock pyproject.toml | sha256sum | cut -c1-16)-$mod
 if [ ! -f "$stamp" ]; then
     echo "installing Python dependencies from uv.lock into .venv ..."
     [ -n "${HOME:-}" ] || export UV_CACHE_DIR="$PWD/.tools/uv-cache"
+    export UV_LINK_MODE=copy  # the cache is often on another file system: no hardlink warnings
     if ! UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=.venv \
         "$uv" sync --locked --quiet --python "${interpreter%% *}" "${extras[@]}"; then
         echo "uv sync failed. If it says the lockfile needs to be updated, pyproject.toml" >&2

@@ -5,12 +5,14 @@ however it is stopped (Ctrl-C, ``kill``, SIGHUP), or picked up after it was kill
 from __future__ import annotations
 
 import signal
+import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.api.devprocess import Dev, postgres_processes
+from tests.pgfixtures import ROOT
 
 
 @pytest.fixture
@@ -96,3 +98,10 @@ def test_dev_listens_on_pgrst_server_port(data_dir: Path) -> None:
     finally:
         output = dev.stop(signal.SIGTERM)
     assert f"running on http://localhost:{dev.port}" in output
+
+
+def test_make_run_passes_port_to_dev() -> None:
+    result = subprocess.run(["make", "-n", "run", "PORT=3001"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert ".venv/bin/metrics-rpc dev --port 3001" in result.stdout
