@@ -24,7 +24,6 @@ from api.pgcluster import ThrowawayCluster
 from api.tokens import mint_token, new_secret
 
 DEV_DB = "metrics"
-DEFAULT_PORT = 3000
 
 
 class DevError(RuntimeError):
@@ -95,19 +94,6 @@ def _start_cluster(cluster: ThrowawayCluster) -> None:
     cluster.start()
 
 
-def dev_port(port: int | None, environ: dict[str, str]) -> int:
-    """``--port``, else ``PGRST_SERVER_PORT``, else 3000."""
-    if port is not None:
-        return port
-    text = environ.get("PGRST_SERVER_PORT", "").strip()
-    if not text:
-        return DEFAULT_PORT
-    try:
-        return int(text)
-    except ValueError:
-        raise DevError(f"PGRST_SERVER_PORT: not a port number: {text!r}") from None
-
-
 def _dev_secret(folder: Path) -> str:
     path = folder / "jwt_secret"
     if not path.exists():
@@ -141,7 +127,6 @@ def run_dev(data_dir: Path, port: int | None = None, demo: bool = True) -> int:
     """Serve until Ctrl-C, SIGTERM or SIGHUP; PostgreSQL is stopped in every case."""
     from api.server import serve  # the app stack is only imported when serving
 
-    port = dev_port(port, dict(os.environ))
     cluster = ThrowawayCluster(data_dir / "pg")
     with _stop_on_signals(), _dev_lock(data_dir):
         try:
@@ -158,11 +143,12 @@ def run_dev(data_dir: Path, port: int | None = None, demo: bool = True) -> int:
                 "PGRST_SERVER_TIMING_ENABLED": "true",
                 **os.environ,
                 "PGRST_DB_URI": cluster.dsn(DEV_DB, user="authenticator"),
-                "PGRST_SERVER_PORT": str(port),
+                # --port wins; else PGRST_SERVER_PORT as the environment has it (3000)
+                **({"PGRST_SERVER_PORT": str(port)} if port is not None else {}),
             }
             settings = load_settings(env)
             token = mint_token(settings, "writer", sub="dev", expires_in=86400)
-            print(_banner(f"http://localhost:{port}", token), flush=True)
+            print(_banner(f"http://localhost:{settings.server_port}", token), flush=True)
             serve(settings)
         except (KeyboardInterrupt, _Stop):
             pass
