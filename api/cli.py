@@ -22,7 +22,9 @@ _COLLECTORS = {
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="PostgREST-format config file")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="PostgREST-format config file (also METRICS_RPC_CONFIG); "
+                        "the environment overrides it")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,12 +33,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the API (PostgREST environment names)")
+    serve = sub.add_parser(
+        "serve", help="run the API (PostgREST environment names)",
+        description="Run the API. It is configured like PostgREST, through the environment "
+        "or --config: the port is PGRST_SERVER_PORT (default 3000), the address "
+        "PGRST_SERVER_HOST, the database PGRST_DB_URI.",
+    )
+    serve.add_argument("--port", type=int, default=None,
+                       help="API port for this run; without it PGRST_SERVER_PORT (default 3000)")
     _add_config(serve)
 
     dev = sub.add_parser("dev", help="run the API on a throwaway PostgreSQL with demo data")
-    dev.add_argument("--port", type=int, default=3000)
-    dev.add_argument("--data-dir", type=Path, default=Path(".data"))
+    dev.add_argument("--port", type=int, default=None,
+                     help="API port (default: PGRST_SERVER_PORT, else 3000)")
+    dev.add_argument("--data-dir", type=Path, default=Path(".data"), metavar="DIR",
+                     help="where the PostgreSQL cluster and the dev JWT secret live, kept "
+                     "between runs (default: .data; `make clean` removes it)")
     dev.add_argument("--no-demo", action="store_true", help="do not load demo data")
 
     mig = sub.add_parser("migrate", help="apply sql/migrations then changed sql/functions")
@@ -49,11 +61,14 @@ def _parser() -> argparse.ArgumentParser:
                      "then the one beside the package)")
 
     tok = sub.add_parser("token", help="mint a JWT with the configured secret")
-    tok.add_argument("--role", default="writer")
+    tok.add_argument("--role", default="writer",
+                     help="database role the token switches to, e.g. writer or web_anon "
+                     "(default: writer)")
     tok.add_argument("--sub", default=None,
                      help="subject claim (who is acting); required except for the anonymous role")
     tok.add_argument("--exp", default="1h", help="lifetime, e.g. 30m, 1h, 7d; 0 = no expiry")
-    tok.add_argument("--claim", action="append", default=[], metavar="KEY=VALUE")
+    tok.add_argument("--claim", action="append", default=[], metavar="KEY=VALUE",
+                     help="an extra claim (a string value); repeat for several")
     _add_config(tok)
 
     for name, (module, help_text) in _PLUGGED.items():
@@ -124,7 +139,8 @@ def _cmd_token(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from api.server import serve
 
-    settings = load_settings(config_file=args.config)
+    port = {"server_port": args.port} if args.port is not None else {}
+    settings = load_settings(config_file=args.config, **port)
     if not settings.db_uri:
         print("metrics-rpc serve: PGRST_DB_URI is not set", file=sys.stderr)
         return 2
@@ -133,9 +149,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_dev(args: argparse.Namespace) -> int:
-    from api.dev import run_dev
+    from api.dev import DevError, run_dev
+    from api.pgcluster import ClusterError
 
-    return run_dev(args.data_dir, args.port, demo=not args.no_demo)
+    try:
+        return run_dev(args.data_dir, args.port, demo=not args.no_demo)
+    except (DevError, ClusterError) as exc:
+        print(f"metrics-rpc dev: {exc}", file=sys.stderr)
+        return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,10 +1,28 @@
 #!/usr/bin/env bash
-# First-run set-up behind `make run` / `make test` / `make bench`: system packages
-# (installed with apt when we are root, otherwise named in a clear message) and the
-# virtualenv in .venv (re-installed when pyproject.toml changes).
+# First-run set-up behind `make run` / `make test` / `make bench` / `make lock`: system
+# packages (installed with apt when we are root, otherwise named in a clear message), uv
+# (pinned, from PyPI, into .tools/) and the virtualenv in .venv, installed from uv.lock
+# exactly: the same versions on every machine until `make lock` changes the lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode="${1:-run}"   # run | test | bench
+mode="${1:-run}"   # run | test | bench | uv (uv alone, for `make lock`)
+UV_VERSION=0.13.9
+uv=.tools/uv/bin/uv
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "Python 3.11 or newer is required (found: $("$python" --version 2>&1))" >&2
+    exit 1
+fi
+
+if [ "$("$uv" --version 2>/dev/null | cut -d' ' -f1-2)" != "uv $UV_VERSION" ]; then
+    echo "installing uv $UV_VERSION into .tools/uv ..."
+    rm -rf .tools/uv
+    # (without the notes about this machine's optional local package folders)
+    "$python" -m pip install -q --disable-pip-version-check --root-user-action=ignore \
+        --target .tools/uv "uv==$UV_VERSION" 2> >(grep -v "is ignored: it is neither" >&2)
+fi
+[ "$mode" = uv ] && exit 0
 
 missing=()
 need_cmd() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
@@ -52,17 +70,33 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-python=${PYTHON:-python3}
-if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-    echo "Python 3.11 or newer is required (found: $("$python" --version 2>&1))" >&2
-    exit 1
+# A .venv made by another Python, or in another folder (its scripts start with that
+# folder's path), cannot be repaired in place: rebuild it.
+interpreter=$("$python" -c 'import os, sys; print(os.path.realpath(sys.executable), sys.version.split()[0])')
+made_for="$(pwd -P)/.venv $interpreter"
+if [ -e .venv ] && [ "$(cat .venv/.made-for 2>/dev/null)" != "$made_for" ]; then
+    echo "rebuilding .venv: it was made for $(cat .venv/.made-for 2>/dev/null || echo 'another set-up'), not $made_for"
+    rm -rf .venv
 fi
-[ -x .venv/bin/python ] || "$python" -m venv .venv
-extras=""; [ "$mode" = test ] && extras="[test]"; [ "$mode" = bench ] && extras="[test,bench]"
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-$mode"
+
+extras=()
+case "$mode" in
+    test) extras=(--extra test) ;;
+    bench) extras=(--extra test --extra bench) ;;
+    run) extras=(--inexact) ;;  # keep what test/bench installed; add what run needs
+esac
+stamp=".venv/.synced-$(cat uv.lock pyproject.toml | sha256sum | cut -c1-16)-$mode"
 if [ ! -f "$stamp" ]; then
-    echo "installing Python dependencies into .venv ..."
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".$extras"
+    echo "installing Python dependencies from uv.lock into .venv ..."
+    [ -n "${HOME:-}" ] || export UV_CACHE_DIR="$PWD/.tools/uv-cache"
+    export UV_LINK_MODE=copy  # the cache is often on another file system: no hardlink warnings
+    if ! UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=.venv \
+        "$uv" sync --locked --quiet --python "${interpreter%% *}" "${extras[@]}"; then
+        echo "uv sync failed. If it says the lockfile needs to be updated, pyproject.toml" >&2
+        echo "changed since uv.lock was written: run \`make lock\` and commit uv.lock." >&2
+        exit 1
+    fi
+    echo "$made_for" > .venv/.made-for
+    rm -f .venv/.synced-*
     touch "$stamp"
 fi

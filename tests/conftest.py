@@ -4,13 +4,16 @@
 - ``template_db``: a database with every migration and function file applied, and pgTAP.
 - ``make_db()``: a fresh database cloned from the template (pytest-postgresql's janitor).
 - ``db``: one fresh database per test module.
+- ``cluster_dir``: a folder for a test's own cluster in ``cluster_dir / "pg"``.
 - ``tests/sql/*.sql`` files are collected as pgTAP test items (see ``PgTapFile``).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +22,7 @@ from typing import Any
 import pytest
 
 from api.pgcluster import SUPERUSER, ThrowawayCluster
-from tests.pgfixtures import DATABASES, PGTAP_SEARCH_PATH, DbInfo
+from tests.pgfixtures import DATABASES, PGTAP_SEARCH_PATH, ROOT, DbInfo
 
 SQL_TESTS = Path(__file__).resolve().parent / "sql"
 
@@ -48,6 +51,26 @@ def db() -> Iterator[DbInfo]:
     info = DATABASES.make_db()
     yield info
     info.drop()
+
+
+_CLUSTER_DIRS = itertools.count(1)
+
+
+@pytest.fixture
+def cluster_dir() -> Iterator[Path]:
+    """A folder for a test's own PostgreSQL cluster (in ``cluster_dir / "pg"``), removed
+    afterwards with whatever still runs there.
+
+    Under ``.data/``, not pytest's ``tmp_path``: every pytest session that starts on the
+    machine makes ``/tmp/pytest-of-root`` private again (0700), which would lock out the
+    ``postgres`` user that a root run starts the server as, mid-test.
+    """
+    # short: the server's Unix socket path inside it has a 107-byte limit
+    folder = ROOT / ".data" / f"t{os.getpid()}-{next(_CLUSTER_DIRS)}"
+    shutil.rmtree(folder, ignore_errors=True)
+    yield folder
+    ThrowawayCluster(folder / "pg").remove()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- pgTAP files as test items -----------------------------------------------------------

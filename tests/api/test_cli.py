@@ -85,3 +85,29 @@ def test_token_takes_an_unpadded_base64url_secret() -> None:
                  PGRST_JWT_SECRET_IS_BASE64="true")
     assert result.returncode == 0, result.stderr
     assert jwt.decode(result.stdout.strip(), raw, algorithms=["HS256"])["role"] == "writer"
+
+
+def test_every_flag_has_help_text() -> None:
+    import argparse
+
+    from api.cli import _parser
+
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    walk(child, f"{path} {name}")
+            elif not isinstance(action, argparse._HelpAction) and not action.help:
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(_parser(), "metrics-rpc")
+    assert missing == []
+
+
+def test_serve_help_names_the_port_variable() -> None:
+    result = cli("serve", "--help")
+    assert result.returncode == 0
+    assert "--port" in result.stdout
+    assert "PGRST_SERVER_PORT" in result.stdout

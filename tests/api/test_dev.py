@@ -1,67 +1,107 @@
-"""``metrics-rpc dev``, as a new user runs it: up, answering, demo data, clean Ctrl-C."""
+"""``metrics-rpc dev``, as a new user runs it: up, answering, demo data, and a clean stop
+however it is stopped (Ctrl-C, ``kill``, SIGHUP), or picked up after it was killed outright.
+"""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from api.pgcluster import ThrowawayCluster, free_port
+from tests.api.devprocess import Dev, postgres_processes
 from tests.pgfixtures import ROOT
 
 
-def _wait_for(url: str, process: subprocess.Popen[str], timeout: float = 120) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
-            raise AssertionError(f"dev exited early:\n{output}")
-        try:
-            return httpx.get(url, timeout=5)
-        except httpx.TransportError:
-            time.sleep(0.25)
-    raise AssertionError(f"{url} did not answer within {timeout}s")
+@pytest.fixture
+def data_dir(cluster_dir: Path) -> Path:
+    return cluster_dir  # dev keeps its cluster in DATA_DIR/pg
 
 
-def test_dev_serves_demo_data_and_stops_postgres_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port()
-    data_dir = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PGRST_", "METRICS_RPC_"))}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api", "dev", "--port", str(port), "--data-dir", str(data_dir)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    cluster = ThrowawayCluster(data_dir / "pg")
+def test_dev_serves_demo_data_and_stops_postgres_on_ctrl_c(data_dir: Path) -> None:
+    dev = Dev(data_dir)
     try:
-        base = f"http://127.0.0.1:{port}"
-        root = _wait_for(f"{base}/", process)
+        dev.wait_ready()
+        root = httpx.get(f"{dev.base}/")
         assert root.status_code == 200
         assert "/rpc/get_agg_fdv" in root.json()["paths"]
-
-        fdv = httpx.get(f"{base}/rpc/get_agg_fdv", params={"p_schema": "mainnet",
-                                                          "p_interval": "1 day"})
+        fdv = httpx.get(f"{dev.base}/rpc/get_agg_fdv", params={"p_schema": "mainnet",
+                                                               "p_interval": "1 day"})
         assert fdv.status_code == 200, fdv.text
         assert len(fdv.json()) >= 6, "a week of demo data gives a value per day"
-        runtime = httpx.get(f"{base}/rpc/get_runtime_by_user", params={"p_limit": "3"})
+        runtime = httpx.get(f"{dev.base}/rpc/get_runtime_by_user", params={"p_limit": "3"})
         assert runtime.status_code == 200, runtime.text
         assert len(runtime.json()) == 3
-        assert cluster.is_running()
+        assert postgres_processes(data_dir)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            output, _ = process.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-        running = cluster.is_running()
-        cluster.remove()
+        output = dev.stop(signal.SIGINT)
     assert "Writer token" in output
     assert "curl" in output
     assert "Traceback" not in output, output
-    assert process.returncode == 0, output
-    assert not running, "PostgreSQL still running after Ctrl-C"
+    assert dev.process.returncode == 0, output
+    assert postgres_processes(data_dir) == [], "PostgreSQL still running after Ctrl-C"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_kill_stops_dev_and_its_postgres(data_dir: Path, signum: int) -> None:
+    dev = Dev(data_dir, "--no-demo")
+    try:
+        dev.wait_ready()
+        assert postgres_processes(data_dir)
+    finally:
+        output = dev.stop(signum)
+    assert "stopping PostgreSQL" in output
+    assert "Traceback" not in output, output
+    assert dev.process.returncode == 0, output
+    assert postgres_processes(data_dir) == [], "PostgreSQL still running after kill"
+
+
+def test_postgres_left_by_a_killed_dev_is_restarted_cleanly(data_dir: Path) -> None:
+    crashed = Dev(data_dir, "--no-demo")
+    crashed.wait_ready()
+    crashed.stop(signal.SIGKILL)  # no chance to clean up
+    left = postgres_processes(data_dir)
+    assert left, "SIGKILL leaves PostgreSQL running: the case this test is about"
+
+    dev = Dev(data_dir, "--no-demo")
+    try:
+        dev.wait_ready()
+        assert httpx.get(f"{dev.base}/rpc/get_excluded_addresses").status_code == 200
+        assert not set(left) & set(postgres_processes(data_dir)), "a fresh server, not the old"
+    finally:
+        output = dev.stop(signal.SIGTERM)
+    assert "still running" in output
+    assert "restarting it cleanly" in output
+    assert postgres_processes(data_dir) == [], output
+
+
+def test_a_second_dev_on_the_same_data_dir_is_refused(data_dir: Path) -> None:
+    dev = Dev(data_dir, "--no-demo")
+    try:
+        dev.wait_ready()
+        second = Dev(data_dir, "--no-demo")
+        output = second.wait()
+        assert httpx.get(f"{dev.base}/live").status_code == 200, "the first one is untouched"
+    finally:
+        first_output = dev.stop(signal.SIGTERM)
+    assert second.process.returncode == 2, output
+    assert "another metrics-rpc dev" in output
+    assert postgres_processes(data_dir) == [], first_output
+
+
+def test_dev_listens_on_pgrst_server_port(data_dir: Path) -> None:
+    dev = Dev(data_dir, "--no-demo", port_in_env=True)
+    try:
+        dev.wait_ready()
+    finally:
+        output = dev.stop(signal.SIGTERM)
+    assert f"running on http://localhost:{dev.port}" in output
+
+
+def test_make_run_passes_port_to_dev() -> None:
+    result = subprocess.run(["make", "-n", "run", "PORT=3001"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert ".venv/bin/metrics-rpc dev --port 3001" in result.stdout

@@ -54,15 +54,15 @@ def _run_as_nobody(folder: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cluster_is_reused_between_starts(tmp_path: Path) -> None:
+def test_cluster_is_reused_between_starts(cluster_dir: Path) -> None:
     from api.pgcluster import ThrowawayCluster
 
-    first = ThrowawayCluster(tmp_path / "pg").start()
+    first = ThrowawayCluster(cluster_dir / "pg").start()
     try:
         first.createdb("kept")
         first.stop()
         assert not first.is_running()
-        second = ThrowawayCluster(tmp_path / "pg").start()
+        second = ThrowawayCluster(cluster_dir / "pg").start()
         assert second.port == first.port
         assert second.database_exists("kept")
     finally:

@@ -14,6 +14,7 @@ import httpx
 import jwt
 import pytest
 from limits import RateLimitItem, parse_many
+from time_machine import TimeMachineFixture
 
 from api import ratelimit
 from api.config import ConfigError, Settings, load_settings
@@ -38,6 +39,7 @@ from tests.api.redis_server import redis_server
 from tests.pgfixtures import DbInfo
 
 T = TypeVar("T")
+START = 1_800_000_000.0  # where the stopped clock of the clock-driven tests starts
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -208,20 +210,31 @@ def test_budget_is_used_up_then_429_with_retry_after() -> None:
     assert error.headers["RateLimit-Limit"] == "3"
 
 
-def test_retry_after_is_when_the_oldest_hit_leaves_the_window() -> None:
-    async def scenario() -> tuple[RateLimitDecision, RateLimitDecision]:
+def test_retry_after_is_when_the_oldest_hit_leaves_the_window(
+    time_machine: TimeMachineFixture,
+) -> None:
+    # One stopped clock drives both `limits`' storage and the limiter: time moves only
+    # when the test says so.
+    time_machine.move_to(START, tick=False)
+
+    async def scenario() -> list[RateLimitDecision]:
         rl = limiter("web_anon=2/5second")
         await rl.hit("web_anon", "ip:a")
-        await asyncio.sleep(2.1)
+        time_machine.shift(2.1)
         await rl.hit("web_anon", "ip:a")
         rejected = await rl.hit("web_anon", "ip:a")
-        await asyncio.sleep(3.0)  # the first hit has left the window
-        return rejected, await rl.hit("web_anon", "ip:a")
+        time_machine.shift(2.8)  # 4.9 s after the first hit: still in the window
+        still = await rl.hit("web_anon", "ip:a")
+        time_machine.shift(0.2)  # 5.1 s: the first hit has left the window
+        return [rejected, still, await rl.hit("web_anon", "ip:a")]
 
-    rejected, later = run(scenario())
+    rejected, still, later = run(scenario())
     assert not rejected.allowed
-    assert rejected.retry_after in (2, 3)  # ≈ 5 - 2.1 seconds, rounded up
+    assert rejected.retry_after == 3  # 5 - 2.1 = 2.9 seconds, rounded up
+    assert not still.allowed
+    assert still.retry_after == 1
     assert later.allowed
+    assert later.remaining == 0  # the second hit is still in the window
 
 
 def test_separate_budgets_per_client_and_per_role() -> None:
@@ -382,29 +395,59 @@ def test_concurrent_hits_from_two_instances_are_exact(redis_url: str) -> None:
     assert run(scenario()) == 20
 
 
-def test_unreachable_redis_fails_open_with_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
-    url = f"redis://127.0.0.1:{free_port()}/0"
+class RefusingStorage:
+    """A TCP port that accepts connections and closes them at once: a broken Redis that
+    counts how often it is tried."""
 
-    async def scenario() -> tuple[list[RateLimitDecision], float]:
+    def __init__(self) -> None:
+        self.connections = 0
+        self.url = ""
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> RefusingStorage:
+        async def refuse(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            writer.close()
+
+        self._server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+        self.url = f"redis://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/0"
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+
+def test_unreachable_redis_fails_open_with_one_log_line(
+    caplog: pytest.LogCaptureFixture, time_machine: TimeMachineFixture
+) -> None:
+    time_machine.move_to(START, tick=False)  # RETRY_STORAGE_AFTER never passes
+
+    async def scenario() -> tuple[list[RateLimitDecision], list[int]]:
         events: list[str] = []
-        rl = RateLimiter(
-            RateLimitConfig(limits={"web_anon": items("1/minute")}, storage_uri=url),
-            on_decision=lambda _budget, outcome: events.append(outcome),
-        )
-        started = time.monotonic()
-        decisions = [await rl.hit("web_anon", "ip:a") for _ in range(20)]
+        async with RefusingStorage() as broken:
+            rl = RateLimiter(
+                RateLimitConfig(limits={"web_anon": items("1/minute")}, storage_uri=broken.url),
+                on_decision=lambda _budget, outcome: events.append(outcome),
+            )
+            decisions = [await rl.hit("web_anon", "ip:a")]
+            tried = [broken.connections]
+            decisions += [await rl.hit("web_anon", "ip:a") for _ in range(19)]
+            tried.append(broken.connections)
         assert events == ["storage_unavailable"] * 20
-        return decisions, time.monotonic() - started
+        return decisions, tried
 
     with caplog.at_level(logging.WARNING, logger="metrics_rpc.ratelimit"):
-        decisions, elapsed = run(scenario())
+        decisions, (after_first, after_all) = run(scenario())
     assert all(d.allowed and d.storage_unavailable for d in decisions)
     assert decisions[0].headers() == {}
     lines = [r.getMessage() for r in caplog.records if r.name == "metrics_rpc.ratelimit"]
     assert len(lines) == 1
     assert "unavailable" in lines[0]
     assert "failing open" in lines[0]
-    assert elapsed < 3  # only the first request waits for the storage; the rest skip it
+    assert after_first >= 1, "the first request tries the storage"
+    assert after_all == after_first, "the next ones skip it instead of waiting on it again"
 
 
 def test_unreachable_redis_fails_closed_with_503(caplog: pytest.LogCaptureFixture) -> None:
@@ -425,10 +468,10 @@ def test_unreachable_redis_fails_closed_with_503(caplog: pytest.LogCaptureFixtur
 
 
 def test_redis_recovers_after_an_outage(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, time_machine: TimeMachineFixture
 ) -> None:
     """Redis goes away and comes back on the same port: limiting resumes by itself."""
-    monkeypatch.setattr(ratelimit, "RETRY_STORAGE_AFTER", 0.2)
+    time_machine.move_to(START, tick=False)
     port = free_port()
 
     async def scenario() -> None:
@@ -438,7 +481,7 @@ def test_redis_recovers_after_an_outage(
             assert (await rl.hit("web_anon", "ip:a")).remaining == 4
         down = await rl.hit("web_anon", "ip:a")  # server stopped
         assert down.allowed and down.storage_unavailable
-        await asyncio.sleep(0.3)
+        time_machine.shift(ratelimit.RETRY_STORAGE_AFTER + 0.1)
         with redis_server(tmp_path, port):
             back = await rl.hit("web_anon", "ip:a")
         assert back.allowed and not back.storage_unavailable
