@@ -1,8 +1,8 @@
 """The Litestar app factory: wires the pieces together, holds no logic.
 
 ``create_app(settings)`` gives the API app: ``/rpc/<name>`` (the pipeline, a raw ASGI
-mount), ``GET /`` (OpenAPI), ``/docs``, ``POST /api/v1/write`` (remote write), and the
-admin routes ``/live``, ``/ready``,
+mount), ``GET /`` (OpenAPI; the dashboard for a browser), ``/docs``, ``/dashboard``,
+``POST /api/v1/write`` (remote write), and the admin routes ``/live``, ``/ready``,
 ``/metrics``. ``create_admin_app(runtime)`` serves only the admin routes (for
 ``PGRST_ADMIN_SERVER_PORT``). ``rate_limiter`` (default: from ``METRICS_RPC_RATE_LIMITS``)
 is awaited after auth on every RPC call, and by ``POST /api/v1/write`` with its ``ingest``
@@ -24,6 +24,7 @@ from litestar.types import ControllerRouterHandler
 
 from api.asgi import Receive, Scope, Send
 from api.config import Settings
+from api.dashboard import Dashboard, prefers_html
 from api.ingest.remote_write import RemoteWrite, remote_write
 from api.observability import PROMETHEUS_CONTENT_TYPE, Observability
 from api.ratelimit import RequestRateLimiter
@@ -136,13 +137,17 @@ def create_app(settings: Settings, *, rate_limiter: RequestRateLimiter | None = 
     async def rpc(scope: Scope, receive: Receive, send: Send) -> None:
         await runtime.pipeline(scope, receive, send)
 
+    dashboard = Dashboard()
+
     @get("/", sync_to_thread=False, include_in_schema=False)
     def root(request: Request[Any, Any, Any]) -> Response[bytes]:
+        if prefers_html(request.headers.get("accept", "")):  # a browser: the dashboard
+            return dashboard.page_response(request)
         cache = runtime.cache.current
         if cache is None:
             raise NoSchemaCache()
         profile = parse_profile("GET", request.headers, settings.db_schemas)  # 406 if unknown
-        return Response(runtime.openapi(cache, profile),
+        return Response(runtime.openapi(cache, profile), headers={"Vary": "Accept"},
                         media_type="application/openapi+json; charset=utf-8")
 
     @get("/docs", sync_to_thread=False, include_in_schema=False)
@@ -150,7 +155,8 @@ def create_app(settings: Settings, *, rate_limiter: RequestRateLimiter | None = 
         return Response(DOCS_HTML, media_type="text/html; charset=utf-8")
 
     app = Litestar(
-        route_handlers=[rpc, root, docs, remote_write, *_admin_handlers(runtime)],
+        route_handlers=[rpc, root, docs, remote_write, *dashboard.handlers(),
+                        *_admin_handlers(runtime)],
         middleware=[RequestLimitsMiddleware.from_settings(settings)],
         request_max_body_size=None,  # RequestLimitsMiddleware is the one body limit
         lifespan=[runtime.lifespan],
