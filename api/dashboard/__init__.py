@@ -120,13 +120,13 @@ class Dashboard:
         return response
 
     def handlers(self) -> list[ControllerRouterHandler]:
-        @get(["/dashboard"], sync_to_thread=False, include_in_schema=False)
+        @get("/dashboard", sync_to_thread=False, include_in_schema=False)
         def page(request: Request[Any, Any, Any]) -> Response[bytes]:
             return self.page_response(request)
 
         @get("/dashboard/static/{name:path}", sync_to_thread=False, include_in_schema=False)
-        def static(request: Request[Any, Any, Any], name: str) -> Response[bytes]:
-            asset = self.assets.get(name.lstrip("/"))
+        def static(request: Request[Any, Any, Any]) -> Response[bytes]:
+            asset = self.assets.get(str(request.path_params["name"]).lstrip("/"))
             if asset is None:
                 raise NotFoundException()
             return asset.response(request, {"X-Content-Type-Options": "nosniff"})

@@ -204,7 +204,8 @@
     parent.append(node);
     return {
       node, body,
-      loading() { if (node.dataset.state !== "ok") this.show("loading", "Loading…"); },
+      // Until the first answer; later refreshes keep what is shown (data, empty or error).
+      loading() { if (node.dataset.state === "loading") this.show("loading", "Loading…"); },
       empty(message) { this.show("empty", message || "No data in this range."); },
       fail(error) { this.show(error.unavailable ? "unavailable" : "error", describe(error)); },
       ok() { node.dataset.state = "ok"; state.textContent = ""; body.hidden = false; },
@@ -244,7 +245,8 @@
 
   // A time chart: data = [xs (s), ...ys]; series = [{label, color}]. `exactRows` (optional)
   // holds the API's text values so the tooltip can show every digit.
-  function timeChart(id, container, data, { series, yLabel, format = human, exactRows, height = 240, xRange }) {
+  // `tight`: the y axis spans the data only (token amounts move by millionths of their size).
+  function timeChart(id, container, data, { series, yLabel, format = human, exactRows, height = 240, xRange, tight }) {
     dropChart(id);
     container.replaceChildren();
     const fg = css("--fg"), grid = css("--grid");
@@ -252,7 +254,8 @@
     const colors = series.map((s, k) => s.color || css(`--c${k + 1}`));
     const opts = {
       width: Math.max(container.clientWidth, 200), height,
-      scales: { x: { time: true, ...(xRange ? { range: () => xRange } : {}) } },
+      scales: { x: { time: true, ...(xRange ? { range: () => xRange } : {}) },
+                ...(tight ? { y: { range: tightRange } } : {}) },
       series: [{ label: "Time" }, ...series.map((s, k) => ({
         label: s.label, stroke: colors[k], width: 2, points: { show: false },
         fill: series.length === 1 ? colors[k] + "22" : undefined,
@@ -269,6 +272,11 @@
     };
     charts[id] = new uPlot(opts, data, container);
     return charts[id];
+  }
+
+  function tightRange(u, min, max) {
+    const pad = (max - min) * 0.08 || Math.abs(max) * 1e-9 || 1;
+    return [min - pad, max + pad];
   }
 
   function sparkline(id, container, data) {
@@ -363,7 +371,7 @@
       const [xs, ys, texts] = toSeries(rows);
       p.ok();
       timeChart(`tokenomics-${s.key}`, p.body, [xs, ys], {
-        series: [{ label: s.title }], yLabel: s.unit, exactRows: [texts], xRange: [win.from, win.to],
+        series: [{ label: s.title }], yLabel: s.unit, exactRows: [texts], xRange: [win.from, win.to], tight: true,
       });
       if (stats.firstRenderMs === null) {
         stats.firstRenderMs = performance.now();
