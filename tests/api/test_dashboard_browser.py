@@ -9,6 +9,7 @@ without talking to any host but its own. Screenshots of each view are saved unde
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
 
 from api.demo import load_demo
 from tests.api.apiserver import ApiServer, running_api_server
@@ -74,7 +75,8 @@ class Tab:
 
     def wait_refreshed(self, before: str | None) -> None:
         """Until a refresh newer than ``before`` (a data-refreshed value) has finished."""
-        selector = "body[data-refreshed]" if before is None else f'body:not([data-refreshed="{before}"])'
+        selector = ("body[data-refreshed]" if before is None
+                    else f'body:not([data-refreshed="{before}"])')
         self.page.wait_for_selector(selector, state="attached", timeout=30000)
 
     def js(self, expression: str) -> Any:
@@ -82,6 +84,10 @@ class Tab:
 
     def query(self) -> dict[str, list[str]]:
         return parse_qs(urlsplit(self.page.url).query)
+
+    def each(self, selector: str, function: str) -> list[Any]:
+        """``function`` (JS, of one element) applied to every element ``selector`` finds."""
+        return list(self.js(f"[...document.querySelectorAll({selector!r})].map({function})"))
 
     def rpc_requests(self) -> list[str]:
         return [url for url in self.requests if urlsplit(url).path.startswith("/rpc/")]
@@ -144,7 +150,8 @@ def _stroke_pixels(tab: Tab, chart_id: str) -> int:
         const px = u.ctx.getImageData(0, 0, u.ctx.canvas.width, u.ctx.canvas.height).data;
         let n = 0;
         for (let i = 0; i < px.length; i += 4)
-            if (Math.abs(px[i] - r) < 8 && Math.abs(px[i + 1] - g) < 8 && Math.abs(px[i + 2] - b) < 8 && px[i + 3] > 200) n++;
+            if (Math.abs(px[i] - r) < 8 && Math.abs(px[i + 1] - g) < 8
+                && Math.abs(px[i + 2] - b) < 8 && px[i + 3] > 200) n++;
         return n;
     }})()"""))
 
@@ -174,8 +181,8 @@ def test_tokenomics_draws_four_charts_and_exact_headlines(tab: Tab) -> None:
 def test_network_metrics_table_with_a_sparkline_per_metric(tab: Tab) -> None:
     tab.open("view=network&network=mainnet&range=7d")
     assert set(tab.panel_states("network").values()) == {"ok"}
-    rows = tab.js("""Object.fromEntries(['network', 'common', 'cumsum'].map(k =>
-        [k, [...document.querySelectorAll(`#panel-latest-${k} tbody tr`)].map(r => r.cells[0].textContent)]))""")
+    rows = {group: tab.each(f"#panel-latest-{group} tbody tr", "r => r.cells[0].textContent")
+            for group in ("network", "common", "cumsum")}
     assert "block_height" in rows["network"] and "validators" in rows["network"]
     assert "talib_mfx_power_conversion" in rows["common"]
     assert "web_requests" in rows["cumsum"] and len(rows["cumsum"]) == 6
@@ -199,7 +206,7 @@ def test_validators_as_points_on_the_world_outline(tab: Tab, demo_db: DbInfo) ->
     tokyo = tab.js("""[...document.querySelectorAll('#panel-map circle')]
         .find(c => c.textContent.startsWith('Tokyo')).getAttribute('cx')""")
     assert abs(float(tokyo) - (139.6503 + 180) * 10) < 1
-    cities = tab.js("[...document.querySelectorAll('#panel-locations tbody tr')].map(r => r.cells[1].textContent)")
+    cities = tab.each("#panel-locations tbody tr", "r => r.cells[1].textContent")
     assert len(cities) == 20 and "Nairobi" in cities
     tab.screenshot("validators")
     _assert_clean(tab)
@@ -219,7 +226,7 @@ def test_jupyterhub_usage_and_one_users_sessions_on_click(tab: Tab) -> None:
     points = _chart_points(tab, "jupyterhub-")
     assert sorted(points) == ["jupyterhub-active", "jupyterhub-images", "jupyterhub-nodes"]
     assert all(n > 50 for n in points.values()), points
-    classes = tab.js("window.dashboard.charts['jupyterhub-nodes'].series.slice(1).map(s => s.label)")
+    classes = tab.js("window.dashboard.charts['jupyterhub-nodes'].series.map(s => s.label)")[1:]
     assert classes == ["cpu", "gpu"]
 
     top_user = bars[0][0]
@@ -234,7 +241,7 @@ def test_jupyterhub_usage_and_one_users_sessions_on_click(tab: Tab) -> None:
 
 def test_admin_lists_the_excluded_addresses(tab: Tab) -> None:
     tab.open("view=admin")
-    addresses = tab.js("[...document.querySelectorAll('#addresses tbody tr code')].map(c => c.textContent)")
+    addresses = tab.each("#addresses tbody tr code", "c => c.textContent")
     assert "manifest1hj5fveer5cjtn4wd6wstzugjfdxzl0xp8ws9ct" in addresses
     tab.screenshot("admin")
     _assert_clean(tab)
@@ -280,7 +287,7 @@ def test_switching_range_changes_the_url_the_interval_and_the_data(tab: Tab) -> 
     tab.wait_refreshed(before)
     assert tab.query()["interval"] == ["1 hour"]
     hourly = tab.js("window.dashboard.charts['tokenomics-fdv'].data[0]")
-    assert {b - a for a, b in zip(hourly, hourly[1:], strict=False)} == {3600}
+    assert {b - a for a, b in itertools.pairwise(hourly)} == {3600}
     _assert_clean(tab)
 
 
@@ -356,7 +363,8 @@ def test_admin_explains_a_404_on_removing_an_address_already_gone(
 def test_a_503_shows_the_outage_state_and_recovers(tab: Tab) -> None:
     def unavailable(route: Route) -> None:
         route.fulfill(status=503, headers={"Retry-After": "1"}, content_type="application/json",
-                      body='{"code":"PGRST001","details":null,"hint":null,"message":"Database unavailable"}')
+                      body='{"code":"PGRST001","details":null,"hint":null,'
+                           '"message":"Database client error. Retrying the connection."}')
 
     tab.page.route("**/rpc/**", unavailable)
     tab.open("view=tokenomics")
@@ -366,7 +374,7 @@ def test_a_503_shows_the_outage_state_and_recovers(tab: Tab) -> None:
     states = tab.panel_states("tokenomics")
     assert set(states.values()) == {"unavailable"}
     assert tab.js("Object.keys(window.dashboard.charts).length") == 0  # no blank charts
-    texts = tab.js("[...document.querySelectorAll('#view-tokenomics .state')].map(s => s.textContent)")
+    texts = tab.each("#view-tokenomics .state", "s => s.textContent")
     assert all(t == "Data temporarily unavailable, retrying…" for t in texts)
     assert "Traceback" not in tab.page.content()
 
