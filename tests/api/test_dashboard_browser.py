@@ -252,8 +252,8 @@ def test_admin_lists_the_excluded_addresses(tab: Tab) -> None:
 
 def test_switching_network_changes_the_url_and_the_data(tab: Tab) -> None:
     tab.open("view=tokenomics&network=mainnet&range=7d")
-    assert tab.js("[...document.querySelectorAll('#network option')].map(o => o.value)") == [
-        "mainnet", "testnet"]  # both networks have data
+    tab.page.wait_for_selector('#network option[value="testnet"]', state="attached")
+    assert tab.each("#network option", "o => o.value") == ["mainnet", "testnet"]  # both have data
     mainnet = tab.js("document.querySelector('.figure').dataset.exact")
     mainnet_series = tab.js("window.dashboard.charts['tokenomics-circulating'].data[1]")
     before = tab.refreshes()

@@ -801,7 +801,8 @@
       }, 150);
     });
     writeState(false);
-    discoverNetworks().finally(refresh);
+    discoverNetworks();  // in parallel with the first load: it only fills the picker
+    refresh();
   }
 
   // For tests, benchmarks and the curious: the charts, counters and a manual refresh.
