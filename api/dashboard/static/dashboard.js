@@ -231,12 +231,17 @@
           const lines = [el("div", { textContent: fmtUTC(time) }),
                          el("div", { className: "muted", textContent: `${fmtLocal(time)} (local)` })];
           u.series.forEach((s, k) => {
-            if (k > 0 && s.show) lines.push(el("div", { textContent: `${s.label}: ${format(u.data[k][i], k, i)}` }));
+            if (k === 0 || !s.show) return;
+            const [shown, detail] = format(u.data[k][i], k, i);
+            lines.push(el("div", { textContent: `${s.label}: ${shown}` }));
+            if (detail) lines.push(el("div", { className: "muted exact", textContent: detail }));
           });
           tip.replaceChildren(...lines);
           tip.hidden = false;
-          const left = Math.min(u.cursor.left + 12, u.over.clientWidth - tip.offsetWidth - 4);
-          tip.style.left = `${Math.max(0, left)}px`;
+          // right of the cursor, else left of it; may reach over the y axis, not past the chart
+          const width = tip.offsetWidth, x = u.cursor.left;
+          const left = x + 12 + width <= u.over.clientWidth ? x + 12 : Math.max(-u.over.offsetLeft, x - 12 - width);
+          tip.style.left = `${left}px`;
           tip.style.top = `${Math.max(0, Math.min(u.cursor.top + 12, u.over.clientHeight - tip.offsetHeight))}px`;
         },
       },
@@ -265,10 +270,8 @@
                size: (u, values) => 34 + 7 * Math.max(4, ...(values || []).map((v) => String(v).length)) }],
       legend: { show: series.length > 1, live: false },
       cursor: { drag: { x: false, y: false } },
-      plugins: [tooltipPlugin((v, k, i) => {
-        const text = v === null || v === undefined ? "–" : format(v);
-        return exactRows ? `${text} (${exact(exactRows[k - 1][i])})` : text;
-      })],
+      plugins: [tooltipPlugin((v, k, i) => [v === null || v === undefined ? "–" : format(v),
+                                            exactRows ? exact(exactRows[k - 1][i]) : null])],
     };
     charts[id] = new uPlot(opts, data, container);
     return charts[id];
