@@ -32,6 +32,7 @@ def _banner(base: str, writer_token: str) -> str:
     return f"""
 metrics-rpc is running on {base}  (Ctrl-C stops it and its PostgreSQL)
 
+  Dashboard:          {base}/dashboard
   OpenAPI document:   curl {base}/
   Interactive docs:   {base}/docs
   Latest FDV:         curl '{base}/rpc/get_latest_fdv?p_schema=mainnet'
