@@ -357,6 +357,48 @@ def test_admin_explains_a_404_on_removing_an_address_already_gone(
     assert message is not None and "not in the excluded list" in message.text_content()
 
 
+# --- live refresh ----------------------------------------------------------------------------
+
+
+def test_the_open_view_refreshes_by_itself_until_paused(tab: Tab) -> None:
+    tab.open("view=validators&refresh=5")
+    assert tab.query()["refresh"] == ["5"]
+    tab.wait_refreshed("1")  # the timer's refresh, with nothing clicked
+    requests = len(tab.rpc_requests())
+    assert requests >= 2 and tab.each("#panel-map circle", "c => 1").count(1) == 20
+    tab.page.click("#pause")
+    assert tab.page.get_attribute("#pause", "aria-pressed") == "true"
+    assert tab.page.text_content("#status") == "Paused"
+    tab.page.click("#pause")
+    assert tab.page.text_content("#pause") == "Pause"
+    _assert_clean(tab)
+
+
+def test_refreshes_send_if_none_match_and_reuse_the_data_on_304(tab: Tab) -> None:
+    seen: list[str | None] = []
+
+    def with_etag(route: Route) -> None:
+        seen.append(route.request.headers.get("if-none-match"))
+        if len(seen) == 1:
+            response = route.fetch()
+            route.fulfill(response=response, headers={**response.headers, "etag": '"v1"'})
+        else:
+            route.fulfill(status=304, headers={"etag": '"v1"'}, body=b"")
+
+    tab.page.route("**/rpc/get_latest_geo_coordinates", with_etag)
+    tab.open("view=validators")
+    before = tab.refreshes()
+    tab.js("window.dashboard.refresh()")
+    tab.wait_refreshed(before)
+    assert seen == [None, '"v1"']
+    assert tab.js("window.dashboard.stats.lastRefresh.errors") == 0  # the 304 was no error
+    assert tab.panel_states("validators") == {"panel-map": "ok", "panel-locations": "ok"}
+    assert len(tab.each("#panel-map circle", "c => c.getAttribute('cx')")) == 20
+    assert tab.console_errors == []
+    # Chromium reports a 304 fulfilled by interception as aborted, though fetch() got it
+    assert all("get_latest_geo_coordinates" in failure for failure in tab.failed)
+
+
 # --- outages, limits, layout ----------------------------------------------------------------------
 
 

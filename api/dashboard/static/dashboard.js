@@ -1,10 +1,11 @@
 // The metrics-rpc dashboard: a plain-JS client of this server's public /rpc API.
 // State lives in the URL (view, network, range, interval, from/to, user); only the open
-// view is fetched, once now and then every REFRESH_MS (pausable). uPlot draws the charts.
+// view is fetched, once now and then every 60 s (`refresh=` seconds in the URL, at least 5;
+// pausable). uPlot draws the charts.
 (() => {
   "use strict";
 
-  const REFRESH_MS = 60000;
+  const REFRESH_MS = Math.max(5, Number(new URLSearchParams(location.search).get("refresh")) || 60) * 1000;
   const RETRY_MS = 10000;             // after a 503 or a network error, unless Retry-After says otherwise
   const MAX_PARALLEL = 4;             // requests in flight at once
   const MAX_BUCKETS = 5000;           // a chosen interval is made coarser past this many points
@@ -102,6 +103,7 @@
                                     interval: state.interval });
     if (state.range === "custom") { q.set("from", state.from); q.set("to", state.to); }
     if (state.view === "jupyterhub" && state.user) q.set("user", state.user);
+    if (REFRESH_MS !== 60000) q.set("refresh", String(REFRESH_MS / 1000));
     const url = `${location.pathname}?${q}`;
     if (url !== location.pathname + location.search) history[push ? "pushState" : "replaceState"](null, "", url);
   }
