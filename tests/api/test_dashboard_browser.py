@@ -228,6 +228,9 @@ def test_jupyterhub_usage_and_one_users_sessions_on_click(tab: Tab) -> None:
     assert all(n > 50 for n in points.values()), points
     classes = tab.js("window.dashboard.charts['jupyterhub-nodes'].series.map(s => s.label)")[1:]
     assert classes == ["cpu", "gpu"]
+    hours = tab.js("window.dashboard.charts['jupyterhub-active'].data[0]")
+    assert {b - a for a, b in itertools.pairwise(hours)} == {3600}  # quiet hours are 0, not gaps
+    assert len(hours) in (168, 169)
 
     top_user = bars[0][0]
     tab.page.click(f'#panel-runtime .bar[data-user="{top_user}"]')

@@ -302,13 +302,23 @@
     return [sorted.map((r) => Date.parse(r.timestamp) / 1000), sorted.map((r) => Number(r[key])),
             sorted.map((r) => r[key])];
   }
-  // Rows with (timestamp, group, value) → [xs, ...one y array per group], 0 where absent.
-  function pivot(rows, group, value) {
-    const xs = [...new Set(rows.map((r) => Date.parse(r.timestamp) / 1000))].sort((a, b) => a - b);
+  // Every bucket start of the window (the API aligns buckets that divide a day on midnight UTC).
+  function bucketGrid(win) {
+    const step = INTERVALS[win.interval], xs = [];
+    for (let x = Math.ceil(win.from / step) * step; x < win.to; x += step) xs.push(x);
+    return xs;
+  }
+  // Rows with (timestamp, group, value) → [xs, ...one y array per group] on the window's
+  // buckets: a bucket without a row is 0 (nobody was active), not a line across the gap.
+  function pivot(rows, group, value, win) {
+    const xs = bucketGrid(win);
     const at = new Map(xs.map((x, i) => [x, i]));
     const groups = [...new Set(rows.map(group))].sort();
     const ys = groups.map(() => new Array(xs.length).fill(0));
-    for (const r of rows) ys[groups.indexOf(group(r))][at.get(Date.parse(r.timestamp) / 1000)] += Number(r[value]);
+    for (const r of rows) {
+      const i = at.get(Date.parse(r.timestamp) / 1000);
+      if (i !== undefined) ys[groups.indexOf(group(r))][i] += Number(r[value]);
+    }
     return { groups, data: [xs, ...ys] };
   }
 
@@ -565,15 +575,15 @@
     },
     renderLines(id, p, rows, win, lines) {
       if (!rows.length) { p.empty(); return; }
-      const sorted = rows.slice().sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp));
-      const data = [sorted.map((r) => Date.parse(r.timestamp) / 1000), ...lines.map((l) => sorted.map((r) => Number(r[l.key])))];
+      const columns = lines.map((l) => pivot(rows, () => l.key, l.key, win).data);
+      const data = [columns[0][0], ...columns.map((c) => c[1])];
       p.ok();
       timeChart(`jupyterhub-${id}`, p.body, data, { series: lines, yLabel: "count", format: countFormat,
                                                     xRange: [win.from, win.to] });
     },
     renderGroups(id, p, rows, group, win) {
       if (!rows.length) { p.empty(); return; }
-      const { groups, data } = pivot(rows, group, "containers");
+      const { groups, data } = pivot(rows, group, "containers", win);
       p.ok();
       timeChart(`jupyterhub-${id}`, p.body, data, { series: groups.map((g) => ({ label: g })),
                                                     yLabel: "containers", format: countFormat,
