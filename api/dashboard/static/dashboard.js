@@ -198,11 +198,11 @@
   // ---- panels and charts ------------------------------------------------------------------
   const charts = {};                  // id → uPlot, for the tests and for resizing
   function panel(parent, id, title, note) {
-    const state = el("p", { className: "state" });
+    const line = el("p", { className: "state" });
     const body = el("div", { className: "body" });
     const node = el("section", { className: "panel", id, data: { state: "loading" } },
                     el("h2", { textContent: title }), note ? el("p", { className: "note", textContent: note }) : null,
-                    state, body);
+                    line, body);
     parent.append(node);
     return {
       node, body,
@@ -210,15 +210,18 @@
       loading() { if (node.dataset.state === "loading") this.show("loading", "Loading…"); },
       empty(message) { this.show("empty", message || "No data in this range."); },
       fail(error) { this.show(error.unavailable ? "unavailable" : "error", describe(error)); },
-      ok() { node.dataset.state = "ok"; state.textContent = ""; body.hidden = false; },
+      ok() { node.dataset.state = "ok"; line.textContent = ""; body.hidden = false; },
       show(kind, message) {
-        node.dataset.state = kind; state.textContent = message;
+        node.dataset.state = kind; line.textContent = message;
         body.hidden = kind !== "ok";
-        if (kind !== "ok") for (const key of Object.keys(charts)) if (node.contains(charts[key].root)) dropChart(key);
+        if (kind !== "ok") dropChartsIn(node);
       },
     };
   }
   function dropChart(id) { if (charts[id]) { charts[id].destroy(); delete charts[id]; } }
+  function dropChartsIn(node) {
+    for (const id of Object.keys(charts)) if (node.contains(charts[id].root)) dropChart(id);
+  }
   const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
   function tooltipPlugin(format) {
@@ -305,7 +308,7 @@
   // Every bucket start of the window (the API aligns buckets that divide a day on midnight UTC).
   function bucketGrid(win) {
     const step = INTERVALS[win.interval], xs = [];
-    for (let x = Math.ceil(win.from / step) * step; x < win.to; x += step) xs.push(x);
+    for (let x = Math.floor(win.from / step) * step; x < win.to; x += step) xs.push(x);
     return xs;
   }
   // Rows with (timestamp, group, value) → [xs, ...one y array per group] on the window's
@@ -325,6 +328,12 @@
   // ---- views -----------------------------------------------------------------------------
   // Each view builds its panels once and has load(): fetch everything it shows, render it.
   // load() settles every request (one failure does not blank the rest) and returns errors.
+  // Wraps a render callback so that an answer arriving after a newer refresh began (the
+  // network or range changed meanwhile) is dropped instead of drawn over the newer one.
+  function keeper() {
+    const mine = generation;
+    return (fn) => (...args) => (mine === generation ? fn(...args) : undefined);
+  }
   async function settle(tasks) {
     const results = await Promise.allSettled(tasks);
     return results.filter((r) => r.status === "rejected").map((r) => r.reason);
@@ -348,18 +357,18 @@
       this.panels = {};
       for (const s of TOKEN_SERIES) this.panels[s.key] = panel($("tokenomics-charts"), `panel-${s.key}`, s.title, s.note);
       this.headlines = panel($("headlines"), "panel-headlines", "Latest");
-      this.headlines.node.classList.add("headlines-panel");
     },
     async load() {
-      const net = state.network;
+      const net = state.network, keep = keeper();
       const win = timeWindow(false);
       this.headlines.loading();
       Object.values(this.panels).forEach((p) => p.loading());
       const latest = Promise.all([rpc("get_all_latest_token_metrics", { p_schema: net }),
                                   rpc("get_latest_burned_supply", { p_schema: net })])
-        .then(([rows, burned]) => this.renderHeadlines(rows, burned), (e) => { this.headlines.fail(e); throw e; });
+        .then(keep(([rows, burned]) => this.renderHeadlines(rows, burned)),
+              keep((e) => { this.headlines.fail(e); throw e; }));
       const series = TOKEN_SERIES.map((s) => rpc(s.fn, { p_schema: net, ...win.params }).then(
-        (rows) => this.renderChart(s, rows, win), (e) => { this.panels[s.key].fail(e); throw e; }));
+        keep((rows) => this.renderChart(s, rows, win)), keep((e) => { this.panels[s.key].fail(e); throw e; })));
       return settle([latest, ...series]);
     },
     renderHeadlines(rows, burned) {
@@ -418,7 +427,7 @@
       };
     },
     async load() {
-      const win = timeWindow(true);
+      const win = timeWindow(true), keep = keeper();
       const groups = [
         ["network", `get_all_latest_${state.network}_metrics`, "get_agg_metric", state.network],
         ["common", "get_all_latest_common_metrics", "get_agg_metric", "common"],
@@ -428,22 +437,23 @@
       const tasks = groups.map(([key, latestFn, aggFn, schema]) => {
         const p = this.tables[key];
         p.loading();
-        return rpc(latestFn).then((rows) => {
+        return rpc(latestFn).then(keep((rows) => {
           if (!rows.length) { p.empty(`No ${key === "network" ? state.network : key} metrics yet.`); return []; }
           const spots = this.renderTable(key, p, rows);
           return settle(rows.map((r, i) => rpc(aggFn, { p_metric_name: r.table_name, p_schema: schema, ...win.params })
-            .then((points) => {
+            .then(keep((points) => {
               if (!points.length) { spots[i].textContent = "no data in range"; return; }
               const [xs, ys] = toSeries(points);
               sparkline(`spark-${key}-${r.table_name}`, spots[i], [xs, ys]);
-            }, (e) => { spots[i].textContent = e.unavailable ? "unavailable" : "error"; throw e; })));
-        }, (e) => { p.fail(e); throw e; });
+            }), keep((e) => { spots[i].textContent = e.unavailable ? "unavailable" : "error"; throw e; }))));
+        }), keep((e) => { p.fail(e); throw e; }));
       });
       const errors = await settle(tasks);
       const nested = (await Promise.all(tasks.map((t) => t.catch(() => [])))).flat();
       return errors.concat(nested);
     },
     renderTable(key, p, rows) {
+      dropChartsIn(p.body);  // the sparklines of the rows being replaced
       const spots = [];
       const body = rows.map((r) => {
         const spot = el("div", { className: "spark", data: { metric: r.table_name } });
@@ -472,6 +482,7 @@
     },
     async load() {
       this.map.loading(); this.table.loading();
+      const keep = keeper();
       try {
         if (!this.outline) {
           const response = await fetch("/dashboard/static/world-land-110m.json");
@@ -479,10 +490,10 @@
           this.outline = await response.json();
         }
         const rows = await rpc("get_latest_geo_coordinates");
-        this.render(rows);
+        keep(() => this.render(rows))();
         return [];
       } catch (error) {
-        this.map.fail(error); this.table.fail(error);
+        keep(() => { this.map.fail(error); this.table.fail(error); })();
         return [error];
       }
     },
@@ -535,7 +546,8 @@
       const range = { p_from: win.params.p_from, ...(win.params.p_to ? { p_to: win.params.p_to } : {}) };
       const series = { p_interval: win.interval, ...range };
       [this.runtime, this.active, this.nodes, this.images].forEach((p) => p.loading());
-      const guard = (p, render) => (promise) => promise.then(render, (e) => { p.fail(e); throw e; });
+      const keep = keeper();
+      const guard = (p, render) => (promise) => promise.then(keep(render), keep((e) => { p.fail(e); throw e; }));
       const tasks = [
         guard(this.runtime, (rows) => this.renderRuntime(rows))(rpc("get_runtime_by_user", { ...range, p_limit: TOP_USERS })),
         guard(this.active, (rows) => this.renderLines("active", this.active, rows, win, [
@@ -547,7 +559,7 @@
           rpc("get_image_usage", series)),
       ];
       if (state.user) tasks.push(this.loadSessions(range));
-      else this.sessions.empty("Click a user above to see their sessions in the range.");
+      else { this.shownUser = ""; this.sessions.empty("Click a user above to see their sessions in the range."); }
       return settle(tasks);
     },
     renderRuntime(rows) {
@@ -591,11 +603,14 @@
     },
     async loadSessions(range) {
       const p = this.sessions;
-      p.node.querySelector("h2").textContent = `Sessions of ${state.user}`;
-      p.loading();
+      const user = state.user;
+      p.node.querySelector("h2").textContent = `Sessions of ${user}`;
+      if (this.shownUser !== user) p.show("loading", "Loading…");  // not another user's rows
+      this.shownUser = user;
       try {
-        const rows = await rpc("get_user_sessions", { p_user_email: state.user, ...range });
-        if (!rows.length) { p.empty(`No sessions of ${state.user} in this range.`); return; }
+        const rows = await rpc("get_user_sessions", { p_user_email: user, ...range });
+        if (user !== state.user) return;  // another user was clicked meanwhile
+        if (!rows.length) { p.empty(`No sessions of ${user} in this range.`); return; }
         const cell = (date) => el("td", { textContent: fmtUTC(date), title: `${fmtLocal(date)} (local)` });
         p.body.replaceChildren(el("div", { className: "table-wrap" }, el("table", {},
           el("thead", {}, el("tr", {}, ...["Start", "End", "Hours", "Server (pod)", "Node", "Image", ""].map(
@@ -619,7 +634,11 @@
     state.user = state.user === email ? "" : email;
     writeState(true);
     document.querySelectorAll(".bar").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.user === state.user)));
-    if (!state.user) { jupyterhub.sessions.empty("Click a user above to see their sessions in the range."); return; }
+    if (!state.user) {
+      jupyterhub.shownUser = "";
+      jupyterhub.sessions.empty("Click a user above to see their sessions in the range.");
+      return;
+    }
     const win = timeWindow(true);
     jupyterhub.loadSessions({ p_from: win.params.p_from, ...(win.params.p_to ? { p_to: win.params.p_to } : {}) })
       .catch(() => { /* shown in the panel */ });
@@ -674,6 +693,7 @@
       try {
         const rows = await rpc("get_excluded_addresses");
         st.textContent = rows.length ? "" : "The list is empty.";
+        st.className = "state";
         $("addresses").replaceChildren(
           el("thead", {}, el("tr", {}, el("th", { textContent: "#" }), el("th", { textContent: "Address" }), el("th", {}))),
           el("tbody", {}, ...rows.map((r) => {
