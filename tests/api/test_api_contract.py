@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,6 +22,10 @@ from tests.pgfixtures import DbInfo
 TIME_VALUE = ["timestamp", "value"]
 LATEST = ["timestamp", "table_name", "value"]
 WEEK = {"p_from": "now() - interval '7 days'", "p_to": "now()"}
+# The session functions clip sessions to their range: a default range moves with now()
+# between the HTTP call and psql's, changing the hours. A fixed week, computed once.
+_HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+FIXED_WEEK = {"p_from": (_HOUR - timedelta(days=7)).isoformat(), "p_to": _HOUR.isoformat()}
 
 # function → (HTTP query arguments, documented columns)
 CONTRACT: dict[str, tuple[dict[str, str], list[str]]] = {
@@ -43,13 +48,14 @@ CONTRACT: dict[str, tuple[dict[str, str], list[str]]] = {
     "get_all_latest_cumsum_metrics": ({}, LATEST),
     "get_latest_geo_coordinates": ({}, ["latitude", "longitude", "country_name", "city"]),
     "get_excluded_addresses": ({}, ["id", "value"]),
-    "get_runtime_by_user": ({"p_limit": "10"}, [
+    "get_runtime_by_user": ({"p_limit": "10", **FIXED_WEEK}, [
         "user_email", "user_name", "total_hours", "gpu_hours", "cpu_hours", "sessions",
         "containers", "applications", "last_seen"]),
-    "get_active_users": ({"p_interval": "1 day"}, ["timestamp", "active_users", "containers"]),
-    "get_node_usage": ({"p_interval": "1 day"},
+    "get_active_users": ({"p_interval": "1 day", **FIXED_WEEK},
+                         ["timestamp", "active_users", "containers"]),
+    "get_node_usage": ({"p_interval": "1 day", **FIXED_WEEK},
                        ["timestamp", "node_name", "node_class", "unique_users", "containers"]),
-    "get_image_usage": ({"p_interval": "1 day"}, [
+    "get_image_usage": ({"p_interval": "1 day", **FIXED_WEEK}, [
         "timestamp", "container_base", "container_version", "unique_users", "containers"]),
 }
 
@@ -106,8 +112,8 @@ def test_range_functions_stream_their_rows(demo_api: ApiServer) -> None:
 
 def test_user_sessions_of_the_busiest_user(demo_api: ApiServer) -> None:
     top = httpx.get(f"{demo_api.base_url}/rpc/get_runtime_by_user",
-                    params={"p_limit": "1"}).json()[0]
-    args = {"p_user_email": top["user_email"]}
+                    params={"p_limit": "1", **FIXED_WEEK}).json()[0]
+    args = {"p_user_email": top["user_email"], **FIXED_WEEK}
     sessions = httpx.get(f"{demo_api.base_url}/rpc/get_user_sessions", params=args).json()
     assert sessions == _psql_json(demo_api.db, "get_user_sessions", args)
     assert list(sessions[0]) == ["session_start", "session_end", "runtime_hours", "pod_name",
