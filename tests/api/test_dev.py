@@ -22,9 +22,13 @@ def _wait_for(url: str, process: subprocess.Popen[str], timeout: float = 120) ->
             output = process.stdout.read() if process.stdout else ""
             raise AssertionError(f"dev exited early:\n{output}")
         try:
-            return httpx.get(url, timeout=5)
+            response = httpx.get(url, timeout=5)
         except httpx.TransportError:
-            time.sleep(0.25)
+            pass
+        else:
+            if response.status_code != 503:  # 503: listening, schema cache not loaded yet
+                return response
+        time.sleep(0.25)
     raise AssertionError(f"{url} did not answer within {timeout}s")
 
 
