@@ -1,14 +1,14 @@
 """The Litestar app factory: wires the pieces together, holds no logic.
 
 ``create_app(settings)`` gives the API app: ``/rpc/<name>`` (the pipeline, a raw ASGI
-mount), ``GET /`` (OpenAPI), ``/docs``, ``POST /api/v1/write`` (remote write), and the
-admin routes ``/live``, ``/ready``, and ``/metrics`` unless ``PGRST_ADMIN_SERVER_PORT`` is
-set (then ``/metrics`` is only there). ``create_admin_app(runtime)`` serves only the admin
-routes (for ``PGRST_ADMIN_SERVER_PORT``). ``rate_limiter`` (default: from
-``METRICS_RPC_RATE_LIMITS``) is awaited after auth on every RPC call, and by
-``POST /api/v1/write`` with its ``ingest`` budget. Every route gets its dependencies one
-way: built from the shared ``Runtime`` when the app is created (``app.state.runtime`` is
-there for the admin app only).
+mount), ``GET /`` (OpenAPI; the dashboard for a browser), ``/docs``, ``/dashboard``,
+``POST /api/v1/write`` (remote write), and the admin routes ``/live``, ``/ready``, and
+``/metrics`` unless ``PGRST_ADMIN_SERVER_PORT`` is set (then ``/metrics`` is only there).
+``create_admin_app(runtime)`` serves only the admin routes (for
+``PGRST_ADMIN_SERVER_PORT``). ``rate_limiter`` (default: from ``METRICS_RPC_RATE_LIMITS``)
+is awaited after auth on every RPC call, and by ``POST /api/v1/write`` with its ``ingest``
+budget. Every route gets its dependencies one way: built from the shared ``Runtime`` when
+the app is created (``app.state.runtime`` is there for the admin app only).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from litestar.types import ControllerRouterHandler
 
 from api.asgi import Receive, Scope, Send
 from api.config import Settings
+from api.dashboard import Dashboard, prefers_html
 from api.errors import (
     JSON_CONTENT_TYPE,
     ApiError,
@@ -156,13 +157,17 @@ def create_app(settings: Settings, *, rate_limiter: RequestRateLimiter | None = 
     async def rpc(scope: Scope, receive: Receive, send: Send) -> None:
         await runtime.pipeline(scope, receive, send)
 
+    dashboard = Dashboard()
+
     @get("/", sync_to_thread=False, include_in_schema=False)
     def root(request: Request[Any, Any, Any]) -> Response[bytes]:
+        if prefers_html(request.headers.get("accept", "")):  # a browser: the dashboard
+            return dashboard.page_response(request)
         cache = runtime.cache.current
         if cache is None:
             raise NoSchemaCache()
         profile = parse_profile("GET", request.headers, settings.db_schemas)  # 406 if unknown
-        return Response(runtime.openapi(cache, profile),
+        return Response(runtime.openapi(cache, profile), headers={"Vary": "Accept"},
                         media_type="application/openapi+json; charset=utf-8")
 
     @get("/docs", sync_to_thread=False, include_in_schema=False)
@@ -171,6 +176,7 @@ def create_app(settings: Settings, *, rate_limiter: RequestRateLimiter | None = 
 
     app = Litestar(
         route_handlers=[rpc, root, docs, remote_write_route(runtime.remote_write),
+                        *dashboard.handlers(),
                         # /metrics only on the admin port when there is one
                         *_admin_handlers(runtime, metrics=settings.admin_server_port is None)],
         middleware=[RequestLimitsMiddleware.from_settings(settings)],

@@ -107,6 +107,7 @@ def _banner(base: str, writer_token: str) -> str:
     return f"""
 metrics-rpc is running on {base}  (Ctrl-C or kill stops it and its PostgreSQL)
 
+  Dashboard:          {base}/dashboard
   OpenAPI document:   curl {base}/
   Interactive docs:   {base}/docs
   Latest FDV:         curl '{base}/rpc/get_latest_fdv?p_schema=mainnet'

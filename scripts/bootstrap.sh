@@ -44,6 +44,7 @@ if [ "$mode" != run ]; then
     need_cmd caddy caddy
     need_cmd prometheus prometheus
     need_cmd redis-server redis-server
+    need_cmd chromium chromium  # the dashboard's browser tests (Playwright drives it)
 fi
 if [ "$mode" = bench ]; then
     need_cmd wrk wrk
