@@ -50,9 +50,14 @@ BEGIN
 END
 $$;
 
+DROP TRIGGER IF EXISTS node_classes_rebuild_months ON sessions.node_classes;
+DROP FUNCTION IF EXISTS sessions.node_classes_changed();
 DROP FUNCTION IF EXISTS sessions.refresh_day_rollups(bigint[], timestamptz[]);
+DROP FUNCTION IF EXISTS sessions.refresh_user_months(bigint[], timestamptz[]);
+DROP AGGREGATE IF EXISTS sessions.array_cat_agg(anycompatiblearray);
 -- CASCADE: the repeatable read helpers (sql/functions/sessions) read these; the migrator
 -- re-creates them when the tables come back.
+DROP TABLE IF EXISTS sessions.user_months CASCADE;
 DROP TABLE IF EXISTS sessions.day_usage CASCADE;
 DROP TABLE IF EXISTS sessions.user_days CASCADE;
 DROP FUNCTION IF EXISTS sessions.days_of_span(timestamptz, timestamptz) CASCADE;

@@ -42,6 +42,28 @@ CREATE TABLE sessions.day_usage (
 COMMENT ON TABLE sessions.day_usage IS
     'Distinct users and containers touching each UTC day (all, per node, per image); from sessions.user_days';
 
+-- Per UTC month and user: what get_runtime_by_user adds up over long ranges (a year is
+-- 12 rows a user instead of a row per day, node, pod and image). GPU/CPU by the node
+-- class at write time: a change to sessions.node_classes rebuilds this table.
+CREATE TABLE sessions.user_months (
+    month            timestamptz NOT NULL,
+    user_id          bigint NOT NULL REFERENCES sessions.users (user_id),
+    gpu_seconds      numeric NOT NULL,
+    cpu_seconds      numeric NOT NULL,
+    starts           integer NOT NULL,
+    pods             text[] NOT NULL,
+    bases            text[] NOT NULL,
+    last_observed_at timestamptz,
+    PRIMARY KEY (month, user_id)
+);
+COMMENT ON TABLE sessions.user_months IS
+    'Per UTC month and user, from sessions.user_days: GPU/CPU seconds inside the month, sessions '
+    'started in it, their distinct pods and image bases and latest observation';
+
+-- sessions.user_months.pods and .bases across months: one array per user.
+CREATE AGGREGATE sessions.array_cat_agg(anycompatiblearray) (
+    SFUNC = array_cat, STYPE = anycompatiblearray, INITCOND = '{}');
+
 -- Reads of the ragged range edges: sessions starting in a partial day, zero-length ones.
 CREATE INDEX sessions_started_idx ON sessions.sessions (started_at);
 CREATE INDEX sessions_instant_idx ON sessions.sessions (started_at) WHERE started_at = ended_at;
@@ -63,6 +85,66 @@ END;
 COMMENT ON FUNCTION sessions.days_of_span(timestamptz, timestamptz) IS
     'UTC midnights from the day of p_start up to p_end';
 REVOKE ALL ON FUNCTION sessions.days_of_span(timestamptz, timestamptz) FROM PUBLIC;
+
+-- Rebuild sessions.user_months for the (user, month of day) pairs from sessions.user_days.
+CREATE FUNCTION sessions.refresh_user_months(p_users bigint[], p_days timestamptz[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM sessions.user_months r
+     USING (SELECT DISTINCT u, date_trunc('month', d, 'UTC') AS m
+              FROM unnest(p_users, p_days) AS x(u, d)) a
+     WHERE r.month = a.m AND r.user_id = a.u;
+    WITH a AS (
+        SELECT DISTINCT u, date_trunc('month', d, 'UTC') AS m
+          FROM unnest(p_users, p_days) AS x(u, d)
+    ), r AS MATERIALIZED (
+        SELECT a.m, d.*
+          FROM a
+          JOIN sessions.user_days d
+            ON d.user_id = a.u
+           AND d.day >= a.m
+           AND d.day < (date_trunc('month', a.m AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC'
+    ), k AS MATERIALIZED (  -- one node_class_of call per node
+        SELECT n.node_name, sessions.node_class_of(n.node_name) AS node_class
+          FROM (SELECT DISTINCT r.node_name FROM r) n
+    )
+    INSERT INTO sessions.user_months (
+        month, user_id, gpu_seconds, cpu_seconds, starts, pods, bases, last_observed_at)
+    SELECT r.m, r.user_id,
+           coalesce(sum(r.seconds) FILTER (WHERE k.node_class = 'gpu'), 0),
+           coalesce(sum(r.seconds) FILTER (WHERE k.node_class <> 'gpu'), 0),
+           sum(r.starts),
+           coalesce(array_agg(DISTINCT r.pod_name) FILTER (WHERE r.starts > 0), '{}'),
+           coalesce(array_agg(DISTINCT r.container_base) FILTER (WHERE r.starts > 0), '{}'),
+           max(r.last_observed_at)
+      FROM r JOIN k USING (node_name)
+     GROUP BY r.m, r.user_id;
+END
+$$;
+COMMENT ON FUNCTION sessions.refresh_user_months(bigint[], timestamptz[]) IS
+    'Recompute sessions.user_months for the users and the months of the days given';
+REVOKE ALL ON FUNCTION sessions.refresh_user_months(bigint[], timestamptz[]) FROM PUBLIC;
+
+-- The GPU/CPU split of user_months follows the node classes: any change rebuilds it.
+CREATE FUNCTION sessions.node_classes_changed()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sessions.refresh_user_months(array_agg(p.user_id), array_agg(p.month))
+       FROM (SELECT DISTINCT user_id, month FROM sessions.user_months) p;
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION sessions.node_classes_changed() FROM PUBLIC;
+CREATE TRIGGER node_classes_rebuild_months
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sessions.node_classes
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION sessions.node_classes_changed();
 
 -- Rebuild the rollup rows of the given (user, day) pairs from sessions.sessions, then the
 -- per-day totals of those days. Recomputing (not adding deltas) keeps distinct counts and
@@ -96,6 +178,8 @@ BEGIN
        AND s.started_at < a.d + interval '24 hours'
        AND s.ended_at > a.d
      GROUP BY a.d, s.user_id, s.node_name, s.pod_name, s.container_base, s.container_version;
+
+    PERFORM sessions.refresh_user_months(p_users, p_days);
 
     DELETE FROM sessions.day_usage r WHERE r.day = ANY (v_days);
     INSERT INTO sessions.day_usage (

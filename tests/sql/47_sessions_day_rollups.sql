@@ -49,14 +49,15 @@ LANGUAGE sql AS $$
      GROUP BY 1, 2, 3, 4
 $$;
 
--- Every range over 2024-03-03 … 2024-03-08 with ends at midnights, at 06:00, at 23:59:59
--- and at the sessions' own edges, where the two answers differ.
+-- Every range over 2024-01-31 … 2024-04-02 with ends at midnights (months' first days
+-- too), at 06:00, at 23:59:59 and at the sessions' own edges, where the two answers differ.
 CREATE FUNCTION tests.mismatches()
 RETURNS TABLE (what text, range_from timestamptz, range_to timestamptz)
 LANGUAGE sql AS $$
     WITH ends AS (
         SELECT e FROM unnest(ARRAY[
-            '2024-03-03 00:00', '2024-03-04 00:00', '2024-03-04 06:00', '2024-03-04 23:59:59',
+            '2024-01-31 23:00', '2024-02-01 00:00', '2024-02-15 06:00', '2024-03-01 00:00',
+            '2024-04-01 00:00', '2024-04-02 12:00', '2024-03-03 00:00', '2024-03-04 00:00', '2024-03-04 06:00', '2024-03-04 23:59:59',
             '2024-03-05 00:00', '2024-03-05 00:00:01', '2024-03-05 12:00', '2024-03-06 00:00',
             '2024-03-06 22:00', '2024-03-07 00:00', '2024-03-07 00:00:30', '2024-03-08 00:00',
             '2024-03-09 00:00']::timestamptz[]) AS e
@@ -138,6 +139,25 @@ RETURNS bigint LANGUAGE sql AS $$
                 EXCEPT ALL SELECT kind, day, node_name, container_base, container_version,
                                   users::bigint, containers::bigint
                              FROM sessions.day_usage)) y)
+         + (SELECT count(*) FROM (
+               WITH rebuilt AS (
+                   SELECT date_trunc('month', r.day, 'UTC') AS month, r.user_id,
+                          coalesce(sum(r.seconds) FILTER (WHERE sessions.node_class_of(r.node_name) = 'gpu'), 0) AS gpu,
+                          coalesce(sum(r.seconds) FILTER (WHERE sessions.node_class_of(r.node_name) <> 'gpu'), 0) AS cpu,
+                          sum(r.starts) AS starts,
+                          coalesce(array_agg(DISTINCT r.pod_name) FILTER (WHERE r.starts > 0), '{}') AS pods,
+                          coalesce(array_agg(DISTINCT r.container_base) FILTER (WHERE r.starts > 0), '{}') AS bases,
+                          max(r.last_observed_at) AS last_observed_at
+                     FROM tests.user_days_from_sessions() r
+                    GROUP BY 1, 2)
+               (SELECT month, user_id, gpu_seconds, cpu_seconds, starts::numeric, pods, bases, last_observed_at
+                  FROM sessions.user_months
+                EXCEPT ALL SELECT * FROM rebuilt)
+               UNION ALL
+               (SELECT * FROM rebuilt
+                EXCEPT ALL SELECT month, user_id, gpu_seconds, cpu_seconds, starts::numeric, pods, bases,
+                                  last_observed_at
+                             FROM sessions.user_months)) z)
 $$;
 
 -- ann: one session over two midnights (03-04 22:00 → 03-06 01:00), on a GPU node.
@@ -158,6 +178,11 @@ SELECT tests.observe('dan@example.org', 'jupyter-dan', 'cpu-1', 'jupyter/scipy-n
                      '2024-03-07 00:00:30=86400');
 SELECT tests.observe('dan@example.org', 'jupyter-dan', 'cpu-1', 'jupyter/scipy-notebook:2024.05',
                      '2024-03-06 00:05:00=270');
+-- fay: a session over the leap day into March, and one in the middle of February.
+SELECT tests.observe('fay@example.org', 'jupyter-fay', 'gpu-v100-1', 'jupyter/pytorch-notebook:2024.05',
+                     '2024-02-29 22:00:00=600;2024-03-01 02:00:00=15000');
+SELECT tests.observe('fay@example.org', 'jupyter-fay', 'cpu-1', 'jupyter/scipy-notebook:2024.05',
+                     '2024-02-14 09:00:00=300;2024-02-14 17:00:00=29100');
 SELECT is(tests.rollups_differ(), 0::bigint, 'the rollups equal a rebuild from the sessions');
 SELECT is_empty($$ SELECT * FROM tests.mismatches() $$,
                 'every range answers as from the sessions (spanning days, midnights, zero-length, out of order)');

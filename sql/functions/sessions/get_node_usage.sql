@@ -14,11 +14,13 @@ STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH u AS (SELECT * FROM sessions.usage_buckets('node', p_interval, p_from, p_to))
+    WITH u AS (SELECT * FROM sessions.usage_buckets('node', p_interval, p_from, p_to)),
+    classes AS MATERIALIZED (  -- one node_class_of call per node, not per row
+        SELECT n.node_name, sessions.node_class_of(n.node_name) AS node_class
+          FROM (SELECT DISTINCT u.node_name FROM u) n)
     SELECT u.bucket, u.node_name, c.node_class, u.users, u.containers
       FROM u
-      JOIN (SELECT n.node_name, sessions.node_class_of(n.node_name) AS node_class
-              FROM (SELECT DISTINCT u.node_name FROM u) n) c USING (node_name)
+      JOIN classes c USING (node_name)
      ORDER BY u.bucket, u.node_name
 $$;
 
