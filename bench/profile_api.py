@@ -8,9 +8,10 @@ rejects, and off) the API is started under uvicorn, loaded with wrk (32 connecti
 ``GET /rpc/get_latest_fdv?p_schema=mainnet``, anonymous) and sampled by
 ``py-spy record`` (idle frames excluded, so waiting in epoll is not counted). Printed per
 configuration: req/s, and the top frames by own time and by inclusive time, as shares
-of the samples. The collapsed stacks are saved as ``bench/results/profile_api_<label>.txt``
-(open them in speedscope or flamegraph.pl for the full flame graph). Needs ``py-spy`` (``pip install -e '.[bench]'``) and the
-right to trace a child process (root, or ``kernel.yama.ptrace_scope`` = 0).
+of the samples. The collapsed stacks are saved as
+``bench/results/profile_api_<label>.txt`` (open them in speedscope or flamegraph.pl for
+the whole flame graph). Needs ``py-spy`` (``pip install -e '.[bench]'``) and the right to
+trace a child process (root, or ``kernel.yama.ptrace_scope`` = 0).
 """
 
 from __future__ import annotations
