@@ -21,6 +21,8 @@ CREATE TABLE sessions.user_days (
 );
 COMMENT ON TABLE sessions.user_days IS
     'Sessions touching each UTC day, per user, node, pod and image; maintained by sessions.apply_observations';
+-- A user's days (the monthly rollup is rebuilt from them).
+CREATE INDEX user_days_user_idx ON sessions.user_days (user_id, day);
 COMMENT ON COLUMN sessions.user_days.containers IS 'Sessions (pod lives) touching the day';
 COMMENT ON COLUMN sessions.user_days.starts IS 'Of those, the sessions that started in the day';
 COMMENT ON COLUMN sessions.user_days.seconds IS 'Their time inside the day, in seconds (exact)';
@@ -37,7 +39,7 @@ CREATE TABLE sessions.day_usage (
     container_version text NOT NULL,
     users             integer NOT NULL,
     containers        integer NOT NULL,
-    PRIMARY KEY (kind, day, node_name, container_base, container_version)
+    PRIMARY KEY (day, kind, node_name, container_base, container_version)
 );
 COMMENT ON TABLE sessions.day_usage IS
     'Distinct users and containers touching each UTC day (all, per node, per image); from sessions.user_days';
@@ -175,6 +177,8 @@ BEGIN
       FROM (SELECT DISTINCT u, d FROM unnest(p_users, p_days) AS x(u, d)) a
       JOIN sessions.sessions s
         ON s.user_id = a.u
+       -- the span index finds a day's sessions (a collection cycle touches one or two days)
+       AND tstzrange(s.started_at, s.ended_at, '[]') && tstzrange(a.d, a.d + interval '24 hours', '[)')
        AND s.started_at < a.d + interval '24 hours'
        AND s.ended_at > a.d
      GROUP BY a.d, s.user_id, s.node_name, s.pod_name, s.container_base, s.container_version;
