@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import math
@@ -174,6 +175,15 @@ def client_ip(peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[
         if not is_trusted(address):
             break
     return str(current)
+
+
+@functools.lru_cache(maxsize=4096)
+def _client_ip_cached(
+    peer: str | None, forwarded_for: tuple[str, ...], trusted: tuple[IpNetwork, ...]
+) -> str:
+    """``client_ip`` for hashable arguments: a client's address is parsed once, not per
+    request (parsing was the limiter's largest item under load, ~1 % of the samples)."""
+    return client_ip(peer, forwarded_for, trusted)
 
 
 # --- decisions ----------------------------------------------------------------------
@@ -489,12 +499,12 @@ class RequestRateLimiter:
     def client_address(self, scope: MutableMapping[str, Any]) -> str:
         client = scope.get("client")
         peer = str(client[0]) if client else None
-        forwarded = [
+        forwarded = tuple(
             value.decode("latin-1")
             for name, value in scope.get("headers", ())
             if name.lower() == b"x-forwarded-for"
-        ]
-        return client_ip(peer, forwarded, self.trusted_proxies)
+        )
+        return _client_ip_cached(peer, forwarded, self.trusted_proxies)
 
     async def check(
         self, auth: AuthResult, scope: MutableMapping[str, Any], *, ingest: bool = False
