@@ -6,8 +6,8 @@
 - Storage: ``redis://`` through ``limits``' own storage; ``memory://`` through
   ``LoopMemoryStorage`` below, the same moving window kept for one event loop. ``limits``'
   async memory storage starts an expiry task on every hit, and that task hands every
-  key's list to a thread (``asyncio.to_thread``): under load a quarter of the server's
-  samples were in that thread pool (``docs/PERFORMANCE.md``, section 1).
+  key's list to a thread (``asyncio.to_thread``): under load ~9 % of the server's samples
+  were in that thread pool (``docs/PERFORMANCE.md``, section 1).
 - Identity: the anonymous role is limited per client IP, any other role per JWT ``sub``
   (the role name when the token has no ``sub``), each within that role's own budget.
   ``/api/v1/write`` has its own ``ingest`` budget, per ``sub`` as well.
