@@ -3,6 +3,11 @@
 - Strategy: moving window. It is exact (every hit is a timestamp in the window), so two
   replicas sharing one Redis enforce exactly one budget; at our limits (hundreds a minute)
   its memory cost is small.
+- Storage: ``redis://`` through ``limits``' own storage; ``memory://`` through
+  ``LoopMemoryStorage`` below, the same moving window kept for one event loop. ``limits``'
+  async memory storage starts an expiry task on every hit, and that task hands every
+  key's list to a thread (``asyncio.to_thread``): under load ~9 % of the server's samples
+  were in that thread pool (``docs/PERFORMANCE.md``, section 1).
 - Identity: the anonymous role is limited per client IP, any other role per JWT ``sub``
   (a token without one gets ``tok:<fingerprint>`` from auth), each within that role's own budget.
   ``/api/v1/write`` has its own ``ingest`` budget, per ``sub`` as well.
@@ -15,10 +20,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, Literal, cast
 
@@ -147,6 +154,15 @@ def client_ip(peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[
     return str(current)
 
 
+@functools.lru_cache(maxsize=4096)
+def _client_ip_cached(
+    peer: str | None, forwarded_for: tuple[str, ...], trusted: tuple[IpNetwork, ...]
+) -> str:
+    """``client_ip`` for hashable arguments: a client's address is parsed once, not per
+    request (parsing was the limiter's largest item under load, ~1 % of the samples)."""
+    return client_ip(peer, forwarded_for, trusted)
+
+
 # --- decisions ----------------------------------------------------------------------
 
 
@@ -206,6 +222,96 @@ def decision_counter(registry: CollectorRegistry) -> Callable[[str, Outcome], No
     return record
 
 
+class LoopMemoryStorage(AsyncStorage):
+    """The moving window in this process, for one event loop (``memory://``).
+
+    Per key, the times of the hits still in the window, oldest first. Nothing here awaits,
+    so no lock is needed; expired hits are dropped when their key is next used, and idle
+    keys by a sweep at most every ``SWEEP_EVERY`` seconds, inside a call (no task, no
+    thread). Times come from ``clock`` (the limiter's), so tests can drive the window.
+    Only the moving window is supported; the counter methods of ``limits``' storage
+    interface work but are not used.
+    """
+
+    STORAGE_SCHEME = None  # built directly, never from a URI
+    SWEEP_EVERY = 10.0
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self._clock = clock
+        self._hits: dict[str, deque[float]] = {}
+        self._longest = 0.0  # the longest window seen: what a sweep may drop
+        self._next_sweep = clock() + self.SWEEP_EVERY
+        self._counters: dict[str, tuple[int, float]] = {}  # key → (count, expires at)
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return ValueError
+
+    def _window(self, key: str, expiry: int, now: float) -> deque[float]:
+        if now >= self._next_sweep:
+            self._sweep(now)
+        hits = self._hits.get(key)
+        if hits is None:
+            hits = self._hits[key] = deque()
+        while hits and hits[0] < now - expiry:  # as limits: a hit at now - expiry still counts
+            hits.popleft()
+        return hits
+
+    def _sweep(self, now: float) -> None:
+        self._next_sweep = now + self.SWEEP_EVERY
+        for key in [k for k, hits in self._hits.items()
+                    if not hits or hits[-1] < now - self._longest]:
+            del self._hits[key]
+        for key in [k for k, (_, expires) in self._counters.items() if expires <= now]:
+            del self._counters[key]
+
+    async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        now = self._clock()
+        self._longest = max(self._longest, float(expiry))
+        hits = self._window(key, expiry, now)
+        if len(hits) + amount > limit:
+            return False
+        hits.extend([now] * amount)
+        return True
+
+    async def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        """(time of the oldest hit in the window, hits in the window); (now, 0) when empty."""
+        now = self._clock()
+        hits = self._window(key, expiry, now)
+        if not hits:
+            return now, 0
+        return hits[0], len(hits)
+
+    async def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        now = self._clock()
+        count, expires = self._counters.get(key, (0, now + expiry))
+        if expires <= now:
+            count, expires = 0, now + expiry
+        self._counters[key] = (count + amount, expires)
+        return count + amount
+
+    async def get(self, key: str) -> int:
+        count, expires = self._counters.get(key, (0, 0.0))
+        return count if expires > self._clock() else 0
+
+    async def get_expiry(self, key: str) -> float:
+        return self._counters.get(key, (0, self._clock()))[1]
+
+    async def check(self) -> bool:
+        return True
+
+    async def reset(self) -> int | None:
+        count = len(self._hits) + len(self._counters)
+        self._hits.clear()
+        self._counters.clear()
+        return count
+
+    async def clear(self, key: str) -> None:
+        self._hits.pop(key, None)
+        self._counters.pop(key, None)
+
+
 class RateLimiter:
     """Counts hits per (budget, identity) in the configured storage."""
 
@@ -228,7 +334,10 @@ class RateLimiter:
         if "redis" in uri:
             options.update(connect_timeout=STORAGE_TIMEOUT, stream_timeout=STORAGE_TIMEOUT)
         try:
-            self._storage = cast(AsyncStorage, storage_from_string(uri, **options))
+            if uri.startswith("async+memory"):
+                self._storage: AsyncStorage = LoopMemoryStorage(clock)
+            else:
+                self._storage = cast(AsyncStorage, storage_from_string(uri, **options))
             self._strategy = MovingWindowRateLimiter(self._storage)
         except (ConfigurationError, NotImplementedError, ValueError) as exc:
             raise ConfigError(
@@ -266,9 +375,13 @@ class RateLimiter:
         items = self._items[budget]
         if self._clock() < self._down_until:
             return self._without_storage(budget, items)
+        keys = ("metrics-rpc", budget, role, identity)
         try:
-            async with asyncio.timeout(self._timeout):
-                decision = await self._hit_storage(("metrics-rpc", budget, role, identity), items)
+            if self._timeout is None:
+                decision = await self._hit_storage(keys, items)
+            else:
+                async with asyncio.timeout(self._timeout):
+                    decision = await self._hit_storage(keys, items)
         except _STORAGE_ERRORS as exc:  # the storage is down: never let it become a 500
             if self._down_until == 0.0:
                 log.warning(
@@ -351,12 +464,12 @@ class RequestRateLimiter:
     def client_address(self, scope: MutableMapping[str, Any]) -> str:
         client = scope.get("client")
         peer = str(client[0]) if client else None
-        forwarded = [
+        forwarded = tuple(
             value.decode("latin-1")
             for name, value in scope.get("headers", ())
             if name.lower() == b"x-forwarded-for"
-        ]
-        return client_ip(peer, forwarded, self.trusted_proxies)
+        )
+        return _client_ip_cached(peer, forwarded, self.trusted_proxies)
 
     async def check(
         self, auth: AuthResult, scope: MutableMapping[str, Any], *, ingest: bool = False

@@ -10,6 +10,13 @@ reference measured in the same run is a trivial ``select 1`` on the same connect
 round trip every call pays), so ``x round trip`` says how much of a call is the function
 itself. A function missing from the table below is reported, so new functions are not
 silently left out.
+
+Before/after in the same run: the year-long session functions and
+``get_agg_cumsum_metric`` are also computed the way they were before the rollups of
+migration 0046 and the plpgsql ``metrics.sum_before`` (``REFERENCES`` below: every
+overlapping session clipped, the SQL ``sum_before`` planned without its bounds), timed
+the same way as the superuser (the sessions helpers are not granted to ``web_anon``), and
+checked to give the same rows.
 """
 
 from __future__ import annotations
@@ -57,6 +64,66 @@ CALLS: dict[str, str] = {
     "get_active_users": f"p_interval => '1 day', {YEAR}",
     "get_node_usage": f"p_interval => '1 day', {YEAR}",
     "get_image_usage": f"p_interval => '1 day', {YEAR}",
+}
+
+
+# Before the rollups: the former bodies, as temporary functions (pg_temp) of the session.
+REFERENCE_SETUP = """
+CREATE FUNCTION pg_temp.runtime_from_sessions(p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (user_email text, user_name text, total_hours numeric, gpu_hours numeric,
+               cpu_hours numeric, sessions bigint, containers bigint, applications bigint,
+               last_seen timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT u.email, u.name,
+           round(sum(c.seconds_in_range) / 3600, 4),
+           round(coalesce(sum(c.seconds_in_range) FILTER (WHERE c.node_class = 'gpu'), 0)
+                 / 3600, 4),
+           round(coalesce(sum(c.seconds_in_range) FILTER (WHERE c.node_class <> 'gpu'), 0)
+                 / 3600, 4),
+           count(*), count(DISTINCT c.pod_name), count(DISTINCT c.container_base),
+           max(c.last_observed_at)
+      FROM sessions.sessions_in_range(p_from, p_to) c
+      JOIN sessions.users u ON u.user_id = c.user_id
+     GROUP BY u.user_id, u.email, u.name
+     ORDER BY sum(c.seconds_in_range) DESC, u.email
+     LIMIT 100
+$$;
+CREATE FUNCTION pg_temp.sum_before_sql(p_schema text, p_name text, p_before timestamptz)
+RETURNS numeric LANGUAGE sql STABLE STRICT AS $$
+    WITH b AS (
+        SELECT metrics.ceil_to(p_before, interval '1 minute') AS m,
+               metrics.floor_to(metrics.ceil_to(p_before, interval '1 minute'),
+                                interval '1 hour') AS h,
+               metrics.floor_to(metrics.ceil_to(p_before, interval '1 minute'),
+                                interval '1 day') AS d
+    )
+    SELECT coalesce((SELECT sum(r.sum_value) FROM metrics.rollup_1d AS r, b
+                     WHERE r.schema = p_schema AND r.name = p_name AND r.bucket < b.d), 0)
+         + coalesce((SELECT sum(r.sum_value) FROM metrics.rollup_1h AS r, b
+                     WHERE r.schema = p_schema AND r.name = p_name
+                       AND r.bucket >= b.d AND r.bucket < b.h), 0)
+         + coalesce((SELECT sum(r.sum_value) FROM metrics.rollup_1m AS r, b
+                     WHERE r.schema = p_schema AND r.name = p_name
+                       AND r.bucket >= b.h AND r.bucket < b.m), 0)
+$$;
+"""
+_USAGE = """SELECT s.bucket{cols}, count(DISTINCT s.user_id), count(*)
+  FROM sessions.session_buckets('1 day', {{from_}}, {{to}}) s
+ GROUP BY s.bucket{cols} ORDER BY s.bucket{cols}"""
+REFERENCES: dict[str, str] = {
+    "get_runtime_by_user": "SELECT * FROM pg_temp.runtime_from_sessions({from_}, {to})",
+    "get_active_users": _USAGE.format(cols=""),
+    "get_node_usage": "SELECT bucket, node_name, sessions.node_class_of(node_name), users, n FROM ("
+                      + _USAGE.format(cols=", s.node_name") + ") AS x(bucket, node_name, users, n)",
+    "get_image_usage": _USAGE.format(cols=", s.container_base, s.container_version"),
+    "get_agg_cumsum_metric": """
+        WITH increments AS (
+            SELECT metrics.bucket_start(r.bucket, '1 day') AS b, sum(r.sum_value) AS s
+            FROM metrics.rollup_rows('cumsum', ARRAY['web_requests'], {from_}, {to}, 'day') AS r
+            GROUP BY 1)
+        SELECT i.b, ((SELECT pg_temp.sum_before_sql('cumsum', 'web_requests', {from_}))
+                     + sum(i.s) OVER (ORDER BY i.b))::text
+        FROM increments AS i ORDER BY i.b""",
 }
 
 
@@ -116,9 +183,34 @@ async def measure(dsn: str, repeat: int, start: datetime,
                   f"{med / round_trip:7.1f} x round trip")
             results.append({"function": name, "range": window, "rows": rows,
                             "median_ms": med, "p95_ms": p95})
+        await compare_with_references(conn, repeat, start, end, results)
         return results
     finally:
         await conn.close()
+
+
+async def compare_with_references(conn: asyncpg.Connection, repeat: int, start: datetime,
+                                  end: datetime, results: list[dict[str, Any]]) -> None:
+    """The year-long calls computed as before (``REFERENCES``): time, ratio, same rows."""
+    print("\nbefore/after, a year (before = the former SQL, as the superuser):")
+    await conn.execute("reset role")
+    await conn.execute(REFERENCE_SETUP)
+    after = {r["function"]: r for r in results if r["range"] == "year"}
+    for name, template in REFERENCES.items():
+        sql = template.replace("{from_}", _literal(start)).replace("{to}", _literal(end))
+        _rows, times = await _time(conn, sql, repeat)
+        med = harness.median(times)
+        args = CALLS[name].replace("{from_}", _literal(start)).replace("{to}", _literal(end))
+        expected = [tuple(r) for r in await conn.fetch(sql)]
+        got = [tuple(r) for r in await conn.fetch(f"select * from api.{name}({args})")]
+        same = expected == got
+        if not same:
+            harness.problem(f"{name}: the rollups answer differently from the sessions")
+        new = after[name]["median_ms"] if name in after else float("nan")
+        print(f"{name:32s} before {med:8.2f} ms  after {new:8.2f} ms  "
+              f"after/before {harness.ratio(new, med):>6}  same rows: {same}")
+        if name in after:
+            after[name].update(before_median_ms=med, same_as_before=same)
 
 
 def run(span: timedelta, repeat: int) -> None:

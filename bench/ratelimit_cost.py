@@ -8,8 +8,14 @@ window counter; fixed window), async memory storage, at ``60/minute`` and at the
 benchmark limit ``10000000/second``: microseconds per request for ``hit`` +
 ``get_window_stats`` (what the API does per request, the headers need the stats) and for
 ``hit`` alone; plus the synchronous moving window and the API's own
-``RateLimiter.hit`` (the whole per-request path). One identity, as a load generator is to
-the API. Reference: none in the same run is needed, the figure is a cost per call; compare
+``RateLimiter.hit`` (the whole per-request path), which keeps the moving window in
+``api.ratelimit.LoopMemoryStorage``. One identity, as a load generator is to the API.
+
+"yielding" rows let the event loop turn between hits (``await asyncio.sleep(0)``, its own
+cost subtracted), as a server's loop does between requests: only then do the tasks a
+storage schedules (``limits``' memory storage starts an expiry task per hit, which hands
+each key's list to a thread) run and count. A tight loop of awaits never yields, so it
+misses them. Reference: none in the same run is needed, the figure is a cost per call; compare
 it with the API's time per request (``bench.rpc_throughput``).
 """
 
@@ -27,7 +33,7 @@ from limits.aio.storage import MemoryStorage as AsyncMemoryStorage
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from api.ratelimit import RateLimitConfig, RateLimiter
+from api.ratelimit import LoopMemoryStorage, RateLimitConfig, RateLimiter
 from bench import harness
 
 LIMITS = ("60/minute", "10000000/second")
@@ -47,11 +53,25 @@ async def _per_call(call: Callable[[], Awaitable[Any]], hits: int) -> float:
     return (time.perf_counter() - began) / hits * 1e6
 
 
+async def _per_call_yielding(call: Callable[[], Awaitable[Any]], hits: int) -> float:
+    """Like ``_per_call``, but the event loop turns after every call (its cost subtracted)."""
+
+    async def turn() -> None:
+        await asyncio.sleep(0)
+
+    async def call_and_turn() -> None:
+        await call()
+        await asyncio.sleep(0)
+
+    loop_only = await _per_call(turn, hits)
+    return await _per_call(call_and_turn, hits) - loop_only
+
+
 async def measure(hits: int) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
 
     def report(label: str, limit: str, what: str, us: float) -> None:
-        print(f"{label:<34} {limit:<16} {what:<26} {us:7.1f} µs", flush=True)
+        print(f"{label:<34} {limit:<16} {what:<28} {us:7.1f} µs", flush=True)
         out.append({"strategy": label, "limit": limit, "calls": what, "us": us})
 
     for limit in LIMITS:
@@ -68,6 +88,17 @@ async def measure(hits: int) -> list[dict[str, Any]]:
 
             report(label, limit, "hit + get_window_stats", await _per_call(both, hits))
             report(label, limit, "hit", await _per_call(hit, hits))
+            report(label, limit, "hit + stats, yielding", await _per_call_yielding(both, hits))
+        loop_storage = aio_strategies.MovingWindowRateLimiter(LoopMemoryStorage())
+
+        async def loop_both(s: Any = loop_storage, i: Any = item) -> None:
+            await s.hit(i, "bench", "anon")
+            await s.get_window_stats(i, "bench", "anon")
+
+        report("moving window (LoopMemoryStorage)", limit, "hit + get_window_stats",
+               await _per_call(loop_both, hits))
+        report("moving window (LoopMemoryStorage)", limit, "hit + stats, yielding",
+               await _per_call_yielding(loop_both, hits))
         sync = MovingWindowRateLimiter(MemoryStorage())
 
         async def sync_both(s: Any = sync, i: Any = item) -> None:
@@ -83,6 +114,8 @@ async def measure(hits: int) -> list[dict[str, Any]]:
 
         report("api.ratelimit.RateLimiter", limit, "hit (whole path)",
                await _per_call(api_hit, hits))
+        report("api.ratelimit.RateLimiter", limit, "hit (whole path), yielding",
+               await _per_call_yielding(api_hit, hits))
     return out
 
 

@@ -15,8 +15,12 @@ on loopback, anonymous and with a writer JWT, against:
 All servers run at once and the configurations are interleaved over ``--rounds`` rounds
 (medians reported), so a neighbour's burst on this shared machine hits every
 configuration rather than one. Printed: req/s, p50, p99 and the ratios api/pgbench and
-api/minimal. With both servers (the default) it also prints granian/uvicorn for the API
-and for the minimal app.
+api/minimal, and the API's p99 over the minimal app's. With both servers (the default) it
+also prints granian/uvicorn for the API and for the minimal app.
+
+Extra configurations of the small call, in the same rounds: ``--limiter-off`` (our API
+with ``METRICS_RPC_RATE_LIMITS=off``) and ``--baseline DIR`` (the API of another checkout,
+e.g. ``git archive main | tar -x -C DIR``: before/after in one run).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import contextlib
 import json
 import urllib.parse
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bench import harness
@@ -66,7 +71,8 @@ def _check(url: str, headers: dict[str, str]) -> Any:
 
 
 def run(*, servers: list[str], span: timedelta, duration: float, connections: int,
-        pool: int, rate_limits: str, warmup: float, rounds: int) -> dict[str, Any]:
+        pool: int, rate_limits: str, warmup: float, rounds: int, limiter_off: bool = False,
+        baseline: Path | None = None) -> dict[str, Any]:
     db, description = ensure_dataset(span)
     cluster = harness.bench_cluster()
     end = datetime.fromisoformat(description["end"])
@@ -94,6 +100,14 @@ def run(*, servers: list[str], span: timedelta, duration: float, connections: in
                 harness.running("api", server, api_env, ready_path="/ready"))
             _proc, bases[f"minimal/{server}"] = stack.enter_context(
                 harness.running("minimal", server, minimal_env))
+            if limiter_off:
+                _proc, bases[f"api-limiter-off/{server}"] = stack.enter_context(harness.running(
+                    "api", server, {**api_env, "METRICS_RPC_RATE_LIMITS": "off"},
+                    ready_path="/ready"))
+            if baseline is not None:
+                _proc, bases[f"baseline/{server}"] = stack.enter_context(harness.running(
+                    "api", server, api_env, ready_path="/ready", cwd=baseline,
+                    pythonpath=baseline))
         for label, (function, _names) in CALLS.items():
             args = call_args(label, end)
             rows = _check(url_for(bases[f"api/{servers[0]}"], function, args), {})
@@ -111,6 +125,10 @@ def run(*, servers: list[str], span: timedelta, duration: float, connections: in
                     load(f"api/{server}/{label}/jwt", url, jwt)
                     load(f"minimal/{server}/{label}",
                          url_for(bases[f"minimal/{server}"], function, args))
+                    for extra in ("api-limiter-off", "baseline"):
+                        if label == "small" and f"{extra}/{server}" in bases:
+                            load(f"{extra}/{server}/{label}/anon",
+                                 url_for(bases[f"{extra}/{server}"], function, args))
                 result = harness.run_pgbench(f"pgbench/{label}", cluster, db,
                                              literal_sql(function, args), clients=connections,
                                              duration=duration)
@@ -132,10 +150,20 @@ def run(*, servers: list[str], span: timedelta, duration: float, connections: in
                 pgbench = results[f"pgbench/{label}"]
                 ratios[f"{server}/{label}/{auth}/api_minimal"] = api.rps / minimal.rps
                 ratios[f"{server}/{label}/{auth}/api_pgbench"] = api.rps / pgbench.rps
+                ratios[f"{server}/{label}/{auth}/p99_api_minimal"] = api.p99_ms / minimal.p99_ms
                 print(f"{server:<8} {label:<5} {auth:<4}  api/minimal "
                       f"{harness.ratio(api.rps, minimal.rps):>6}   api/pgbench "
-                      f"{harness.ratio(api.rps, pgbench.rps):>6}   api p99 {api.p99_ms:.1f} ms",
-                      flush=True)
+                      f"{harness.ratio(api.rps, pgbench.rps):>6}   api p99 {api.p99_ms:.1f} ms "
+                      f"(/minimal's {harness.ratio(api.p99_ms, minimal.p99_ms)})", flush=True)
+        for extra in ("api-limiter-off", "baseline"):
+            key = f"{extra}/{server}/small/anon"
+            if key in results:
+                other, minimal = results[key], results[f"minimal/{server}/small"]
+                ratios[f"{server}/small/anon/{extra}_minimal"] = other.rps / minimal.rps
+                ratios[f"{server}/small/anon/p99_{extra}_minimal"] = other.p99_ms / minimal.p99_ms
+                print(f"{server:<8} small anon  {extra}/minimal "
+                      f"{harness.ratio(other.rps, minimal.rps):>6}   p99 {other.p99_ms:.1f} ms "
+                      f"(/minimal's {harness.ratio(other.p99_ms, minimal.p99_ms)})", flush=True)
     if len(servers) == 2:
         harness.heading("granian / uvicorn (req/s)")
         for label in CALLS:
@@ -149,7 +177,8 @@ def run(*, servers: list[str], span: timedelta, duration: float, connections: in
             print(f"minimal {label:<10} {harness.ratio(g.rps, u.rps):>6}  "
                   f"(p99 {g.p99_ms:.1f} vs {u.p99_ms:.1f} ms)")
     payload = {"db": db, "connections": connections, "duration": duration, "pool": pool,
-               "rounds": rounds, "rate_limits": rate_limits, "results": results,
+               "rounds": rounds, "rate_limits": rate_limits, "limiter_off": limiter_off,
+               "baseline": str(baseline) if baseline else None, "results": results,
                "runs": runs, "ratios": ratios}
     path = harness.save_result("rpc_throughput", payload)
     print(f"\nsaved to {path.relative_to(harness.REPO)}")
@@ -170,11 +199,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate-limits", default=harness.HUGE_RATE_LIMITS,
                         help="METRICS_RPC_RATE_LIMITS for the API (default: huge, never "
                              "rejects)")
+    parser.add_argument("--limiter-off", action="store_true",
+                        help="also load the small call on the API with rate limiting off")
+    parser.add_argument("--baseline", type=Path,
+                        help="also load the small call on the API of this checkout")
     args = parser.parse_args(argv)
     servers = list(harness.SERVERS) if args.server == "both" else [args.server]
     run(servers=servers, span=args.span, duration=args.duration, connections=args.connections,
         pool=args.pool, rate_limits=args.rate_limits, warmup=args.warmup,
-        rounds=args.rounds)
+        rounds=args.rounds, limiter_off=args.limiter_off, baseline=args.baseline)
     return harness.exit_code()
 
 

@@ -8,10 +8,9 @@ STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT s.bucket, count(DISTINCT s.user_id), count(*)
-      FROM sessions.session_buckets(p_interval, p_from, p_to) s
-     GROUP BY s.bucket
-     ORDER BY s.bucket
+    SELECT u.bucket, u.users, u.containers
+      FROM sessions.usage_buckets('all', p_interval, p_from, p_to) u
+     ORDER BY u.bucket
 $$;
 
 COMMENT ON FUNCTION api.get_active_users(interval, timestamptz, timestamptz) IS

@@ -14,11 +14,9 @@ STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT s.bucket, s.container_base, s.container_version, count(DISTINCT s.user_id),
-           count(*)
-      FROM sessions.session_buckets(p_interval, p_from, p_to) s
-     GROUP BY s.bucket, s.container_base, s.container_version
-     ORDER BY s.bucket, s.container_base, s.container_version
+    SELECT u.bucket, u.container_base, u.container_version, u.users, u.containers
+      FROM sessions.usage_buckets('image', p_interval, p_from, p_to) u
+     ORDER BY u.bucket, u.container_base, u.container_version
 $$;
 
 COMMENT ON FUNCTION api.get_image_usage(interval, timestamptz, timestamptz) IS

@@ -14,10 +14,14 @@ STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT s.bucket, s.node_name, min(s.node_class), count(DISTINCT s.user_id), count(*)
-      FROM sessions.session_buckets(p_interval, p_from, p_to) s
-     GROUP BY s.bucket, s.node_name
-     ORDER BY s.bucket, s.node_name
+    WITH u AS (SELECT * FROM sessions.usage_buckets('node', p_interval, p_from, p_to)),
+    classes AS MATERIALIZED (  -- one node_class_of call per node, not per row
+        SELECT n.node_name, sessions.node_class_of(n.node_name) AS node_class
+          FROM (SELECT DISTINCT u.node_name FROM u) n)
+    SELECT u.bucket, u.node_name, c.node_class, u.users, u.containers
+      FROM u
+      JOIN classes c USING (node_name)
+     ORDER BY u.bucket, u.node_name
 $$;
 
 COMMENT ON FUNCTION api.get_node_usage(interval, timestamptz, timestamptz) IS
