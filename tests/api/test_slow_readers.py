@@ -4,7 +4,9 @@ rolled back, connection back in the pool), so a normal request still gets throug
 
 from __future__ import annotations
 
+import re
 import socket
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -57,13 +59,32 @@ def read_to_eof(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
+def streams_cut(server: ApiServer) -> int:
+    """How many slow_reader_big streams the server has cut (recorded with status 408)."""
+    text = httpx.get(f"{server.base_url}/metrics", timeout=10).text
+    found = re.search(r'^metrics_rpc_requests_total\{function="slow_reader_big",'
+                      r'status="408"\} (\S+)$', text, re.M)
+    return int(float(found.group(1))) if found else 0
+
+
+def wait_for_cuts(server: ApiServer, count: int, timeout: float = 60) -> None:
+    """Until the server has cut ``count`` streams: reading a socket before its stream was
+    cut would unblock it and let it finish."""
+    deadline = time.monotonic() + timeout
+    while streams_cut(server) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} streams cut in {timeout}s"
+        time.sleep(0.05)  # poll interval
+
+
 def test_a_pool_of_slow_readers_does_not_block_a_normal_request(server: ApiServer) -> None:
+    before = streams_cut(server)
     slow = [start_slow_reader(server.port) for _ in range(POOL)]
     try:
         # every pooled connection served a stream that stalled: this one must still get in
         response = httpx.get(f"{server.base_url}/rpc/hardening_rows", timeout=30)
         assert response.status_code == 200, response.text
         assert [r["id"] for r in response.json()] == [1, 2, 3]
+        wait_for_cuts(server, before + POOL)
         for sock in slow:  # the server cut each stream: EOF before the last chunk
             rest = read_to_eof(sock)
             assert not rest.endswith(b"0\r\n\r\n")
