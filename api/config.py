@@ -56,6 +56,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     trusted_proxies: tuple[str, ...] = ()  # METRICS_RPC_TRUSTED_PROXIES: addresses or CIDRs
     max_body_bytes: int = 16 * 1024 * 1024  # METRICS_RPC_MAX_BODY_BYTES: larger → 413
     max_url_length: int = 8192  # METRICS_RPC_MAX_URL_LENGTH: longer → 414
+    # --- remote-write ingest limits (docs/INGEST.md) -----------------------------------
+    ingest_max_future: float = 600.0  # METRICS_RPC_INGEST_MAX_FUTURE: seconds ahead ("10m")
+    ingest_max_label_name_length: int = 128  # METRICS_RPC_INGEST_MAX_LABEL_NAME_LENGTH
+    ingest_max_label_value_length: int = 1024  # METRICS_RPC_INGEST_MAX_LABEL_VALUE_LENGTH
+    ingest_max_labels_per_series: int = 30  # METRICS_RPC_INGEST_MAX_LABELS_PER_SERIES
+    ingest_max_new_series_per_request: int = 20_000  # METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_REQUEST
+    ingest_max_new_series_per_minute: int = 200_000  # METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_MINUTE
     # --- tools that are clients of the API ----------------------------------------
     api_url: str = "http://localhost:3000"  # METRICS_RPC_API_URL
     token: str | None = None  # METRICS_RPC_TOKEN: writer JWT used by collector / backfill
@@ -102,6 +109,12 @@ ENV_NAMES: dict[str, str] = {
     "trusted_proxies": "METRICS_RPC_TRUSTED_PROXIES",
     "max_body_bytes": "METRICS_RPC_MAX_BODY_BYTES",
     "max_url_length": "METRICS_RPC_MAX_URL_LENGTH",
+    "ingest_max_future": "METRICS_RPC_INGEST_MAX_FUTURE",
+    "ingest_max_label_name_length": "METRICS_RPC_INGEST_MAX_LABEL_NAME_LENGTH",
+    "ingest_max_label_value_length": "METRICS_RPC_INGEST_MAX_LABEL_VALUE_LENGTH",
+    "ingest_max_labels_per_series": "METRICS_RPC_INGEST_MAX_LABELS_PER_SERIES",
+    "ingest_max_new_series_per_request": "METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_REQUEST",
+    "ingest_max_new_series_per_minute": "METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_MINUTE",
     "api_url": "METRICS_RPC_API_URL",
     "token": "METRICS_RPC_TOKEN",
     "migrate_db_uri": "METRICS_RPC_MIGRATE_DB_URI",
@@ -111,6 +124,25 @@ ENV_NAMES: dict[str, str] = {
 CONFIG_FILE_ENV = "METRICS_RPC_CONFIG"
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
+
+
+_DURATION_FIELDS = ("ingest_max_future",)
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """``10m``, ``30s``, ``500ms``, ``1h`` or plain seconds → seconds."""
+    text = text.strip().lower()
+    for unit in ("ms", "s", "m", "h"):
+        if text.endswith(unit):
+            number, scale = text[: -len(unit)], _DURATION_UNITS[unit]
+            break
+    else:
+        number, scale = text, 1.0
+    seconds = float(number) * scale
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ValueError("expected a duration like 10m, 30s or 600")
+    return seconds
 
 
 def _file_key_to_env(key: str) -> str:
@@ -148,6 +180,8 @@ def _convert(field: str, env_name: str, raw: str, default: Any) -> Any:
             if lowered in _FALSE:
                 return False
             raise ValueError("expected true or false")
+        if field in _DURATION_FIELDS:
+            return parse_duration(raw)
         if field in ("db_max_rows", "admin_server_port"):
             return int(raw) if raw else None
         if isinstance(default, int):
@@ -185,3 +219,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"PGRST_DB_TX_END: must be one of {', '.join(TX_END_MODES)}")
     if settings.db_pool < 1:
         raise ConfigError("PGRST_DB_POOL: must be at least 1")
+    for field in ("ingest_max_label_name_length", "ingest_max_label_value_length",
+                  "ingest_max_labels_per_series", "ingest_max_new_series_per_request",
+                  "ingest_max_new_series_per_minute"):
+        if getattr(settings, field) < 1:
+            raise ConfigError(f"{ENV_NAMES[field]}: must be at least 1")
