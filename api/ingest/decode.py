@@ -208,20 +208,26 @@ def negotiate(content_type: str | None, content_encoding: str | None) -> Protoco
     )
 
 
+def decompressed_length(body: bytes) -> int:
+    """The uncompressed length a snappy block announces (a varint up front); -1 if bad."""
+    length, shift = 0, 0
+    for byte in body[:10]:
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return length
+    return -1
+
+
 def decompress(body: bytes, max_bytes: int) -> memoryview:
     """Snappy block (not framed) decompression, refusing to inflate past ``max_bytes``."""
     if not body:
         raise InvalidBody("empty body: expected a snappy-compressed protobuf message")
-    # The block format starts with the uncompressed length as a varint: check it before
-    # allocating anything, so a small body cannot make us inflate gigabytes.
-    length, shift = 0, 0
-    for i, byte in enumerate(body[:10]):
-        length |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            break
-        if i == 9:
-            raise InvalidBody("invalid snappy block: bad length header")
+    # Check the uncompressed length before allocating anything, so a small body cannot
+    # make us inflate gigabytes.
+    length = decompressed_length(body)
+    if length < 0:
+        raise InvalidBody("invalid snappy block: bad length header")
     if length > max_bytes:
         raise InvalidBody(
             f"decompressed body of {length} bytes exceeds the limit of {max_bytes} bytes"

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.ingest import decode
+from api.ingest import decode, remote_write
 from api.ingest.encode import V1_HEADERS, V2_HEADERS, Series, write_request_v1, write_request_v2
 from tests.api.apiserver import ApiServer, running_api_server
 from tests.pgfixtures import DbInfo
@@ -22,6 +22,11 @@ from tests.pgfixtures import DbInfo
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 T0 = int((NOW - timedelta(hours=2)).timestamp() * 1000)  # well inside the window
 DAY_MS = 86_400_000
+# 2,000 series of 10 samples with 500-byte labels: over 1 MiB uncompressed, so decoded in
+# a worker thread (api.ingest.remote_write.INLINE_DECODE_BYTES)
+LARGE_BODY = write_request_v1(
+    Series({"__name__": "held_write", "i": str(i), "pad": "p" * 500},
+           [(T0 + s * 1000, float(s)) for s in range(10)]) for i in range(2000))
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +61,10 @@ def month_start(months_back: int) -> datetime:
 
 
 # --- no batch lost to a server-side problem -------------------------------------------
+
+
+def test_the_large_body_is_large():
+    assert decode.decompressed_length(LARGE_BODY) > remote_write.INLINE_DECODE_BYTES
 
 
 def test_partitions_for_this_month_and_the_next_exist_after_migrate(database):
@@ -244,8 +253,9 @@ def test_new_series_per_minute_are_counted_per_writer(database):
     assert database.psql("select count(*) from metrics.series where name = 'capped_min'") == "9"
 
 
-def test_decoding_runs_off_the_event_loop(api, database):
-    """A write whose decoding is held in its worker thread: /live and a read answer meanwhile."""
+def test_decoding_a_large_body_runs_off_the_event_loop(api, database):
+    """A large write whose decoding is held in its worker thread: /live and a read answer
+    meanwhile."""
     endpoint = api.app.state.runtime.remote_write
     started, release = threading.Event(), threading.Event()
 
@@ -257,8 +267,7 @@ def test_decoding_runs_off_the_event_loop(api, database):
     endpoint.decoder = held_decoder
     try:
         with ThreadPoolExecutor(1) as pool:
-            write = pool.submit(post, api, write_request_v1(
-                [Series({"__name__": "held_write"}, [(T0, 1.0)])]))
+            write = pool.submit(post, api, LARGE_BODY)
             assert started.wait(30), "the write never reached the decoder"
             live = httpx.get(f"{api.base_url}/live", timeout=30)
             read = httpx.get(f"{api.base_url}/rpc/get_all_latest_common_metrics", timeout=30)
@@ -269,4 +278,4 @@ def test_decoding_runs_off_the_event_loop(api, database):
     finally:
         release.set()
         endpoint.decoder = decode.decode_request
-    assert stored(database, "held_write") == 1
+    assert stored(database, "held_write") == 2000 * 10
