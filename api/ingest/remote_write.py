@@ -415,6 +415,9 @@ class RemoteWrite:
             raise _server_side(error.code, error.message, error.status) from None
         except (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
             raise _server_side("", f"{type(exc).__name__}: {exc}", 503) from None
+        except Exception:  # a bug of ours: logged with its traceback, answered without it
+            log.exception("remote write failed, answered 500")
+            raise InternalError() from None
 
     async def _write(
         self, auth: AuthResult, headers: Mapping[str, str], decoded: decode.DecodedWrite
@@ -466,7 +469,7 @@ _LIMIT_REASONS = {
 
 def _server_side(code: str, message: str, status: int) -> ApiError:
     """A failure the payload did not cause, as a 5xx the sender retries; logged once."""
-    retryable = (status == 503 or code.startswith(RETRYABLE_SQLSTATE_CLASSES)
+    retryable = (status in (503, 504) or code.startswith(RETRYABLE_SQLSTATE_CLASSES)
                  or code in RETRYABLE_SQLSTATES)
     log.warning("remote write failed, answered %s: %s %s", 503 if retryable else 500,
                 code, message)

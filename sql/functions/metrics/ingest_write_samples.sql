@@ -495,7 +495,7 @@ Each sample is routed to a schema by metrics.schema_routes; its series is (schem
 Not stored: samples whose value is NaN (Prometheus staleness markers), a NULL or infinite time, a NULL name, labels that are not an object, or a value label that is not a decimal number.
 A sample whose (time, series) is already stored, or repeated in the batch, is a duplicate and changes nothing; so a replayed batch changes nothing.
 Rollups (1 minute, 1 hour, 1 day) and latest state are updated in the same transaction.
-Returns received (array length), written (newly stored) and duplicates; received - written - duplicates samples were invalid and skipped.
+Returns received (array length), written (newly stored) and duplicates (exact ones); received - written - duplicates samples were invalid and skipped, or conflicting duplicates (a stored (series, time) with another value: the stored value stays).
 The HTTP ingest calls ingest.write_series_samples, which takes the batch per series.$$;
 REVOKE ALL ON FUNCTION ingest.write_samples(timestamptz[], text[], jsonb[], double precision[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ingest.write_samples(timestamptz[], text[], jsonb[], double precision[]) TO writer;
