@@ -303,7 +303,8 @@ def decode_v1(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
         key = tuple(series.labels)
         label_set = cache.get(key)
         if label_set is None:
-            label_set = _remember(key, _label_set(_parse_labels(key)))
+            label_set = (_with_value_label_v1(key)
+                         or _remember(key, _label_set(_parse_labels(key))))
         series_key, amount, problem, shape = label_set
         if series_key is None:
             out.reject(problem or "invalid label set", len(samples))
@@ -341,10 +342,11 @@ def decode_v2(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
         label_set = cache.get(key)
         if label_set is None:
             if len(key) % 2:
-                label_set = (None, None, "odd number of label references", _NO_SHAPE)
+                label_set = _remember(key, (None, None, "odd number of label references",
+                                            _NO_SHAPE))
             else:
-                label_set = _label_set(zip(key[::2], key[1::2], strict=True))
-            label_set = _remember(key, label_set)
+                label_set = (_with_value_label_v2(key) or _remember(
+                    key, _label_set(zip(key[::2], key[1::2], strict=True))))
         series_key, amount, problem, shape = label_set
         if series_key is None:
             out.reject(problem or "invalid label set", len(samples))
@@ -384,6 +386,75 @@ def _remember(key: tuple[Any, ...], label_set: _LabelSet) -> _LabelSet:
         _SERIES_KEYS.clear()
     _LABEL_SETS[key] = label_set
     return label_set
+
+
+# A big-number label as the 1.0 view's raw bytes start: field 1 (name), its length, name.
+_VALUE_LABEL_PREFIXES = tuple(b"\n" + bytes([len(name)]) + name.encode()
+                              for name in BIG_NUMBER_LABELS)
+
+
+def _with_value_label_v1(key: tuple[bytes, ...]) -> _LabelSet | None:
+    """A label set with exactly one big-number label, without parsing it whole: the rest
+    of the set from the cache (a big-number label changes every block, so the full set is
+    new almost every sample, and not worth remembering), the value label read from its
+    bytes. None when anything is unusual: the full parse decides (and words the error)."""
+    found = -1
+    for i, raw in enumerate(key):
+        if raw.startswith(_VALUE_LABEL_PREFIXES):
+            if found >= 0:
+                return None
+            found = i
+    if found < 0:
+        return None
+    raw = key[found]
+    name_length = raw[1]
+    value = raw[2 + name_length:]
+    # field 2 (value), one length byte: a decimal of up to 127 characters
+    if len(value) < 3 or value[0] != 0x12 or value[1] != len(value) - 2:
+        return None
+    return _with_value(key[:found] + key[found + 1:], name_length, value[2:], _parsed_v1)
+
+
+def _with_value_label_v2(key: tuple[str, ...]) -> _LabelSet | None:
+    """``_with_value_label_v1`` for 2.0's label strings (name, value, name, value, …)."""
+    found = -1
+    for i in range(0, len(key), 2):
+        if key[i] in BIG_NUMBER_LABELS:
+            if found >= 0:
+                return None
+            found = i
+    if found < 0:
+        return None
+    return _with_value(key[:found] + key[found + 2:], len(key[found]),
+                       key[found + 1].encode(), _parsed_v2)
+
+
+def _parsed_v1(key: tuple[Any, ...]) -> _LabelSet:
+    return _label_set(_parse_labels(key))
+
+
+def _parsed_v2(key: tuple[Any, ...]) -> _LabelSet:
+    return _label_set(zip(key[::2], key[1::2], strict=True))
+
+
+def _with_value(rest: tuple[Any, ...], name_length: int, value: bytes,
+                parse: Any) -> _LabelSet | None:
+    try:
+        text = value.decode()
+    except UnicodeDecodeError:
+        return None
+    if not _DECIMAL.fullmatch(text):
+        return None
+    base = _LABEL_SETS.get(rest)
+    if base is None:
+        base = _remember(rest, parse(rest))
+    series_key, amount, _problem, shape = base
+    if series_key is None or amount is not None:
+        return None
+    labels, longest_name, longest_value, identity_bytes = shape
+    return (series_key, text, None,
+            (labels + 1, max(longest_name, name_length), max(longest_value, len(text)),
+             identity_bytes))
 
 
 def _parse_labels(raw_labels: tuple[bytes, ...]) -> list[tuple[str, str]]:

@@ -329,3 +329,42 @@ def test_a_body_of_the_other_version_is_malformed(body, content_type, found):
 def test_an_empty_request_of_either_version_is_fine():
     assert decode_request(compress(b""), V1_TYPE, "snappy").received == 0
     assert decode_request(write_request_v2([]), V2_TYPE, "snappy").received == 0
+
+
+# --- big-number label sets: a new label set per sample, read without a full parse ---------
+
+
+@pytest.mark.parametrize("decoder", [v1, v2])
+def test_value_label_sets_decode_as_the_full_parse_does(decoder):
+    series = [Series({"__name__": "supply_m", "manifest_tier": "mainnet", "job": "t",
+                      "supply": f"{10**20 + i}.5"}, [(T0 + i, 1.0)]) for i in range(5)]
+    out = decoder(series)
+    assert [(name, msgspec.json.decode(labels)) for name, labels in out.series_keys] == [
+        ("supply_m", {"manifest_tier": "mainnet", "job": "t"})]
+    assert out.series == [1] * 5
+    assert out.amounts == [f"{10**20 + i}.5" for i in range(5)]
+
+
+@pytest.mark.parametrize(("labels", "amount", "reason"), [
+    ({"amount": "12", "supply": "34"}, "34", None),  # two: supply comes first
+    ({"supply": " 12 "}, " 12 ", None),  # what metrics.label_number accepts
+    ({"supply": "12x"}, None, "label 'supply' is not a decimal number"),
+    ({"supply": ""}, None, None),  # empty means absent: the sample value counts
+    ({"supply": "1" * 200}, "1" * 200, None),  # longer than one length byte
+])
+@pytest.mark.parametrize("decoder", [v1, v2])
+def test_value_label_edge_cases_match_the_full_parse(decoder, labels, amount, reason):
+    out = decoder([Series({"__name__": "edge", **labels}, [(T0, 1.0)])])
+    if reason is None:
+        assert out.amounts == [amount]
+    else:
+        assert out.rejected == {reason: 1}
+
+
+def test_label_limits_count_the_value_label():
+    body = write_request_v1([Series({"__name__": "m", "supply": "123456"}, [(T0, 1.0)])])
+    tight = decode.LabelLimits(max_value_length=5)
+    assert decode_request(body, V1_TYPE, "snappy", limits=tight).rejected == {
+        "label value longer than 5 characters": 1}
+    assert decode_request(body, V1_TYPE, "snappy", limits=decode.LabelLimits(max_labels=1)
+                          ).rejected == {"more than 1 labels": 1}
