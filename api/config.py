@@ -235,6 +235,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_header_bytes: int = 32768  # METRICS_RPC_MAX_HEADER_BYTES: request line + headers → 431
     header_timeout: float = 10.0  # METRICS_RPC_HEADER_TIMEOUT: seconds to send a request head
     send_timeout: float = 5.0  # METRICS_RPC_SEND_TIMEOUT: seconds per streamed chunk (0 = off)
+    # --- remote-write ingest limits (docs/INGEST.md) -----------------------------------
+    ingest_max_future: float = 600.0  # METRICS_RPC_INGEST_MAX_FUTURE: seconds ahead ("10m")
+    ingest_max_label_name_length: int = 128  # METRICS_RPC_INGEST_MAX_LABEL_NAME_LENGTH
+    ingest_max_label_value_length: int = 1024  # METRICS_RPC_INGEST_MAX_LABEL_VALUE_LENGTH
+    ingest_max_labels_per_series: int = 30  # METRICS_RPC_INGEST_MAX_LABELS_PER_SERIES
+    ingest_max_new_series_per_request: int = 20_000  # METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_REQUEST
+    ingest_max_new_series_per_minute: int = 200_000  # METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_MINUTE
     # --- tools that are clients of the API ----------------------------------------
     api_url: str = "http://localhost:3000"  # METRICS_RPC_API_URL
     token: str | None = None  # METRICS_RPC_TOKEN: writer JWT used by collector / backfill
@@ -304,6 +311,12 @@ ENV_NAMES: dict[str, str] = {
     "max_header_bytes": "METRICS_RPC_MAX_HEADER_BYTES",
     "header_timeout": "METRICS_RPC_HEADER_TIMEOUT",
     "send_timeout": "METRICS_RPC_SEND_TIMEOUT",
+    "ingest_max_future": "METRICS_RPC_INGEST_MAX_FUTURE",
+    "ingest_max_label_name_length": "METRICS_RPC_INGEST_MAX_LABEL_NAME_LENGTH",
+    "ingest_max_label_value_length": "METRICS_RPC_INGEST_MAX_LABEL_VALUE_LENGTH",
+    "ingest_max_labels_per_series": "METRICS_RPC_INGEST_MAX_LABELS_PER_SERIES",
+    "ingest_max_new_series_per_request": "METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_REQUEST",
+    "ingest_max_new_series_per_minute": "METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_MINUTE",
     "api_url": "METRICS_RPC_API_URL",
     "token": "METRICS_RPC_TOKEN",
     "migrate_db_uri": "METRICS_RPC_MIGRATE_DB_URI",
@@ -313,6 +326,19 @@ ENV_NAMES: dict[str, str] = {
 CONFIG_FILE_ENV = "METRICS_RPC_CONFIG"
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
+
+
+_DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|[smhdw]?)$")
+_UNIT_SECONDS = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0,
+                 "w": 604800.0}
+
+
+def parse_duration(text: str) -> float:
+    """``600``, ``1.5``, ``500ms``, ``30s``, ``10m``, ``1h``, ``7d``, ``2w`` → seconds."""
+    match = _DURATION.match(text.strip().lower())
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 10m, 1h, 7d)")
+    return float(match["n"]) * _UNIT_SECONDS[match["unit"]]
 
 
 def _file_key_to_env(key: str) -> str:
@@ -372,8 +398,8 @@ def _convert(annotation: Any, raw: str, default: Any) -> Any:
         raise ValueError("expected true or false")
     if annotation is int:
         return int(raw)
-    if annotation is float:
-        return float(raw)
+    if annotation is float:  # every float setting is a duration in seconds
+        return parse_duration(raw)
     return raw if raw != "" or default is None else default
 
 
@@ -408,3 +434,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("PGRST_DB_SCHEMAS: at least one schema is required")
     if settings.db_pool < 1:
         raise ConfigError("PGRST_DB_POOL: must be at least 1")
+    for field in ("ingest_max_label_name_length", "ingest_max_label_value_length",
+                  "ingest_max_labels_per_series", "ingest_max_new_series_per_request",
+                  "ingest_max_new_series_per_minute"):
+        if getattr(settings, field) < 1:
+            raise ConfigError(f"{ENV_NAMES[field]}: must be at least 1")

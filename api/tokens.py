@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 from typing import Any
@@ -10,18 +9,14 @@ from typing import Any
 import jwt
 
 from api.config import ConfigError, Settings
+from api.config import parse_duration as config_duration
 from api.rpc import load_keys
-
-_DURATION = re.compile(r"^(?P<n>\d+)\s*(?P<unit>[smhdw]?)$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_duration(text: str) -> int:
-    """``90``, ``30m``, ``1h``, ``7d`` → seconds."""
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 30m, 1h, 7d)")
-    return int(match["n"]) * _UNIT_SECONDS[match["unit"]]
+    """``90``, ``30m``, ``1h``, ``7d`` → whole seconds (the one duration syntax of
+    ``api.config``)."""
+    return int(config_duration(text))
 
 
 def new_secret() -> str:

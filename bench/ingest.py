@@ -12,7 +12,12 @@ a fresh database. Phases:
 
 - new: every sample is new;
 - half duplicates: every request repeats 1,000 samples already stored, 1,000 are new;
-- replay: the "new" requests again, every sample a duplicate (what a sender's retry does).
+- replay: the "new" requests again, every sample a duplicate (what a sender's retry does);
+- backfill, high churn: a year's history of the tokenomics exporters, as ``metrics-rpc
+  backfill`` sends it: each request 300 consecutive minutes of one network's six names
+  (1,800 samples), four of them with a fresh big-number label every minute, so almost
+  every sample is a label set never seen before; the requests spread over eleven months
+  (a partition per month to create).
 
 Reference in the same run: the same sample arrays passed straight to the SQL entry point
 ``ingest.write_samples`` over asyncpg (no HTTP, no protobuf, no JWT), same concurrency,
@@ -41,6 +46,13 @@ from bench import harness
 from bench.dataset import catalogue
 
 SCRAPE_EVERY = timedelta(seconds=15)
+# name → its big-number label (None: a plain value)
+BACKFILL_NAMES = (("manifest_tokenomics_total_supply", "supply"),
+                  ("manifest_tokenomics_excluded_supply", "excluded_supply"),
+                  ("locked_tokens", "amount"), ("locked_fees", "amount"),
+                  ("total_mfx_burned", None), ("talib_mfx_power_conversion", None))
+BACKFILL_MINUTES = 300  # per request
+BACKFILL_SPAN = timedelta(days=330)
 Labels = dict[str, str]
 HOST_METRICS = ("node_cpu_seconds_total", "node_memory_active_bytes", "node_load1",
                 "node_network_receive_bytes_total", "node_filesystem_avail_bytes")
@@ -73,6 +85,33 @@ def scrape(series: Sequence[tuple[str, Labels]], ms: int,
             out.append((ms, name, {**labels, key: amount}, 1.0))
         else:
             out.append((ms, name, labels, round(rng.random() * 1000, 3)))
+    return out
+
+
+def backfill(requests: int, end: datetime, rng: random.Random) -> list[list[Sample]]:
+    """The high-churn backfill phase's requests (mainnet and testnet alternating), ending
+    at ``end`` and spread over ``BACKFILL_SPAN``."""
+    windows = (requests + 1) // 2
+    minute = 60_000
+    first = int((end - BACKFILL_SPAN).timestamp() * 1000) // minute * minute
+    stride = int(BACKFILL_SPAN.total_seconds() * 1000) // windows // minute * minute
+    out = []
+    for i in range(requests):
+        network = ("mainnet", "testnet")[i % 2]
+        start = first + (i // 2) * stride
+        samples: list[Sample] = []
+        for m in range(BACKFILL_MINUTES):
+            ms = start + m * minute
+            for name, big in BACKFILL_NAMES:
+                labels = {"job": "tokenomics", "instance": f"exporter-{network}"}
+                if name != "talib_mfx_power_conversion":  # the price lives in common
+                    labels["manifest_tier"] = network
+                if big is None:
+                    samples.append((ms, name, labels, round(rng.random() * 1000, 3)))
+                else:
+                    amount = str(10**20 + rng.randrange(10**18))
+                    samples.append((ms, name, {**labels, big: amount}, 1.0))
+        out.append(samples)
     return out
 
 
@@ -186,6 +225,10 @@ def run(*, server: str, requests: int, batch: int, concurrency: int) -> dict[str
     # the reference writes the same shapes a day earlier (new data for it too)
     shift = 86_400_000  # one day
     direct = [[(ms - shift, n, lab, v) for ms, n, lab, v in s] for s in new]
+    # a week before the rest, so it never meets their series' times
+    history = backfill(requests, now - timedelta(days=7), rng)
+    history_bodies = [body_of(s) for s in history]
+    history_total = sum(map(len, history))
     mb = sum(len(b) for b in new_bodies) / len(new_bodies) / 1024
     print(f"  {mb:.0f} KiB per request body (snappy)", flush=True)
 
@@ -204,14 +247,18 @@ def run(*, server: str, requests: int, batch: int, concurrency: int) -> dict[str
         out["half_duplicates"] = _line("api: half duplicates", total, seconds, lat, failed)
         seconds, lat, failed, _ = asyncio.run(send_all(base, token, new_bodies, concurrency))
         out["replay"] = _line("api: replay (all duplicates)", total, seconds, lat, failed)
+        seconds, lat, failed, _ = asyncio.run(send_all(base, token, history_bodies,
+                                                       concurrency))
+        out["backfill_high_churn"] = _line("api: backfill, high churn", history_total,
+                                           seconds, lat, failed)
     seconds, lat = asyncio.run(direct_all(dsn, direct, concurrency))
     out["direct_new"] = _line("direct write_samples: new", total, seconds, lat)
     seconds, lat = asyncio.run(direct_all(dsn, direct, concurrency))
     out["direct_replay"] = _line("direct write_samples: replay", total, seconds, lat)
     counted = asyncio.run(harness.fetchval(dsn, "select count(*) from metrics.samples"))
-    expected = total * 2 + (batch - half) * requests + batch
+    expected = total * 2 + (batch - half) * requests + batch + history_total
     print(f"\nstored samples: {counted:,} (expected {expected:,}: new + half-new + direct + "
-          f"warm-up)")
+          f"warm-up + backfill)")
     for phase in ("new", "replay"):
         api_rate = out[phase]["samples_per_s"]
         direct_rate = out[f"direct_{phase}"]["samples_per_s"]

@@ -32,7 +32,7 @@ import random
 import subprocess
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +125,9 @@ async def run_direct(dsn: str, batches: Sequence[list[Sample]], concurrency: int
                     written += row[1]
                 else:
                     for keys, args in remote_write.statements(item, series_ids):
-                        row = await conn.fetchrow(remote_write.WRITE_SQL, *args)
+                        # the HTTP path's window (10 minutes ahead) and no new-series cap
+                        row = await conn.fetchrow(remote_write.WRITE_SQL, *args,
+                                                  datetime.now(UTC), timedelta(minutes=10), None)
                         written += row[1]
                         series_ids.remember(row[3], keys, row[4])
 

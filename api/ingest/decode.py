@@ -17,7 +17,10 @@ What happens to each sample (see docs/INGEST.md):
 - rejected (→ 400 after the valid samples are written): no ``__name__``, an empty or
   repeated label name, a timestamp ≤ 0 or past year 9999, a big-number label (``supply``,
   ``excluded_supply``, ``amount``) that is not a plain decimal number, native histograms
-  (we store floats only), and in 2.0 a bad symbol reference.
+  (we store floats only), in 2.0 a bad symbol reference, and series over the label
+  limits (:class:`LabelLimits`: name and value length, labels per series, and the series
+  identity's size, which must fit a PostgreSQL index row).
+- a body of the other protocol version than the ``Content-Type`` says: ``InvalidBody``.
 - a label with an empty value is the same as no label (Prometheus semantics) and dropped.
 
 Everything per series (the label set parsed, ``__name__`` split off, the value label taken
@@ -56,7 +59,36 @@ _DECIMAL = re.compile(_WS + r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]
 _MAX_DECIMAL_LENGTH = 1000
 _MAX_TIMESTAMP_MS = 253_402_300_800_000  # 10000-01-01: past what timestamptz/datetime take
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A series identity (name + labels JSON) is a key of metrics.series' unique index, whose
+# rows PostgreSQL caps at 2,704 bytes: a larger one would fail the whole batch (54000).
+MAX_SERIES_IDENTITY_BYTES = 2048
 _json_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True, slots=True)
+class LabelLimits:
+    """Per-series label limits (``METRICS_RPC_INGEST_MAX_LABEL_*``); ``__name__`` counts."""
+
+    max_name_length: int = 128
+    max_value_length: int = 1024
+    max_labels: int = 30
+
+    def problem(self, shape: LabelShape) -> str | None:
+        """Why a label set of this shape is refused, or None."""
+        labels, longest_name, longest_value, identity_bytes = shape
+        if labels > self.max_labels:
+            return f"more than {self.max_labels} labels"
+        if longest_name > self.max_name_length:
+            return f"label name longer than {self.max_name_length} characters"
+        if longest_value > self.max_value_length:
+            return f"label value longer than {self.max_value_length} characters"
+        if identity_bytes > MAX_SERIES_IDENTITY_BYTES:
+            return f"labels larger than {MAX_SERIES_IDENTITY_BYTES} bytes"
+        return None
+
+
+# (labels, longest name, longest value, bytes of the series identity)
+LabelShape = tuple[int, int, int, int]
 
 
 class Protocol(Enum):
@@ -87,6 +119,7 @@ class DecodedWrite:
     skipped_stale: int = 0
     skipped_non_finite: int = 0
     rejected: dict[str, int] = field(default_factory=dict)  # reason → samples
+    label_limited: int = 0  # samples of series over the label limits (also in rejected)
     histograms_received: int = 0
     exemplars_received: int = 0
     positions: dict[SeriesKey, int] = field(default_factory=dict)  # key → 1-based position
@@ -130,12 +163,16 @@ class DecodedWrite:
     def reject(self, reason: str, count: int) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + count
 
-    def rejection_summary(self, written: int, refused_by_db: int = 0) -> str:
+    def rejection_summary(self, written: int, refused_by_db: int = 0,
+                          more: dict[str, int] | None = None) -> str:
         """``3 of 4 samples rejected, 1 written: 2: no __name__ label; 1: …`` (the 400
-        message); ``written`` counts duplicates too, ``refused_by_db`` adds a reason."""
+        message); ``written`` counts duplicates too, ``refused_by_db`` and ``more`` (reason
+        → samples) add reasons."""
         reasons = dict(self.rejected)
         if refused_by_db:
             reasons["refused by the database"] = refused_by_db
+        for reason, count in (more or {}).items():
+            reasons[reason] = reasons.get(reason, 0) + count
         details = "; ".join(f"{n}: {reason}" for reason, n in sorted(reasons.items()))
         return (f"{sum(reasons.values())} of {self.received} samples rejected, "
                 f"{written} written: {details}")
@@ -171,20 +208,26 @@ def negotiate(content_type: str | None, content_encoding: str | None) -> Protoco
     )
 
 
+def decompressed_length(body: bytes) -> int:
+    """The uncompressed length a snappy block announces (a varint up front); -1 if bad."""
+    length, shift = 0, 0
+    for byte in body[:10]:
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return length
+    return -1
+
+
 def decompress(body: bytes, max_bytes: int) -> memoryview:
     """Snappy block (not framed) decompression, refusing to inflate past ``max_bytes``."""
     if not body:
         raise InvalidBody("empty body: expected a snappy-compressed protobuf message")
-    # The block format starts with the uncompressed length as a varint: check it before
-    # allocating anything, so a small body cannot make us inflate gigabytes.
-    length, shift = 0, 0
-    for i, byte in enumerate(body[:10]):
-        length |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            break
-        if i == 9:
-            raise InvalidBody("invalid snappy block: bad length header")
+    # Check the uncompressed length before allocating anything, so a small body cannot
+    # make us inflate gigabytes.
+    length = decompressed_length(body)
+    if length < 0:
+        raise InvalidBody("invalid snappy block: bad length header")
     if length > max_bytes:
         raise InvalidBody(
             f"decompressed body of {length} bytes exceeds the limit of {max_bytes} bytes"
@@ -201,13 +244,32 @@ def decode_request(
     content_encoding: str | None,
     *,
     max_decompressed_bytes: int = 64 * 1024 * 1024,
+    limits: LabelLimits = LabelLimits(),
 ) -> DecodedWrite:
     """Headers and body of a remote-write request → its samples, or a typed error."""
     protocol = negotiate(content_type, content_encoding)
     raw = decompress(body, max_decompressed_bytes)
-    if protocol is Protocol.V1:
-        return decode_v1(raw)
-    return decode_v2(raw)
+    out = decode_v1(raw, limits) if protocol is Protocol.V1 else decode_v2(raw, limits)
+    if not out.received and raw:
+        _check_version(protocol, raw)
+    return out
+
+
+def _check_version(protocol: Protocol, raw: memoryview) -> None:
+    """A non-empty body with no series: refuse it when it reads as the other version
+    (each version ignores the other's fields, so it would pass as an empty request)."""
+    other: Any = (write_v2_pb2.Request() if protocol is Protocol.V1
+                  else remote_view_pb2.WriteRequest())
+    try:
+        other.ParseFromString(raw)
+    except _ProtobufDecodeError:
+        return
+    if other.timeseries:
+        found = Protocol.V2 if protocol is Protocol.V1 else Protocol.V1
+        raise InvalidBody(
+            f"the body is a {found.value} message but Content-Type says {protocol.value}: "
+            "send the matching proto= parameter"
+        )
 
 
 def _parse(message: Any, raw: memoryview | bytes, name: str) -> None:
@@ -217,7 +279,7 @@ def _parse(message: Any, raw: memoryview | bytes, name: str) -> None:
         raise InvalidBody(f"invalid protobuf {name}: {exc}") from exc
 
 
-def decode_v1(raw: memoryview | bytes) -> DecodedWrite:
+def decode_v1(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> DecodedWrite:
     """An uncompressed ``prometheus.WriteRequest``.
 
     Parsed through a view of the message whose labels are raw bytes: a series' labels as a
@@ -241,16 +303,21 @@ def decode_v1(raw: memoryview | bytes) -> DecodedWrite:
         key = tuple(series.labels)
         label_set = cache.get(key)
         if label_set is None:
-            label_set = _remember(key, _label_set(_parse_labels(key)))
-        series_key, amount, problem = label_set
+            label_set = (_with_value_label_v1(key)
+                         or _remember(key, _label_set(_parse_labels(key))))
+        series_key, amount, problem, shape = label_set
         if series_key is None:
             out.reject(problem or "invalid label set", len(samples))
+            continue
+        if (problem := limits.problem(shape)) is not None:
+            out.reject(problem, len(samples))
+            out.label_limited += len(samples)
             continue
         _append_samples(out, times, series_key, amount, samples)
     return out
 
 
-def decode_v2(raw: memoryview | bytes) -> DecodedWrite:
+def decode_v2(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> DecodedWrite:
     """An uncompressed ``io.prometheus.write.v2.Request`` (labels interned in ``symbols``)."""
     request = write_v2_pb2.Request()
     _parse(request, raw, Protocol.V2.value)
@@ -275,13 +342,18 @@ def decode_v2(raw: memoryview | bytes) -> DecodedWrite:
         label_set = cache.get(key)
         if label_set is None:
             if len(key) % 2:
-                label_set = (None, None, "odd number of label references")
+                label_set = _remember(key, (None, None, "odd number of label references",
+                                            _NO_SHAPE))
             else:
-                label_set = _label_set(zip(key[::2], key[1::2], strict=True))
-            label_set = _remember(key, label_set)
-        series_key, amount, problem = label_set
+                label_set = (_with_value_label_v2(key) or _remember(
+                    key, _label_set(zip(key[::2], key[1::2], strict=True))))
+        series_key, amount, problem, shape = label_set
         if series_key is None:
             out.reject(problem or "invalid label set", len(samples))
+            continue
+        if (problem := limits.problem(shape)) is not None:
+            out.reject(problem, len(samples))
+            out.label_limited += len(samples)
             continue
         _append_samples(out, times, series_key, amount, samples)
     return out
@@ -296,9 +368,11 @@ def _reject_histograms(out: DecodedWrite, count: int) -> None:
 # A series identity: (metric name, labels without __name__ and the value labels as JSON).
 SeriesKey = tuple[str, str]
 # Label set (raw label bytes in 1.0, label strings in 2.0) → (series key, value label,
-# problem): the key and value label are None when the problem is not.
+# problem, shape): the key and value label are None when the problem is not; the shape is
+# checked against the limits of each request (they are settings, the cache is global).
 # Bounded: emptied when full, which costs one re-decode per live series.
-_LabelSet = tuple[SeriesKey | None, str | None, str | None]
+_LabelSet = tuple[SeriesKey | None, str | None, str | None, LabelShape]
+_NO_SHAPE: LabelShape = (0, 0, 0, 0)
 _LABEL_SETS: dict[tuple[Any, ...], _LabelSet] = {}
 _LABEL_SET_CACHE_SIZE = 200_000
 # The same key object for every label set of one series (the value labels differ per
@@ -314,6 +388,75 @@ def _remember(key: tuple[Any, ...], label_set: _LabelSet) -> _LabelSet:
     return label_set
 
 
+# A big-number label as the 1.0 view's raw bytes start: field 1 (name), its length, name.
+_VALUE_LABEL_PREFIXES = tuple(b"\n" + bytes([len(name)]) + name.encode()
+                              for name in BIG_NUMBER_LABELS)
+
+
+def _with_value_label_v1(key: tuple[bytes, ...]) -> _LabelSet | None:
+    """A label set with exactly one big-number label, without parsing it whole: the rest
+    of the set from the cache (a big-number label changes every block, so the full set is
+    new almost every sample, and not worth remembering), the value label read from its
+    bytes. None when anything is unusual: the full parse decides (and words the error)."""
+    found = -1
+    for i, raw in enumerate(key):
+        if raw.startswith(_VALUE_LABEL_PREFIXES):
+            if found >= 0:
+                return None
+            found = i
+    if found < 0:
+        return None
+    raw = key[found]
+    name_length = raw[1]
+    value = raw[2 + name_length:]
+    # field 2 (value), one length byte: a decimal of up to 127 characters
+    if len(value) < 3 or value[0] != 0x12 or value[1] != len(value) - 2:
+        return None
+    return _with_value(key[:found] + key[found + 1:], name_length, value[2:], _parsed_v1)
+
+
+def _with_value_label_v2(key: tuple[str, ...]) -> _LabelSet | None:
+    """``_with_value_label_v1`` for 2.0's label strings (name, value, name, value, …)."""
+    found = -1
+    for i in range(0, len(key), 2):
+        if key[i] in BIG_NUMBER_LABELS:
+            if found >= 0:
+                return None
+            found = i
+    if found < 0:
+        return None
+    return _with_value(key[:found] + key[found + 2:], len(key[found]),
+                       key[found + 1].encode(), _parsed_v2)
+
+
+def _parsed_v1(key: tuple[Any, ...]) -> _LabelSet:
+    return _label_set(_parse_labels(key))
+
+
+def _parsed_v2(key: tuple[Any, ...]) -> _LabelSet:
+    return _label_set(zip(key[::2], key[1::2], strict=True))
+
+
+def _with_value(rest: tuple[Any, ...], name_length: int, value: bytes,
+                parse: Any) -> _LabelSet | None:
+    try:
+        text = value.decode()
+    except UnicodeDecodeError:
+        return None
+    if not _DECIMAL.fullmatch(text):
+        return None
+    base = _LABEL_SETS.get(rest)
+    if base is None:
+        base = _remember(rest, parse(rest))
+    series_key, amount, _problem, shape = base
+    if series_key is None or amount is not None:
+        return None
+    labels, longest_name, longest_value, identity_bytes = shape
+    return (series_key, text, None,
+            (labels + 1, max(longest_name, name_length), max(longest_value, len(text)),
+             identity_bytes))
+
+
 def _parse_labels(raw_labels: tuple[bytes, ...]) -> list[tuple[str, str]]:
     label = types_pb2.Label()
     pairs = []
@@ -325,32 +468,36 @@ def _parse_labels(raw_labels: tuple[bytes, ...]) -> list[tuple[str, str]]:
 
 
 def _label_set(pairs: Iterable[tuple[str, str]]) -> _LabelSet:
-    """(series key, value label or None, problem or None) of one label set."""
+    """(series key, value label or None, problem or None, shape) of one label set."""
     name = ""
     labels: dict[str, str] = {}
     seen_name = False
+    count = longest_name = longest_value = 0
     for key, value in pairs:
+        count += 1
+        longest_name = max(longest_name, len(key))
+        longest_value = max(longest_value, len(value))
         if key == "__name__":
             if seen_name:
-                return None, None, "repeated label name '__name__'"
+                return None, None, "repeated label name '__name__'", _NO_SHAPE
             seen_name, name = True, value
             continue
         if not key:
-            return None, None, "empty label name"
+            return None, None, "empty label name", _NO_SHAPE
         if key in labels:
-            return None, None, "repeated label name"
+            return None, None, "repeated label name", _NO_SHAPE
         if value:  # an empty value means the label is absent
             labels[key] = value
     if not name:
-        return None, None, "no __name__ label"
+        return None, None, "no __name__ label", _NO_SHAPE
     if "\x00" in name or any("\x00" in k or "\x00" in v for k, v in labels.items()):
-        return None, None, "label contains a NUL character"  # PostgreSQL text cannot
+        return None, None, "label contains a NUL character", _NO_SHAPE  # PostgreSQL text cannot
     amount = None
     for key in BIG_NUMBER_LABELS:
         text = labels.get(key)
         if text is not None:
             if len(text) > _MAX_DECIMAL_LENGTH or not _DECIMAL.fullmatch(text):
-                return None, None, f"label {key!r} is not a decimal number"
+                return None, None, f"label {key!r} is not a decimal number", _NO_SHAPE
             amount = text
             break
     if amount is not None:
@@ -358,7 +505,8 @@ def _label_set(pairs: Iterable[tuple[str, str]]) -> _LabelSet:
             labels.pop(key, None)
     series_key = (name, _json_encode(labels).decode())
     series_key = _SERIES_KEYS.setdefault(series_key, series_key)
-    return series_key, amount, None
+    identity_bytes = len(series_key[0].encode()) + len(series_key[1].encode())
+    return series_key, amount, None, (count, longest_name, longest_value, identity_bytes)
 
 
 def _append_samples(

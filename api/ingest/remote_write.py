@@ -18,31 +18,44 @@ Status codes, chosen so that a sender following the remote-write spec loses noth
 
 - 204: every sample stored (or already stored: a replay changes nothing) or deliberately
   skipped (stale markers, NaN, ±Inf; see :mod:`api.ingest.decode`).
-- 400: malformed request (headers, snappy, protobuf): nothing written; or some samples
-  invalid: the valid ones *are* written and the message counts the rejected ones. Senders
-  do not retry a 400, and need not: retrying could not make those samples valid.
+- 400: malformed request (headers, snappy, protobuf, a body of the other version than the
+  ``Content-Type`` says): nothing written; or some samples invalid or over a limit (the
+  ingest window, label limits, new series caps, a conflicting duplicate): the valid ones
+  *are* written and the message counts the rejected ones. Senders do not retry a 400,
+  and need not: retrying could not make those samples valid.
 - 401 / 403: no token, a bad token, or a role without EXECUTE on
   ``ingest.write_series_samples`` (the database decides; SQLSTATE 42501 is mapped in
   :mod:`api.errors`).
 - 415: a content type, ``proto=`` or encoding we do not read.
 - 429 (with ``Retry-After``): the token's ``ingest`` budget of ``METRICS_RPC_RATE_LIMITS``
   is used up; checked right after auth, before decoding, so nothing is written.
-- 503 (with ``Retry-After``) when the database is unreachable, 5xx for other server-side
-  failures: the transaction rolled back, nothing was written, and the sender's retry
-  lands exactly once because duplicates are ignored.
+- 503 (with ``Retry-After``) when the database is unreachable, shutting down or starting
+  up, or the transaction lost a race (deadlock, serialization); 500 for other server-side
+  failures. Never a 4xx for a database error the payload did not cause: the transaction
+  rolled back, nothing was written, and the sender's retry lands exactly once because
+  duplicates are ignored. Each such failure is logged once.
+
+Decoding a large body (snappy + protobuf, up to tens of MB) runs in worker threads, at
+most ``DECODE_THREADS`` at once, so the event loop keeps serving reads and ``/live``
+meanwhile; a body up to ``INLINE_DECODE_BYTES`` uncompressed (a usual Prometheus request
+of 2,000 samples is ~150 KB) takes a few ms and is decoded on the loop.
 
 Senders that only do HTTP basic auth put a writer JWT in the password (user ignored).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import functools
 import logging
 import time
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import asyncpg
 import msgspec
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
@@ -52,8 +65,10 @@ from api.config import Settings
 from api.errors import (
     ApiError,
     DatabaseUnavailable,
+    DbConnectionError,
     InternalError,
     JwtDecodeError,
+    PoolTimeout,
     SamplesRejected,
     from_postgres,
 )
@@ -68,12 +83,21 @@ log = logging.getLogger("metrics_rpc.ingest")
 
 PATH = "/api/v1/write"
 WRITE_SQL = (
-    "select received, written, duplicates, routes, series_ids from ingest.write_series_samples("
+    "select received, written, duplicates, routes, series_ids, conflicts, too_old, too_new, "
+    "refused, new_series, refused_series from ingest.write_series_samples("
     "$1::text, $2::int8[], $3::text[], $4::text[], $5::int4[], $6::timestamptz[], "
-    "$7::float8[], $8::text[])"
+    "$7::float8[], $8::text[], $9::timestamptz, $10::interval, $11::int4)"
 )
 BATCH_SAMPLES = 10_000  # per statement; a request of any size is one transaction
 SERIES_ID_CACHE_SIZE = 1_000_000  # series keys remembered (~250 bytes each); emptied when full
+DECODE_THREADS = 2  # large requests decoded at once, each in a worker thread
+# Bodies up to this size (uncompressed) are decoded on the event loop: a few ms, cheaper
+# than a worker thread, whose share of the GIL would delay the loop's other requests.
+INLINE_DECODE_BYTES = 1 << 20
+# SQLSTATEs of a database that is going away or coming back, or of a transaction that
+# lost a race: the same request succeeds when retried.
+RETRYABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+RETRYABLE_SQLSTATES = ("40001", "40P01", "55P03", "55006")
 
 
 class SeriesIds:
@@ -107,6 +131,37 @@ class SeriesIds:
         for key, series_id in zip(keys, ids, strict=True):
             if series_id is not None:
                 cache[key] = series_id
+
+
+class NewSeriesBudget:
+    """New series per writer and minute (``METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_MINUTE``).
+
+    Fixed one-minute windows of ``clock``, in this process. A write reserves what it may
+    register before it runs and gives back what it did not use, so concurrent requests
+    of one writer share the budget without overshooting it.
+    """
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.time) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self.used: dict[str, tuple[int, int]] = {}  # writer → (minute, reserved or used)
+
+    def reserve(self, writer: str, wanted: int) -> int:
+        minute = int(self.clock() // 60)
+        window, used = self.used.get(writer, (minute, 0))
+        if window != minute:
+            used = 0
+        granted = max(0, min(wanted, self.per_minute - used))
+        if len(self.used) > 10_000:  # forget writers of past minutes
+            self.used = {w: v for w, v in self.used.items() if v[0] == minute}
+        self.used[writer] = (minute, used + granted)
+        return granted
+
+    def give_back(self, writer: str, unused: int) -> None:
+        minute = int(self.clock() // 60)
+        window, used = self.used.get(writer, (minute, 0))
+        if window == minute and unused > 0:
+            self.used[writer] = (minute, max(0, used - unused))
 
 
 Statement = tuple[list[decode.SeriesKey], tuple[Any, ...]]
@@ -160,6 +215,8 @@ class IngestFinished(msgspec.Struct, frozen=True):
     rejected: int = 0
     skipped_stale: int = 0
     skipped_non_finite: int = 0
+    limited: dict[str, int] = {}  # limit → samples refused by it (also in ``rejected``)
+    series_refused: int = 0  # series over the new-series caps
 
 
 class IngestMetrics:
@@ -195,6 +252,17 @@ class IngestMetrics:
             "Samples deliberately not stored: stale markers, other NaN and infinities",
             ["reason"], registry=registry,
         )
+        self.limited = Counter(
+            "metrics_rpc_ingest_samples_limited",
+            "Samples refused by an ingest limit (too_old, too_new, label_limits, "
+            "new_series, conflict), also counted as rejected",
+            ["limit"], registry=registry,
+        )
+        self.series_refused = Counter(
+            "metrics_rpc_ingest_series_refused",
+            "New series refused by METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_REQUEST / _PER_MINUTE",
+            registry=registry,
+        )
 
     def emit(self, event: IngestFinished) -> None:
         self.requests.labels(event.protocol, str(event.status)).inc()
@@ -205,13 +273,22 @@ class IngestMetrics:
         self.rejected.inc(event.rejected)
         self.skipped.labels("stale").inc(event.skipped_stale)
         self.skipped.labels("non_finite").inc(event.skipped_non_finite)
+        for limit, count in event.limited.items():
+            self.limited.labels(limit).inc(count)
+        self.series_refused.inc(event.series_refused)
 
 
 class WriteResult(msgspec.Struct, frozen=True):
     written: int
     duplicates: int
-    invalid_in_db: int  # samples the database refused to store (counted as rejected)
+    invalid_in_db: int  # samples the database refused to store for another reason
     limit_headers: dict[str, str] = {}  # RateLimit-* of the ingest budget
+    limited: dict[str, int] = {}  # limit (see IngestMetrics.limited) → samples refused
+    series_refused: int = 0
+
+    @property
+    def rejected(self) -> int:
+        return self.invalid_in_db + sum(self.limited.values())
 
     def headers(self) -> dict[str, str]:
         """The remote-write 2.0 ``*-Written`` headers (sent for 1.0 too), plus duplicates."""
@@ -263,6 +340,16 @@ class RemoteWrite:
         self.series_ids = SeriesIds()
         # a compressed body is at most max_body_bytes; snappy inflates ~5x on metrics
         self.max_decompressed_bytes = max(settings.max_body_bytes * 8, 64 * 1024 * 1024)
+        self.label_limits = decode.LabelLimits(
+            max_name_length=settings.ingest_max_label_name_length,
+            max_value_length=settings.ingest_max_label_value_length,
+            max_labels=settings.ingest_max_labels_per_series,
+        )
+        self.max_future = timedelta(seconds=settings.ingest_max_future)
+        self.new_series = NewSeriesBudget(settings.ingest_max_new_series_per_minute)
+        self.clock: Callable[[], float] = time.time  # the ingest window's clock
+        self.decoder = decode.decode_request  # called in a worker thread
+        self._decoding = asyncio.Semaphore(DECODE_THREADS)
 
     async def handle(
         self, headers: Mapping[str, str], body: bytes,
@@ -286,21 +373,22 @@ class RemoteWrite:
             limit_headers: Mapping[str, str] | None = None
             if self.rate_limiter is not None:
                 limit_headers = await self.rate_limiter.check(auth, scope or {}, ingest=True)
-            decoded = decode.decode_request(
-                body, headers.get("content-type"), headers.get("content-encoding"),
-                max_decompressed_bytes=self.max_decompressed_bytes,
-            )
+            decoded = await self._decode(headers, body)
             event.update(
                 protocol="1.0" if decoded.protocol is decode.Protocol.V1 else "2.0",
                 received=decoded.received,
                 skipped_stale=decoded.skipped_stale,
                 skipped_non_finite=decoded.skipped_non_finite,
             )
-            result = await self._write(auth, headers, decoded)
+            result = await self._write_or_5xx(auth, headers, decoded)
             if limit_headers:
                 result = msgspec.structs.replace(result, limit_headers=dict(limit_headers))
-            rejected = decoded.rejected_total + result.invalid_in_db
-            event.update(written=result.written, duplicates=result.duplicates, rejected=rejected)
+            rejected = decoded.rejected_total + result.rejected
+            limited = dict(result.limited)
+            if decoded.label_limited:
+                limited["label_limits"] = decoded.label_limited
+            event.update(written=result.written, duplicates=result.duplicates, rejected=rejected,
+                         limited=limited, series_refused=result.series_refused)
             if rejected:
                 raise _rejection(decoded, result)
         except ApiError as exc:
@@ -322,24 +410,94 @@ class RemoteWrite:
                                          **event))
         return result
 
+    async def _decode(self, headers: Mapping[str, str], body: bytes) -> decode.DecodedWrite:
+        """Decompress and decode; a large body in a worker thread, so it cannot stall the
+        loop (and /live, and every read) for seconds."""
+        run = functools.partial(
+            self.decoder, body, headers.get("content-type"), headers.get("content-encoding"),
+            max_decompressed_bytes=self.max_decompressed_bytes, limits=self.label_limits)
+        if decode.decompressed_length(body) <= INLINE_DECODE_BYTES:
+            return run()
+        async with self._decoding:
+            return await asyncio.to_thread(run)
+
+    async def _write_or_5xx(
+        self, auth: AuthResult, headers: Mapping[str, str], decoded: decode.DecodedWrite
+    ) -> WriteResult:
+        """``_write``, with every failure the payload did not cause as a 5xx: retryable
+        (503) for an unavailable database, a pool timeout, a serialization failure or a lock
+        timeout, else 500. Only 42501 (the role may not write) stays a 4xx."""
+        try:
+            return await self._write(auth, headers, decoded)
+        except (DatabaseUnavailable, PoolTimeout):
+            raise  # already a 503/504 the sender retries; counted and logged by handle()
+        except ApiError as error:
+            if error.code == "42501":  # the role may not write: the database decided
+                raise
+            raise _server_side(error.code, error.message) from None
+        except (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
+            raise DbConnectionError(f"{type(exc).__name__}: {exc}") from None
+        except Exception:  # a bug of ours: logged with its traceback, answered without it
+            log.exception("remote write failed, answered 500")
+            raise InternalError() from None
+
     async def _write(
         self, auth: AuthResult, headers: Mapping[str, str], decoded: decode.DecodedWrite
     ) -> WriteResult:
         context = RequestContext.of("POST", PATH, dict(headers), self.settings.db_schemas[0])
-        received = written = duplicates = 0
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        writer = f"sub:{auth.sub}" if auth.sub else f"role:{auth.role}"
+        new_series_left = self.settings.ingest_max_new_series_per_request
+        received = written = duplicates = conflicts = too_old = too_new = refused = 0
+        series_refused = 0
         async with self.db.transaction_as(auth, context, self.cache.current) as conn:
             for keys, args in statements(decoded, self.series_ids):
-                row = await conn.fetchrow(WRITE_SQL, *args)
+                granted = self.new_series.reserve(writer, min(new_series_left, len(keys)))
+                row = None
+                try:
+                    row = await conn.fetchrow(WRITE_SQL, *args, now, self.max_future, granted)
+                finally:  # a rolled-back write registered nothing
+                    created = row[9] if row is not None else 0
+                    self.new_series.give_back(writer, granted - created)
+                new_series_left -= created
                 received += row[0]
                 written += row[1]
                 duplicates += row[2]
                 self.series_ids.remember(row[3], keys, row[4])
-        return WriteResult(written, duplicates, received - written - duplicates)
+                conflicts += row[5]
+                too_old += row[6]
+                too_new += row[7]
+                refused += row[8]
+                series_refused += row[10]
+        limited = {name: n for name, n in (("conflict", conflicts), ("too_old", too_old),
+                                            ("too_new", too_new), ("new_series", refused)) if n}
+        invalid = received - written - duplicates - sum(limited.values())
+        return WriteResult(written, duplicates, invalid, limited=limited,
+                           series_refused=series_refused)
+
+
+_LIMIT_REASONS = {
+    "conflict": "duplicate sample for timestamp with a different value (the stored one kept)",
+    "too_old": "older than the retention",
+    "too_new": "too far in the future (METRICS_RPC_INGEST_MAX_FUTURE)",
+    "new_series": "new series over the limit (METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_REQUEST"
+                  " / _PER_MINUTE)",
+}
+
+
+def _server_side(code: str, message: str) -> ApiError:
+    """A database error the payload did not cause, as a 5xx the sender retries."""
+    if code.startswith(RETRYABLE_SQLSTATE_CLASSES) or code in RETRYABLE_SQLSTATES:
+        return DbConnectionError(code)  # counted and logged once by handle()
+    log.warning("remote write failed, answered 500: %s %s", code, message)
+    return InternalError(code or None)
 
 
 def _rejection(decoded: decode.DecodedWrite, result: WriteResult) -> SamplesRejected:
+    reasons = {_LIMIT_REASONS[limit]: n for limit, n in result.limited.items()}
     error = SamplesRejected(
-        decoded.rejection_summary(result.written + result.duplicates, result.invalid_in_db),
+        decoded.rejection_summary(result.written + result.duplicates, result.invalid_in_db,
+                                  reasons),
         "The valid samples of this request were written; do not retry it.",
     )
     error.headers.update(result.headers())

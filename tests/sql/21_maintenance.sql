@@ -41,7 +41,8 @@ SELECT is_empty($$ SELECT * FROM ingest.run_maintenance('2026-11-23 12:00+00') $
                 'a second run has nothing to do');
 
 SELECT tests.authenticate_as('writer', 'cron');
-SELECT lives_ok($$ SELECT * FROM ingest.run_maintenance() $$, 'writer (the app) can run maintenance');
+SELECT throws_ok($$ SELECT * FROM ingest.run_maintenance(now(), '-10000 years', 0) $$, '42501', NULL,
+                 'writer cannot run maintenance (it is the owner''s job)');
 SELECT tests.authenticate_as('web_anon');
 SELECT throws_ok($$ SELECT * FROM ingest.run_maintenance() $$, '42501', NULL, 'web_anon cannot');
 SELECT tests.clear_authentication();

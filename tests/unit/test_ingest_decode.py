@@ -281,3 +281,90 @@ def test_decompressed_size_is_bounded_before_inflating():
     body = write_request_v1([Series({"__name__": "m" * 1000}, [(T0, 1.0)])])
     with pytest.raises(InvalidBody, match="exceeds the limit"):
         decode_request(body, V1_TYPE, "snappy", max_decompressed_bytes=100)
+
+
+# --- label limits and version mismatch ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("limits", "labels", "reason"), [
+    (decode.LabelLimits(max_labels=3), {"a": "1", "b": "2", "c": "3"}, "more than 3 labels"),
+    (decode.LabelLimits(max_name_length=8), {"abcdefghi": "1"},  # __name__ is 8 long
+     "label name longer than 8 characters"),
+    (decode.LabelLimits(max_value_length=4), {"a": "12345"},
+     "label value longer than 4 characters"),
+    (decode.LabelLimits(max_value_length=4), {"a": "1234"}, None),
+    (decode.LabelLimits(), {f"l{i}": "x" * 1000 for i in range(3)},
+     "labels larger than 2048 bytes"),
+])
+def test_label_limits_reject_the_series(limits, labels, reason):
+    body = write_request_v1([Series({"__name__": "m", **labels}, [(T0, 1.0), (T0 + 1, 2.0)]),
+                             Series({"__name__": "ok"}, [(T0, 1.0)])])
+    out = decode_request(body, V1_TYPE, "snappy", limits=limits)
+    if reason is None:
+        assert (out.accepted, out.rejected, out.label_limited) == (3, {}, 0)
+    else:
+        assert (out.accepted, out.rejected, out.label_limited) == (1, {reason: 2}, 2)
+
+
+def test_label_limits_apply_per_call_despite_the_label_set_cache():
+    body = write_request_v2([Series({"__name__": "m", "v": "12345"}, [(T0, 1.0)])])
+    assert decode_request(body, V2_TYPE, "snappy").accepted == 1
+    tight = decode.LabelLimits(max_value_length=5)
+    assert decode_request(body, V2_TYPE, "snappy", limits=tight).accepted == 1
+    tighter = decode.LabelLimits(max_value_length=4)
+    assert decode_request(body, V2_TYPE, "snappy", limits=tighter).accepted == 0
+
+
+@pytest.mark.parametrize(("body", "content_type", "found"), [
+    (write_request_v1([Series({"__name__": "m"}, [(T0, 1.0)])]), V2_TYPE,
+     "prometheus.WriteRequest"),
+    (write_request_v2([Series({"__name__": "m"}, [(T0, 1.0)])]), V1_TYPE,
+     "io.prometheus.write.v2.Request"),
+])
+def test_a_body_of_the_other_version_is_malformed(body, content_type, found):
+    with pytest.raises(InvalidBody, match=f"the body is a {found} message"):
+        decode_request(body, content_type, "snappy")
+
+
+def test_an_empty_request_of_either_version_is_fine():
+    assert decode_request(compress(b""), V1_TYPE, "snappy").received == 0
+    assert decode_request(write_request_v2([]), V2_TYPE, "snappy").received == 0
+
+
+# --- big-number label sets: a new label set per sample, read without a full parse ---------
+
+
+@pytest.mark.parametrize("decoder", [v1, v2])
+def test_value_label_sets_decode_as_the_full_parse_does(decoder):
+    series = [Series({"__name__": "supply_m", "manifest_tier": "mainnet", "job": "t",
+                      "supply": f"{10**20 + i}.5"}, [(T0 + i, 1.0)]) for i in range(5)]
+    out = decoder(series)
+    assert [(name, msgspec.json.decode(labels)) for name, labels in out.series_keys] == [
+        ("supply_m", {"manifest_tier": "mainnet", "job": "t"})]
+    assert out.series == [1] * 5
+    assert out.amounts == [f"{10**20 + i}.5" for i in range(5)]
+
+
+@pytest.mark.parametrize(("labels", "amount", "reason"), [
+    ({"amount": "12", "supply": "34"}, "34", None),  # two: supply comes first
+    ({"supply": " 12 "}, " 12 ", None),  # what metrics.label_number accepts
+    ({"supply": "12x"}, None, "label 'supply' is not a decimal number"),
+    ({"supply": ""}, None, None),  # empty means absent: the sample value counts
+    ({"supply": "1" * 200}, "1" * 200, None),  # longer than one length byte
+])
+@pytest.mark.parametrize("decoder", [v1, v2])
+def test_value_label_edge_cases_match_the_full_parse(decoder, labels, amount, reason):
+    out = decoder([Series({"__name__": "edge", **labels}, [(T0, 1.0)])])
+    if reason is None:
+        assert out.amounts == [amount]
+    else:
+        assert out.rejected == {reason: 1}
+
+
+def test_label_limits_count_the_value_label():
+    body = write_request_v1([Series({"__name__": "m", "supply": "123456"}, [(T0, 1.0)])])
+    tight = decode.LabelLimits(max_value_length=5)
+    assert decode_request(body, V1_TYPE, "snappy", limits=tight).rejected == {
+        "label value longer than 5 characters": 1}
+    assert decode_request(body, V1_TYPE, "snappy", limits=decode.LabelLimits(max_labels=1)
+                          ).rejected == {"more than 1 labels": 1}

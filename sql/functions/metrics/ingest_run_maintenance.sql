@@ -1,4 +1,4 @@
--- Partition upkeep for the app or cron: create next months' partitions ahead of time and
+-- Partition upkeep for cron (as the owner): create next months' partitions ahead of time and
 -- apply retention (one year for every schema but cumsum, which is kept forever).
 CREATE OR REPLACE FUNCTION ingest.run_maintenance(
     p_now             timestamptz DEFAULT now(),
@@ -17,6 +17,11 @@ DECLARE
 BEGIN
     IF p_now IS NULL OR p_retention IS NULL OR p_months_ahead IS NULL OR p_months_ahead < 0 THEN
         RAISE EXCEPTION 'run_maintenance: arguments must be non-NULL and p_months_ahead >= 0'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- A typo ('-10000 years', '1 day') must not drop a year of data.
+    IF p_retention < interval '1 month' THEN
+        RAISE EXCEPTION 'run_maintenance: a retention of % is shorter than the minimum of 1 month', p_retention
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
@@ -57,10 +62,20 @@ BEGIN
     DELETE FROM metrics.latest_by_series AS l
     WHERE l.last_time < v_cutoff
       AND EXISTS (SELECT FROM metrics.series AS s WHERE s.id = l.series_id AND s.schema <> 'cumsum');
+    -- series with no sample left (one pass over the samples, so daily, not per write);
+    -- a series that comes back is registered again
+    DELETE FROM metrics.series AS s
+    WHERE s.schema <> 'cumsum'
+      AND NOT EXISTS (SELECT FROM metrics.samples_network AS x WHERE x.series_id = s.id);
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    IF v_count > 0 THEN
+        action := 'deleted'; object := format('%s series without samples', v_count); RETURN NEXT;
+    END IF;
 END
 $$;
 
 COMMENT ON FUNCTION ingest.run_maintenance(timestamptz, interval, integer) IS
-$$Creates the monthly partitions of metrics.samples and metrics.rollup_1m for this month and p_months_ahead more, and applies retention: drops the partitions of every schema but cumsum that end before the month p_retention ago, and deletes the matching hour/day rollups and stale latest state. Returns what it did. Call it daily (app or cron).$$;
+$$Creates the monthly partitions of metrics.samples and metrics.rollup_1m for this month and p_months_ahead more, and applies retention: drops the partitions of every schema but cumsum that end before the month p_retention ago, and deletes the matching hour/day rollups, stale latest state and the series left without samples. Refuses a retention under 1 month. For the owner (cron), not the writer. Returns what it did. Call it daily (app or cron).$$;
 REVOKE ALL ON FUNCTION ingest.run_maintenance(timestamptz, interval, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ingest.run_maintenance(timestamptz, interval, integer) TO writer;
+-- The owner's job (cron, psql), not the writer's: it drops tables.
+REVOKE ALL ON FUNCTION ingest.run_maintenance(timestamptz, interval, integer) FROM writer;

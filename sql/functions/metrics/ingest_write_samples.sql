@@ -24,18 +24,22 @@ REVOKE ALL ON FUNCTION metrics.routes_token() FROM PUBLIC;
 -- registered (in (name, labels) order, so concurrent batches lock them in the same
 -- order). Separate statements, so a series another batch committed meanwhile is found by
 -- the second lookup (READ COMMITTED). Positions with an id keep it (and p_schemas' schema).
+-- At most p_max_new series are registered (NULL: no cap); the others are refused (their
+-- id stays NULL, refused is true), unless another batch registered them meanwhile.
+DROP FUNCTION IF EXISTS metrics.resolve_series(text[], text[], bigint[], text[]);
 CREATE OR REPLACE FUNCTION metrics.resolve_series(
-    p_names text[], p_labels text[], p_ids bigint[], p_schemas text[])
-RETURNS TABLE(ids bigint[], schemas text[])
+    p_names text[], p_labels text[], p_ids bigint[], p_schemas text[], p_max_new integer)
+RETURNS TABLE(ids bigint[], schemas text[], refused boolean[], created integer)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, metrics, pg_temp
 AS $$
 DECLARE
-    u_ord    bigint[];
-    u_schema text[];
-    u_name   text[];
-    u_labels jsonb[];
-    u_id     bigint[];
+    u_ord     bigint[];
+    u_schema  text[];
+    u_name    text[];
+    u_labels  jsonb[];
+    u_id      bigint[];
+    v_created integer := 0;
 BEGIN
     WITH k AS MATERIALIZED (
         SELECT k.ord, k.name, k.labels::jsonb AS labels
@@ -60,14 +64,21 @@ BEGIN
     LEFT JOIN metrics.series AS se
            ON se.schema = r.schema AND se.name = r.name AND se.labels = r.labels;
 
+    IF array_position(u_id, NULL) IS NOT NULL AND coalesce(p_max_new, 1) > 0 THEN
+        WITH ins AS (
+            INSERT INTO metrics.series (schema, name, labels)
+            SELECT d.schema, d.name, d.labels
+            FROM (SELECT DISTINCT u.schema, u.name, u.labels
+                  FROM unnest(u_schema, u_name, u_labels, u_id) AS u(schema, name, labels, id)
+                  WHERE u.id IS NULL) AS d
+            ORDER BY d.name COLLATE "C", d.labels::text COLLATE "C", d.schema COLLATE "C"
+            LIMIT p_max_new
+            ON CONFLICT DO NOTHING
+            RETURNING 1
+        )
+        SELECT count(*) INTO v_created FROM ins;
+    END IF;
     IF array_position(u_id, NULL) IS NOT NULL THEN
-        INSERT INTO metrics.series (schema, name, labels)
-        SELECT d.schema, d.name, d.labels
-        FROM (SELECT DISTINCT u.schema, u.name, u.labels
-              FROM unnest(u_schema, u_name, u_labels, u_id) AS u(schema, name, labels, id)
-              WHERE u.id IS NULL) AS d
-        ORDER BY d.name COLLATE "C", d.labels::text COLLATE "C", d.schema COLLATE "C"
-        ON CONFLICT DO NOTHING;
         SELECT array_agg(se.id ORDER BY u.i) INTO u_id
         FROM unnest(u_schema, u_name, u_labels) WITH ORDINALITY AS u(schema, name, labels, i)
         LEFT JOIN metrics.series AS se
@@ -76,14 +87,18 @@ BEGIN
 
     RETURN QUERY
     SELECT array_agg(coalesce(u.id, k.id) ORDER BY n.i),
-           array_agg(CASE WHEN u.id IS NOT NULL THEN u.schema ELSE k.schema END ORDER BY n.i)
+           array_agg(CASE WHEN u.id IS NOT NULL THEN u.schema ELSE k.schema END ORDER BY n.i),
+           array_agg(u.i IS NOT NULL AND u.id IS NULL ORDER BY n.i),
+           v_created
     FROM generate_series(1, coalesce(cardinality(p_names), 0)) AS n(i)
     LEFT JOIN unnest(p_ids, p_schemas) WITH ORDINALITY AS k(id, schema, i) ON k.i = n.i
     LEFT JOIN unnest(u_ord, u_id, u_schema) AS u(i, id, schema) ON u.i = n.i;
 END
 $$;
-REVOKE ALL ON FUNCTION metrics.resolve_series(text[], text[], bigint[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION metrics.resolve_series(text[], text[], bigint[], text[], integer) FROM PUBLIC;
 
+-- The signature before the ingest window, the new-series cap and the conflict counts.
+DROP FUNCTION IF EXISTS ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[]);
 CREATE OR REPLACE FUNCTION ingest.write_series_samples(
     p_routes  text,              -- metrics.routes_token() the ids were resolved under, or NULL
     p_ids     bigint[],          -- per series: its id from an earlier call, or NULL
@@ -92,8 +107,13 @@ CREATE OR REPLACE FUNCTION ingest.write_series_samples(
     p_series  integer[],         -- per sample: its series, 1-based position in the arrays above
     p_times   timestamptz[],     -- per sample
     p_values  double precision[],-- per sample: the sample value
-    p_amounts text[])            -- per sample: its supply/excluded_supply/amount label, or NULL
-RETURNS TABLE(received bigint, written bigint, duplicates bigint, routes text, series_ids bigint[])
+    p_amounts text[],            -- per sample: its supply/excluded_supply/amount label, or NULL
+    p_now     timestamptz DEFAULT NULL, -- the ingest window's clock; NULL: no window
+    p_max_future interval DEFAULT NULL, -- samples later than p_now + this are too new
+    p_max_new_series integer DEFAULT NULL) -- series this call may register; NULL: no cap
+RETURNS TABLE(received bigint, written bigint, duplicates bigint, routes text, series_ids bigint[],
+              conflicts bigint, too_old bigint, too_new bigint, refused bigint, new_series integer,
+              refused_series integer)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, metrics, pg_temp
 -- float8 -> text -> numeric with the shortest exact digits, whatever the session says
@@ -139,6 +159,20 @@ DECLARE
     w_name   text[];
     v_fast   boolean;
     v_probe  integer;
+    k_refused boolean[];
+    o_time   timestamptz[];
+    o_series bigint[];
+    o_schema text[];
+    o_value  numeric[];
+    v_new_series integer := 0;
+    v_conflicts bigint := 0;
+    v_too_old bigint;
+    v_too_new bigint;
+    v_refused bigint;
+    -- the ingest window: not later than p_now + p_max_future, not older than the retention
+    -- (every schema but cumsum, which is kept forever)
+    v_latest timestamptz := coalesce(p_now + coalesce(p_max_future, interval '0'), 'infinity');
+    v_oldest timestamptz := coalesce(p_now - metrics.network_retention(), '-infinity');
 BEGIN
     IF coalesce(cardinality(p_series), 0) <> v_received
        OR coalesce(cardinality(p_values), 0) <> v_received
@@ -155,18 +189,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF v_received = 0 OR v_series = 0 THEN
-        RETURN QUERY SELECT v_received, 0::bigint, 0::bigint, v_routes, k_id;
+        RETURN QUERY SELECT v_received, 0::bigint, 0::bigint, v_routes, k_id,
+                            0::bigint, 0::bigint, 0::bigint, 0::bigint, 0, 0;
         RETURN;
-    END IF;
-
-    -- Partitions for the batch's months (one month, the usual case: checked once).
-    SELECT min(t), max(t) INTO v_min, v_max FROM unnest(p_times) AS t WHERE isfinite(t);
-    IF v_min IS NOT NULL THEN
-        IF date_trunc('month', v_min AT TIME ZONE 'UTC') = date_trunc('month', v_max AT TIME ZONE 'UTC') THEN
-            PERFORM metrics.ensure_partitions(ARRAY[v_min]);
-        ELSE
-            PERFORM metrics.ensure_partitions(p_times);
-        END IF;
     END IF;
 
     -- 1. Series the caller knows by id: one primary-key probe each, and only while the
@@ -184,15 +209,25 @@ BEGIN
 
     -- 2. The others by their labels: routed, looked up, the unseen ones registered.
     IF k_id IS NULL OR array_position(k_id, NULL) IS NOT NULL THEN
-        SELECT r.ids, r.schemas INTO k_id, k_schema
-        FROM metrics.resolve_series(p_names, p_labels, k_id, k_schema) AS r;
+        SELECT r.ids, r.schemas, r.refused, r.created
+        INTO k_id, k_schema, k_refused, v_new_series
+        FROM metrics.resolve_series(p_names, p_labels, k_id, k_schema, p_max_new_series) AS r;
     END IF;
 
-    -- 3. The valid samples, once: series, schema, name, time and exact value.
-    SELECT array_agg(x.time), array_agg(x.series_id), array_agg(x.schema), array_agg(x.value),
-           array_agg(x.name)
-    INTO w_time, w_series, w_schema, w_value, w_name
+    -- 3. The valid samples, once: series, schema, name, time and exact value; counted
+    --    apart: samples outside the window (why 1, 2) and of refused series (why 3).
+    SELECT array_agg(x.time) FILTER (WHERE x.why = 0), array_agg(x.series_id) FILTER (WHERE x.why = 0),
+           array_agg(x.schema) FILTER (WHERE x.why = 0), array_agg(x.value) FILTER (WHERE x.why = 0),
+           array_agg(x.name) FILTER (WHERE x.why = 0),
+           count(*) FILTER (WHERE x.why = 1), count(*) FILTER (WHERE x.why = 2),
+           count(*) FILTER (WHERE x.why = 3)
+    INTO w_time, w_series, w_schema, w_value, w_name, v_too_new, v_too_old, v_refused
     FROM (SELECT k.id AS series_id, k.schema, k.name, u.t AS time,
+                 CASE WHEN k.refused THEN 3
+                      WHEN k.id IS NULL THEN 4
+                      WHEN u.t > v_latest THEN 1
+                      WHEN u.t < v_oldest AND k.schema <> 'cumsum' THEN 2
+                      ELSE 0 END AS why,
                  -- NaN is a Prometheus staleness marker (or no value): never stored, even
                  -- when a stale series still carries a supply label.
                  CASE WHEN u.v = 'NaN' THEN NULL
@@ -200,12 +235,23 @@ BEGIN
                       ELSE u.v::text::numeric   -- shortest exact digits; +-Infinity kept
                  END AS value
           FROM unnest(p_series, p_times, p_values, p_amounts) AS u(i, t, v, a)
-          JOIN unnest(k_id, k_schema, p_names) WITH ORDINALITY AS k(id, schema, name, i)
+          JOIN unnest(k_id, k_schema, p_names, k_refused) WITH ORDINALITY AS k(id, schema, name, refused, i)
             ON k.i = u.i
-          WHERE k.id IS NOT NULL AND isfinite(u.t)
+          WHERE isfinite(u.t)
           OFFSET 0) AS x   -- the value once per sample, not again for the filter
     WHERE x.value IS NOT NULL;
     v_valid := coalesce(cardinality(w_time), 0);
+
+    -- Partitions for the months of the samples to store (one month, the usual case:
+    -- checked once), never for a sample outside the window.
+    IF v_valid > 0 THEN
+        SELECT min(t), max(t) INTO v_min, v_max FROM unnest(w_time) AS t;
+        IF date_trunc('month', v_min AT TIME ZONE 'UTC') = date_trunc('month', v_max AT TIME ZONE 'UTC') THEN
+            PERFORM metrics.ensure_partitions(ARRAY[v_min]);
+        ELSE
+            PERFORM metrics.ensure_partitions(w_time);
+        END IF;
+    END IF;
 
     -- 4. Insert them exactly once. New samples (the usual batch) take a plain INSERT,
     --    about half the cost of ON CONFLICT per row; a batch that turns out to hold a
@@ -232,6 +278,7 @@ BEGIN
             END;
         END IF;
         IF NOT v_fast THEN
+            o_time := w_time; o_series := w_series; o_schema := w_schema; o_value := w_value;
             WITH ins AS (
                 INSERT INTO metrics.samples AS s (time, series_id, schema, value)
                 SELECT * FROM unnest(w_time, w_series, w_schema, w_value)
@@ -242,6 +289,16 @@ BEGIN
                    array_agg(i.value)
             INTO v_written, w_time, w_series, w_schema, w_value
             FROM ins AS i;
+            -- A sample at a stored (series, time) with another value (stored before, or
+            -- earlier in this batch) is a conflicting duplicate: the stored value stays,
+            -- and the caller hears about it.
+            IF v_written < v_valid THEN
+                SELECT count(*) INTO v_conflicts
+                FROM unnest(o_time, o_series, o_schema, o_value) AS w(time, series_id, schema, value)
+                JOIN metrics.samples AS s
+                  ON s.time = w.time AND s.series_id = w.series_id AND s.schema = w.schema
+                WHERE s.value <> w.value;
+            END IF;
             IF v_written > 0 THEN   -- (a replay stops here)
                 SELECT array_agg(k.name ORDER BY w.o) INTO w_name
                 FROM unnest(w_series) WITH ORDINALITY AS w(id, o)
@@ -275,15 +332,12 @@ BEGIN
         SELECT m.a1, m.a2, m.a3, m.a4, m.a5, m.a6, m.a7, m.a8, g.a1, g.a2, g.a3
         INTO m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n,
              g_series, g_time, g_value
-        FROM (SELECT array_agg(schema ORDER BY schema, name, bucket) AS a1,
-                     array_agg(name ORDER BY schema, name, bucket) AS a2,
-                     array_agg(bucket ORDER BY schema, name, bucket) AS a3,
-                     array_agg(time ORDER BY schema, name, bucket) AS a4,
-                     array_agg(last[2]::bigint ORDER BY schema, name, bucket) AS a5,
-                     array_agg(last[3] ORDER BY schema, name, bucket) AS a6,
-                     array_agg(sum_value ORDER BY schema, name, bucket) AS a7,
-                     array_agg(n ORDER BY schema, name, bucket) AS a8
-              FROM minute) AS m,
+        -- one sort feeding eight plain aggregates (eight ORDER BY aggregates would sort
+        -- eight times: costly when a batch spans many minutes, as a backfill does)
+        FROM (SELECT array_agg(schema) AS a1, array_agg(name) AS a2, array_agg(bucket) AS a3,
+                     array_agg(time) AS a4, array_agg(last[2]::bigint) AS a5,
+                     array_agg(last[3]) AS a6, array_agg(sum_value) AS a7, array_agg(n) AS a8
+              FROM (SELECT * FROM minute ORDER BY schema, name, bucket) AS sorted) AS m,
              (SELECT array_agg(series_id ORDER BY series_id) AS a1,
                      array_agg(time ORDER BY series_id) AS a2,
                      array_agg(value ORDER BY series_id) AS a3
@@ -346,19 +400,23 @@ BEGIN
             WHERE excluded.last_time > l.last_time;
     END IF;
 
-    RETURN QUERY SELECT v_received, v_written, v_valid - v_written, v_routes, k_id;
+    RETURN QUERY SELECT v_received, v_written, v_valid - v_written - v_conflicts, v_routes, k_id,
+                        v_conflicts, v_too_old, v_too_new, v_refused, v_new_series,
+                        coalesce(cardinality(array_positions(k_refused, true)), 0);
 END
 $$;
 
-COMMENT ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[]) IS
+COMMENT ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) IS
 $$Writes one batch of Prometheus samples exactly once, given per series (p_ids, p_names, p_labels: one element per distinct series) and per sample (p_series: the 1-based position of its series in those arrays, p_times, p_values, p_amounts).
 p_labels are the series labels as a JSON object without __name__ and without supply/excluded_supply/amount; a sample's value is its p_amounts element (the first present of those labels, a plain decimal number) when not NULL, else p_values, as exact numeric (+-Infinity kept).
 p_ids may carry the series ids an earlier call returned (NULL: unknown); they are used only while p_routes equals the current metrics.routes_token(), and only when the id still names a series of that name; every other series is routed by metrics.schema_routes, looked up by (schema, name, labels) and registered when unseen.
 Not stored: samples whose value is NaN, whose time is NULL or infinite, whose series has no name or labels that are not a JSON object, or whose p_amounts element is not a decimal number. A sample whose (time, series) is already stored, or repeated in the batch, is a duplicate and changes nothing.
 Rollups (1 minute, 1 hour, 1 day) and latest state are updated in the same transaction.
-Returns received (array length), written (newly stored), duplicates, routes (the routing token to pass with these ids next time) and series_ids (per series position, NULL for an invalid series).$$;
-REVOKE ALL ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[]) TO writer;
+The ingest window (when p_now is given): samples later than p_now + p_max_future (too_new), or older than p_now - metrics.network_retention() in any schema but cumsum (too_old), are not stored, and no partition is created for them. p_max_new_series caps the series this call registers; samples of the series over the cap are refused (refused).
+A sample at a stored (series, time) with another value is a conflicting duplicate (conflicts): the stored value stays.
+Returns received (array length), written (newly stored), duplicates (exact ones), routes (the routing token to pass with these ids next time), series_ids (per series position, NULL for an invalid or refused series), conflicts, too_old, too_new, refused (samples of refused series), new_series (series registered) and refused_series.$$;
+REVOKE ALL ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) TO writer;
 
 -- The original contract: four per-sample arrays with full jsonb label sets. Derives the
 -- series-level arrays (labels minus the value labels, once per distinct label set) and
@@ -434,7 +492,7 @@ Each sample is routed to a schema by metrics.schema_routes; its series is (schem
 Not stored: samples whose value is NaN (Prometheus staleness markers), a NULL or infinite time, a NULL name, labels that are not an object, or a value label that is not a decimal number.
 A sample whose (time, series) is already stored, or repeated in the batch, is a duplicate and changes nothing; so a replayed batch changes nothing.
 Rollups (1 minute, 1 hour, 1 day) and latest state are updated in the same transaction.
-Returns received (array length), written (newly stored) and duplicates; received - written - duplicates samples were invalid and skipped.
+Returns received (array length), written (newly stored) and duplicates (exact ones); received - written - duplicates samples were invalid and skipped, or conflicting duplicates (a stored (series, time) with another value: the stored value stays).
 The HTTP ingest calls ingest.write_series_samples, which takes the batch per series.$$;
 REVOKE ALL ON FUNCTION ingest.write_samples(timestamptz[], text[], jsonb[], double precision[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ingest.write_samples(timestamptz[], text[], jsonb[], double precision[]) TO writer;
