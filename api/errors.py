@@ -168,12 +168,13 @@ class InvalidRange(ApiError):
     status = 416
     code = "PGRST103"
 
-    def __init__(self, details: str) -> None:
-        super().__init__("Requested range not satisfiable", details)
+    def __init__(self, details: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__("Requested range not satisfiable", details, headers=headers)
 
     @classmethod
     def out_of_bounds(cls, lower: int, total: int) -> InvalidRange:
-        return cls(f"An offset of {lower} was requested, but there are only {total} rows.")
+        return cls(f"An offset of {lower} was requested, but there are only {total} rows.",
+                   {"Content-Range": f"*/{total}"})
 
     @classmethod
     def lower_gt_upper(cls) -> InvalidRange:
@@ -287,7 +288,7 @@ class NoRpc(ApiError):
 
     def __init__(
         self, schema: str, name: str, arg_names: Sequence[str], *, is_post_json: bool,
-        hint: str | None,
+        hint: str | None, single_unnamed: str | None = None,
     ) -> None:
         func = f"{schema}.{name}"
         keys = ", ".join(arg_names)
@@ -299,6 +300,9 @@ class NoRpc(ApiError):
         )
         if is_post_json:
             prms_det += " or with a single unnamed json/jsonb parameter"
+        if single_unnamed is not None:  # a text/xml/bytea body: no parameter list, no hint
+            prms_msg, hint = "", None
+            prms_det = f" with a single unnamed {single_unnamed} parameter"
         super().__init__(
             f"Could not find the function {func}{prms_msg} in the schema cache",
             f"Searched for the function {func}{prms_det}, but no matches were found in the "

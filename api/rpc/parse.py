@@ -27,7 +27,7 @@ from api.rpc.preferences import Preferences, parse_prefer
 
 Media = Literal["json", "object", "csv"]
 Method = Literal["GET", "HEAD", "POST"]
-BodyKind = Literal["none", "json", "form", "text", "binary"]
+BodyKind = Literal["none", "json", "form", "text", "xml", "binary"]
 
 RESERVED_KEYS = frozenset(("select", "order", "limit", "offset", "and", "or", "columns"))
 OPERATORS = frozenset(
@@ -96,7 +96,7 @@ class RpcRequest(msgspec.Struct, frozen=True):
     body_kind: BodyKind = "none"
     json_body: bytes | None = None  # POST JSON: the object (array body: its first element)
     json_keys: tuple[str, ...] = ()  # the keys of ``json_body``
-    raw_body: bytes | None = None  # POST text/plain or octet-stream
+    raw_body: bytes | None = None  # POST text/plain, text/xml or octet-stream
     filters: tuple[Filter | Logic, ...] = ()
     select: tuple[SelectItem, ...] | None = None
     order: tuple[OrderTerm, ...] = ()
@@ -128,6 +128,7 @@ def parse_request(http: HttpInput, function: str, schemas: Sequence[str]) -> Rpc
     order: tuple[OrderTerm, ...] = ()
     q_limit: int | None = None
     q_offset: int | None = None
+    columns: tuple[str, ...] | None = None
     for key, value in params:
         if key == "select":
             select = parse_select(value)
@@ -140,7 +141,7 @@ def parse_request(http: HttpInput, function: str, schemas: Sequence[str]) -> Rpc
         elif key in ("and", "or") or key in ("not.and", "not.or"):
             filters.append(parse_logic(key, value))
         elif key == "columns":
-            continue
+            columns = parse_columns(value)
         elif is_filter(value):
             filters.append(parse_filter(key, value))
         elif method == "POST":
@@ -161,14 +162,18 @@ def parse_request(http: HttpInput, function: str, schemas: Sequence[str]) -> Rpc
             for key, value in parse_qsl(http.body.decode("utf-8", "replace"),
                                         keep_blank_values=True):
                 args.setdefault(key, []).append(value)
-        elif ctype in ("text/plain", "text/xml"):
+        elif ctype == "text/plain":
             body_kind, raw_body = "text", http.body
+        elif ctype == "text/xml":
+            body_kind, raw_body = "xml", http.body
         elif ctype == "application/octet-stream":
             body_kind, raw_body = "binary", http.body
         else:
             body_kind = "json"
-            json_body, json_keys = parse_json_body(http.body)
-    offset, limit = _range(headers.get("range"), q_offset, q_limit)
+            json_body, json_keys = parse_json_body(http.body, columns)
+    # PostgREST reads Range on GET only (POST and HEAD page with limit/offset alone)
+    range_header = headers.get("range") if method == "GET" else None
+    offset, limit = _range(range_header, q_offset, q_limit)
     return RpcRequest(
         method=method,  # type: ignore[arg-type]
         schema=schema, function=function,
@@ -258,8 +263,17 @@ def _non_negative_int(key: str, value: str, negative: InvalidRange | None) -> in
 # --- body ----------------------------------------------------------------------------------
 
 
-def parse_json_body(body: bytes) -> tuple[bytes, tuple[str, ...]]:
-    """The argument object of a JSON body: ``{}`` when empty, the first element of an array."""
+def parse_json_body(
+    body: bytes, columns: Sequence[str] | None = None
+) -> tuple[bytes, tuple[str, ...]]:
+    """The argument object of a JSON body: ``{}`` when empty, the first element of an array.
+    With ``?columns=`` the arguments are exactly those columns: other keys are ignored and a
+    column missing from the body is passed as null (PostgREST's ``iColumns``)."""
+    if columns is not None:
+        obj, _ = parse_json_body(body)
+        value = msgspec.json.decode(obj)
+        picked = {name: value[name] for name in columns if name in value}
+        return msgspec.json.encode(picked), tuple(columns)
     if not body.strip():
         return b"{}", ()
     try:
@@ -279,6 +293,17 @@ def parse_json_body(body: bytes) -> tuple[bytes, tuple[str, ...]]:
 
 
 # --- query parameters ---------------------------------------------------------------------
+
+
+def parse_columns(value: str) -> tuple[str, ...]:
+    """``?columns=a,b`` (names may be double-quoted): the argument names a POST body gives."""
+    names = tuple(dict.fromkeys(n.strip() for n in _split_top(value, keep_quotes=False)))
+    if not all(names):
+        raise QueryParamError(
+            f'"failed to parse columns parameter ({value})" (line 1, column 1)',
+            "expecting a column name",
+        )
+    return names
 
 
 def is_filter(value: str) -> bool:

@@ -10,7 +10,9 @@ import msgspec
 from api.errors import InvalidPreferences
 
 Count = Literal["exact", "planned", "estimated"]
-_IGNORED = frozenset(("return", "timezone", "missing", "resolution", "max-affected", "params"))
+# accepted and without effect on a function call; ``max-affected`` is not among them: like
+# PostgREST it is ignored unless ``handling=strict``, where it is refused (not implemented)
+_IGNORED = frozenset(("return", "timezone", "missing", "resolution", "params"))
 
 
 class Preferences(msgspec.Struct, frozen=True):

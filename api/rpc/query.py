@@ -156,13 +156,21 @@ def _from_clause(plan: CallPlan, params: _Params) -> str:
     call = f"{quote_ident(fn.schema)}.{quote_ident(fn.name)}"
     alias = _alias(fn)
     arguments = plan.arguments
+
+    def called(args_sql: str) -> str:
+        if fn.return_type == "record" and fn.shape in ("scalar", "setof_scalar"):
+            # a bare record needs a column definition list in FROM: call it in a select
+            # list instead (its value keeps the column names of the function's own query)
+            return f"(select {call}({args_sql}) as {quote_ident(fn.columns[0].name)}) as _f"
+        return f"{call}({args_sql}) as {alias}"
+
     if isinstance(arguments, RawArg):
         unnamed = plan.args[0]
         placeholder = params.add(arguments.value)
         source = "text" if unnamed.type != "bytea" else "bytea"
-        return f"{call}({placeholder}::{source}::{unnamed.type}) as {alias}"
+        return called(f"{placeholder}::{source}::{unnamed.type}")
     if arguments is None:
-        return f"{call}() as {alias}"
+        return called("")
     if isinstance(arguments, JsonArgs):
         args_json = arguments.body.decode()
     else:
@@ -173,7 +181,7 @@ def _from_clause(plan: CallPlan, params: _Params) -> str:
         for a in plan.args
     )
     return (f"json_to_record({params.add(args_json)}::json) as _a({record_cols}), "
-            f"lateral {call}({call_args}) as {alias}")
+            f"lateral {called(call_args)}")
 
 
 def _query_args_json(arguments: QueryArgs) -> str:

@@ -212,6 +212,8 @@ class Database:
                 row = await conn.fetchrow(statement.sql, *args)
                 if plan.singular and row[0] != 1:
                     raise SingularityError(row[0])
+                if plan.rollback:  # deferred constraints are still checked, as PostgREST
+                    await conn.execute("set constraints all immediate")
             except BaseException:
                 await tx.rollback()
                 raise

@@ -53,7 +53,7 @@ ROWS = [
     row("echo", arg_names=[], arg_types=["json"], return_type="json"),
     row("echo_text", arg_names=[""], arg_types=["text"], return_type="text"),
     row("bad_unnamed", arg_names=["", "b"], arg_types=["integer", "integer"]),
-    row("bad_record", return_type="record", return_typtype="p"),
+    row("bare_record", return_type="record", return_typtype="p"),
     row("big", retset=True, rows=100000.0, return_type="record", return_typtype="p",
         arg_names=["i"], arg_modes=["t"], arg_types=["integer"]),
     row("add", schema="v2", arg_names=["a", "b"], arg_types=["integer", "integer"]),
@@ -99,7 +99,9 @@ def test_build_schema_cache_shapes() -> None:
     assert get("sum_all")[0].args[0].variadic
     assert len(get("over")) == 2
     assert get("echo")[0].single_unnamed == Arg("", "json", False)
-    assert get("bad_unnamed") == () and get("bad_record") == ()
+    assert get("bad_unnamed") == ()
+    # a bare record (no OUT parameters) is a scalar value, as PostgREST treats it
+    assert get("bare_record")[0].shape == "scalar"
     assert get("add", "v2")[0].required_args == {"a", "b"}
     assert get("over")[0].signature() == "api.over(a => integer)"
 
