@@ -25,7 +25,7 @@ from api.errors import (
 )
 from api.rpc.preferences import Preferences, parse_prefer
 
-Media = Literal["json", "object", "csv"]
+Media = Literal["json", "object", "csv", "text", "xml", "binary"]  # raw: scalar results only
 Method = Literal["GET", "HEAD", "POST"]
 BodyKind = Literal["none", "json", "form", "text", "xml", "binary"]
 
@@ -42,6 +42,10 @@ _MEDIA_BY_TYPE: dict[str, Media] = {
     MEDIA_JSON: "json", "application/*": "json", "*/*": "json",
     MEDIA_OBJECT: "object", "application/vnd.pgrst.object": "object",
     MEDIA_CSV: "csv", "text/*": "csv",
+    "text/plain": "text", "text/xml": "xml", "application/octet-stream": "binary",
+}
+RAW_MEDIA: dict[Media, str] = {  # PostgREST's raw handlers: a scalar result's bytes as they are
+    "text": "text/plain", "xml": "text/xml", "binary": "application/octet-stream",
 }
 _RANGE_RE = re.compile(r"^\s*(?:items=)?(\d+)-(\d*)\s*$")
 _CAST_TYPES = frozenset(
@@ -103,6 +107,7 @@ class RpcRequest(msgspec.Struct, frozen=True):
     offset: int = 0
     limit: int | None = None  # None = unbounded
     media: Media = "json"
+    media_fallbacks: tuple[Media, ...] = ()  # the other acceptable ones, preferred first
     preferences: Preferences = Preferences()
 
     @property
@@ -119,7 +124,7 @@ def parse_request(http: HttpInput, function: str, schemas: Sequence[str]) -> Rpc
         raise InvalidRpcMethod(method)
     headers = http.headers
     schema = parse_profile(method, headers, schemas)
-    media = parse_accept(headers.get("accept"))
+    acceptable = acceptable_media(headers.get("accept"))
     preferences = parse_prefer(headers.get("prefer"))
     params = parse_qsl(http.query_string, keep_blank_values=True)
     filters: list[Filter | Logic] = []
@@ -180,7 +185,7 @@ def parse_request(http: HttpInput, function: str, schemas: Sequence[str]) -> Rpc
         args={k: tuple(v) for k, v in args.items()},
         body_kind=body_kind, json_body=json_body, json_keys=json_keys, raw_body=raw_body,
         filters=tuple(filters), select=select, order=order, offset=offset, limit=limit,
-        media=media, preferences=preferences,
+        media=acceptable[0], media_fallbacks=acceptable[1:], preferences=preferences,
     )
 
 
@@ -202,8 +207,14 @@ def parse_profile(method: str, headers: Mapping[str, str], schemas: Sequence[str
 
 def parse_accept(accept: str | None) -> Media:
     """The media type to answer with: the acceptable one the client prefers most."""
+    return acceptable_media(accept)[0]
+
+
+def acceptable_media(accept: str | None) -> tuple[Media, ...]:
+    """Every media type we can produce that ``accept`` takes, most preferred first (406
+    when none): the plan falls back past a raw type the function's result cannot give."""
     if accept is None or not accept.strip():
-        return "json"
+        return ("json",)
     choices: list[tuple[float, int, str]] = []
     for position, part in enumerate(accept.split(",")):
         fields = [f.strip() for f in part.split(";")]
@@ -217,9 +228,12 @@ def parse_accept(accept: str | None) -> Media:
                     quality = 0.0
         if mtype:
             choices.append((-quality, position, mtype))
-    for neg_quality, _, mtype in sorted(choices):
-        if neg_quality < 0 and mtype in _MEDIA_BY_TYPE:
-            return _MEDIA_BY_TYPE[mtype]
+    found = tuple(dict.fromkeys(
+        _MEDIA_BY_TYPE[mtype] for neg_quality, _, mtype in sorted(choices)
+        if neg_quality < 0 and mtype in _MEDIA_BY_TYPE
+    ))
+    if found:
+        return found
     raise MediaTypeError([c[2] for c in sorted(choices, key=lambda c: c[1])])
 
 

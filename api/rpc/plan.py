@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import msgspec
 
 from api.config import QualifiedName, TxEnd
-from api.errors import AmbiguousRpc, ColumnNotFound, NoRpc
-from api.rpc.parse import Filter, Logic, Media, OrderTerm, RpcRequest, SelectItem
+from api.errors import AmbiguousRpc, ColumnNotFound, MediaTypeError, NoRpc
+from api.rpc.parse import RAW_MEDIA, Filter, Logic, Media, OrderTerm, RpcRequest, SelectItem
 from api.rpc.schema_cache import Arg, Column, Function, SchemaCache
 
 STREAM_MIN_ROWS = 10_000  # stream results of functions declared ROWS >= this (and no smaller limit)
@@ -213,6 +213,7 @@ def _levenshtein(a: str, b: str) -> int:
 
 def plan_call(request: RpcRequest, cache: SchemaCache, config: PlanConfig) -> CallPlan:
     fn = resolve_function(request, cache)
+    media = _media(request, fn)
     read_only = request.method in ("GET", "HEAD") or fn.volatility != "volatile"
     for term in request.filters:
         _check_columns(term, fn)
@@ -223,7 +224,7 @@ def plan_call(request: RpcRequest, cache: SchemaCache, config: PlanConfig) -> Ca
         limit = config.max_rows if limit is None else min(limit, config.max_rows)
     count = request.preferences.wants_count
     streaming = (
-        fn.returns_set and not count and request.media != "object"
+        fn.returns_set and not count and media != "object"
         and fn.rows_estimate >= STREAM_MIN_ROWS
         and (limit is None or limit > STREAM_MIN_ROWS)
     )
@@ -232,8 +233,17 @@ def plan_call(request: RpcRequest, cache: SchemaCache, config: PlanConfig) -> Ca
         function=fn, args=args, arguments=arguments, filters=request.filters,
         columns=_columns(request, fn), order=request.order, page=Page(request.offset, limit),
         count=count, tx=TxMode(read_only, _rollback(request, config.tx_end)),
-        media=request.media, streaming=streaming, pre_request=config.pre_request,
+        media=media, streaming=streaming, pre_request=config.pre_request,
     )
+
+
+def _media(request: RpcRequest, fn: Function) -> Media:
+    """The media type of the answer: a raw one (text/plain, text/xml, octet-stream) only
+    for a scalar result, else the next acceptable one; none left → 406."""
+    for media in (request.media, *request.media_fallbacks):
+        if media not in RAW_MEDIA or fn.shape == "scalar":
+            return media
+    raise MediaTypeError([RAW_MEDIA[request.media]])
 
 
 def _rollback(request: RpcRequest, tx_end: TxEnd) -> bool:

@@ -270,6 +270,11 @@ def _body_expr(plan: CallPlan, columns: list[tuple[str, str]], params: _Params,
     fn = plan.function
     if fn.shape == "void":
         return "null::bytea"
+    if plan.media in ("text", "xml", "binary"):  # a scalar's own bytes (null: empty)
+        ref = _refs(columns, plain)[0]
+        if plan.media == "binary" and fn.return_type == "bytea":
+            return f"coalesce(string_agg({ref}, ''::bytea), ''::bytea)"
+        return f"convert_to(coalesce(string_agg({ref}::text, ''), ''), 'UTF8')"
     if plan.media == "csv":
         header = params.add(_csv_header(columns))
         row = _csv_row(_refs(columns, plain))

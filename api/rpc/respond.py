@@ -18,6 +18,9 @@ CONTENT_TYPES: dict[Media, str] = {
     "json": "application/json; charset=utf-8",
     "object": "application/vnd.pgrst.object+json; charset=utf-8",
     "csv": "text/csv; charset=utf-8",
+    "text": "text/plain; charset=utf-8",
+    "xml": "text/xml; charset=utf-8",
+    "binary": "application/octet-stream",
 }
 
 

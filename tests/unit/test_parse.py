@@ -155,7 +155,8 @@ def test_other_methods_are_405(method: str) -> None:
      ("application/vnd.pgrst.object+json", "object"),
      ("application/vnd.pgrst.object+json;nulls=stripped", "object"),
      ("text/html, text/csv;q=0.5", "csv"), ("text/csv;q=0.2, application/json", "json"),
-     ("text/plain;q=1, application/json;q=0.1", "json")],
+     ("text/plain;q=1, application/json;q=0.1", "text"),
+     ("text/html;q=1, application/json;q=0.1", "json")],
 )
 def test_accept(accept: str | None, media: str) -> None:
     assert parse_accept(accept) == media

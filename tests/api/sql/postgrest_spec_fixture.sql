@@ -310,6 +310,16 @@ create function test.getallusers() returns setof test.projects
   language sql stable as $$ select * from test.projects $$;
 create function test.jwt_test() returns text language sql immutable as $$ select 'token' $$;
 
+-- a composite type in a schema the API roles cannot use; a type in public; a reserved word
+create schema private;
+create type private.point_3d as (x integer, y integer, z integer);
+create function test.ret_point_3d() returns private.point_3d
+  language sql immutable as $$ select row(7, -3, 4)::private.point_3d $$;
+create type public.my_type as enum ('something');
+create function test.test_arg(my_arg public.my_type) returns text
+  language sql immutable as $$ select 'foobar'::text $$;
+create function test."true"() returns boolean language sql immutable as $$ select true $$;
+
 -- the template revokes EXECUTE from PUBLIC by default: grant it to the API roles, except
 -- privileged_hello, which only the writer may call
 grant execute on all functions in schema test to web_anon, writer;
