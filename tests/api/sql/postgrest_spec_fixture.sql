@@ -316,6 +316,7 @@ create type private.point_3d as (x integer, y integer, z integer);
 create function test.ret_point_3d() returns private.point_3d
   language sql immutable as $$ select row(7, -3, 4)::private.point_3d $$;
 create type public.my_type as enum ('something');
+grant usage on schema public to web_anon, writer;  -- the template revokes it
 create function test.test_arg(my_arg public.my_type) returns text
   language sql immutable as $$ select 'foobar'::text $$;
 create function test."true"() returns boolean language sql immutable as $$ select true $$;
