@@ -83,6 +83,7 @@ class Page(msgspec.Struct, frozen=True):
 class TxMode(msgspec.Struct, frozen=True):
     read_only: bool  # GET/HEAD, or a function that is not VOLATILE
     rollback: bool  # end with ROLLBACK (Prefer: tx=rollback / PGRST_DB_TX_END)
+    prefer_tx: bool = False  # PGRST_DB_TX_END lets Prefer: tx= decide (*-allow-override)
 
 
 class CallPlan(msgspec.Struct, frozen=True):
@@ -232,7 +233,8 @@ def plan_call(request: RpcRequest, cache: SchemaCache, config: PlanConfig) -> Ca
     return CallPlan(
         function=fn, args=args, arguments=arguments, filters=request.filters,
         columns=_columns(request, fn), order=request.order, page=Page(request.offset, limit),
-        count=count, tx=TxMode(read_only, _rollback(request, config.tx_end)),
+        count=count,
+        tx=TxMode(read_only, _rollback(request, config.tx_end), config.tx_end.allow_override),
         media=media, streaming=streaming, pre_request=config.pre_request,
     )
 

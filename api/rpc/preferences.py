@@ -26,13 +26,14 @@ class Preferences(msgspec.Struct, frozen=True):
         not implemented, so they are counted exactly too, and not claimed as applied)."""
         return self.count is not None
 
-    def applied(self, *, rollback: bool) -> str | None:
+    def applied(self, *, rollback: bool, tx: bool = True) -> str | None:
         """``Preference-Applied``: only what this request did as asked. ``tx=`` appears
-        when the transaction ended that way (it may not: see ``PGRST_DB_TX_END``)."""
+        when ``tx`` (``PGRST_DB_TX_END`` lets the preference decide) and the transaction
+        ended that way."""
         parts: list[str] = []
         if self.count == "exact":
             parts.append("count=exact")
-        if self.tx is not None and (self.tx == "rollback") == rollback:
+        if tx and self.tx is not None and (self.tx == "rollback") == rollback:
             parts.append(f"tx={self.tx}")
         if self.handling is not None:
             parts.append(f"handling={self.handling}")

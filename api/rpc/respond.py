@@ -106,7 +106,7 @@ def head_for(
         status = 204
     if len(exposed_schemas) > 1:
         headers.append(("content-profile", request.schema))
-    applied = request.preferences.applied(rollback=plan.rollback)
+    applied = request.preferences.applied(rollback=plan.rollback, tx=plan.tx.prefer_tx)
     if applied:
         headers.append(("preference-applied", applied))
     extra = guc_headers(response_headers)

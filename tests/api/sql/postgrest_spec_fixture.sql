@@ -310,6 +310,15 @@ create function test.getallusers() returns setof test.projects
   language sql stable as $$ select * from test.projects $$;
 create function test.jwt_test() returns text language sql immutable as $$ select 'token' $$;
 
+create function test.reveal_big_jwt() returns table (
+  iss text, sub text, exp bigint, nbf bigint, iat bigint, jti text,
+  "http://postgrest.com/foo" boolean
+) language sql stable as $$
+  select c->>'iss', c->>'sub', (c->>'exp')::bigint, (c->>'nbf')::bigint, (c->>'iat')::bigint,
+         c->>'jti', (c->>'http://postgrest.com/foo')::boolean
+  from (select current_setting('request.jwt.claims')::json as c) as claims
+$$;
+
 -- a composite type in a schema the API roles cannot use; a type in public; a reserved word
 create schema private;
 create type private.point_3d as (x integer, y integer, z integer);
