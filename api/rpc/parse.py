@@ -147,7 +147,7 @@ def parse_request(http: HttpInput, function: str, schemas: Sequence[str]) -> Rpc
             filters.append(parse_logic(key, value))
         elif key == "columns":
             columns = parse_columns(value)
-        elif is_filter(value):
+        elif is_filter(value) or _is_full_text(value):
             filters.append(parse_filter(key, value))
         elif method == "POST":
             raise QueryParamError(
@@ -320,6 +320,24 @@ def parse_columns(value: str) -> tuple[str, ...]:
     return names
 
 
+_FULL_TEXT = ("fts", "plfts", "phfts", "wfts")
+
+
+def _is_full_text(value: str) -> bool:
+    head = value[4:] if value.startswith("not.") else value
+    return head.split(".", 1)[0].split("(", 1)[0] in _FULL_TEXT and "." in head
+
+
+def _refuse_full_text(value: str) -> None:
+    """Full-text filters (``fts``, ``plfts``, ``phfts``, ``wfts``) are not implemented: a
+    clear 400, never an argument named like the column."""
+    if _is_full_text(value):
+        raise QueryParamError(
+            f'"failed to parse filter ({value})" (line 1, column 1)',
+            "full-text search filters (fts, plfts, phfts, wfts) are not supported",
+        )
+
+
 def is_filter(value: str) -> bool:
     """Does a query parameter value read as ``[not.]op.value``?"""
     head, dot, _ = value.partition(".")
@@ -331,6 +349,7 @@ def is_filter(value: str) -> bool:
 
 def parse_filter(column: str, value: str) -> Filter:
     column = column.strip()
+    _refuse_full_text(value)
     if not column:
         raise QueryParamError('"failed to parse filter" (line 1, column 1)', "empty column name")
     negated = value.startswith("not.")

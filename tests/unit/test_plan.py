@@ -281,3 +281,28 @@ def test_single_out_parameter_is_an_object() -> None:
     one_column = CACHE.overloads("api", "one_column")[0]
     assert one_column.shape == "setof_composite"
     assert one_column.columns == (Column("x", "integer"),)
+
+
+def test_raw_media_only_for_scalars_else_the_next_acceptable_type() -> None:
+    assert plan("a=1", fn="add", accept="text/plain").media == "text"
+    assert plan(accept="text/plain, application/json;q=0.5").media == "json"  # a set
+    err = error_of(accept="application/octet-stream")
+    assert (err.status, err.code) == (406, "PGRST107")
+
+
+def test_no_rpc_hint_is_null_when_nothing_is_close() -> None:
+    from api.rpc.plan import closest
+
+    assert closest("(a, b, wrong_arg)", ["(a, b, c)", "()"], 0.33) == "(a, b, c)"
+    assert closest("(wrong_arg)", ["(a, b, c)", "(a, b)", "()"], 0.33) is None
+    assert closest("sayhell", ["sayhello", "add_them"], 0.75) == "sayhello"
+    err = error_of(query="no_such_argument=1", fn="add")
+    assert err.hint is None
+
+
+def test_raw_body_without_a_matching_unnamed_parameter_names_its_type() -> None:
+    err = error_of(method="POST", body=b"x", fn="add", content_type="text/xml")
+    assert err.message == "Could not find the function api.add in the schema cache"
+    assert err.details == ("Searched for the function api.add with a single unnamed xml "
+                           "parameter, but no matches were found in the schema cache.")
+    assert err.hint is None

@@ -85,3 +85,16 @@ def test_preference_applied_tx_only_when_it_happened() -> None:
         response = respond(req, p, rows=0, body=b"[]", total=None, response_headers=None,
                            response_status=None, exposed_schemas=("api",))
         assert dict(response.headers).get("preference-applied") == applied
+
+
+def test_a_single_value_has_content_range_0_0() -> None:
+    req = request("a=1", fn="add", prefer="count=exact")
+    response = respond(req, plan_call(req, CACHE, PlanConfig()), rows=1, body=b"11", total=1,
+                       response_headers=None, response_status=None, exposed_schemas=("api",))
+    assert (response.status, dict(response.headers)["content-range"]) == (200, "0-0/1")
+
+
+def test_out_of_range_error_carries_content_range_of_the_total() -> None:
+    with pytest.raises(InvalidRange) as info:
+        range_status(100, 99, 15)
+    assert dict(info.value.render().headers)["content-range"] == "*/15"
