@@ -34,3 +34,14 @@ def test_options_spec__an_unknown_function_is_404(client: httpx.Client) -> None:
     # not a spec case: PostgREST plans OPTIONS like a call, so an unknown name is PGRST202
     r = client.options("/rpc/no_such_function")
     assert (r.status_code, r.json()["code"]) == (404, "PGRST202")
+
+
+def test_options_spec__openapi_describes_the_spec_functions(client: httpx.Client) -> None:
+    # not a spec case: every fixture shape (records, composite domains, raw parameters)
+    # has its place in the OpenAPI document at /
+    r = client.get("/", headers={"Accept": "application/openapi+json"})
+    assert r.status_code == 200
+    paths = r.json()["paths"]
+    for name in ("returns_record", "returns_setof_record", "ret_composite_domain",
+                 "unnamed_bytea_param", "char_param_select"):
+        assert f"/rpc/{name}" in paths
