@@ -267,6 +267,29 @@ class InvalidPreferences(ApiError):
                          f"Invalid preferences: {', '.join(prefs)}")
 
 
+class MaxAffectedViolation(ApiError):
+    """PGRST124: ``Prefer: handling=strict, max-affected=N`` and the call gave more rows
+    (its transaction is rolled back)."""
+
+    status = 400
+    code = "PGRST124"
+
+    def __init__(self, rows: int) -> None:
+        super().__init__("Query result exceeds max-affected preference constraint",
+                         f"The query affects {rows} rows")
+
+
+class MaxAffectedRpcViolation(ApiError):
+    """PGRST128: ``max-affected`` with ``handling=strict`` on a function not returning a set."""
+
+    status = 400
+    code = "PGRST128"
+
+    def __init__(self) -> None:
+        super().__init__("Function must return SETOF or TABLE when max-affected preference "
+                         "is used with handling=strict")
+
+
 class InvalidResourcePath(ApiError):
     """PGRST125: a path that names no resource (deeper than ``/rpc/<name>``)."""
 

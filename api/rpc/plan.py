@@ -15,7 +15,13 @@ from collections.abc import Sequence
 import msgspec
 
 from api.config import QualifiedName, TxEnd
-from api.errors import AmbiguousRpc, ColumnNotFound, MediaTypeError, NoRpc
+from api.errors import (
+    AmbiguousRpc,
+    ColumnNotFound,
+    MaxAffectedRpcViolation,
+    MediaTypeError,
+    NoRpc,
+)
 from api.rpc.parse import RAW_MEDIA, Filter, Logic, Media, OrderTerm, RpcRequest, SelectItem
 from api.rpc.schema_cache import Arg, Column, Function, SchemaCache
 
@@ -99,6 +105,8 @@ class CallPlan(msgspec.Struct, frozen=True):
     media: Media
     streaming: bool  # read through a cursor and sent in chunks
     pre_request: QualifiedName | None = None
+    # Prefer: handling=strict, max-affected=N: more result rows → PGRST124, rolled back
+    max_affected: int | None = None
 
     @property
     def read_only(self) -> bool:
@@ -224,8 +232,11 @@ def plan_call(request: RpcRequest, cache: SchemaCache, config: PlanConfig) -> Ca
     if config.max_rows is not None:
         limit = config.max_rows if limit is None else min(limit, config.max_rows)
     count = request.preferences.wants_count
+    max_affected = request.preferences.strict_max_affected
+    if max_affected is not None and not fn.returns_set:
+        raise MaxAffectedRpcViolation()
     streaming = (
-        fn.returns_set and not count and media != "object"
+        fn.returns_set and not count and media != "object" and max_affected is None
         and fn.rows_estimate >= STREAM_MIN_ROWS
         and (limit is None or limit > STREAM_MIN_ROWS)
     )
@@ -236,6 +247,7 @@ def plan_call(request: RpcRequest, cache: SchemaCache, config: PlanConfig) -> Ca
         count=count,
         tx=TxMode(read_only, _rollback(request, config.tx_end), config.tx_end.allow_override),
         media=media, streaming=streaming, pre_request=config.pre_request,
+        max_affected=max_affected,
     )
 
 

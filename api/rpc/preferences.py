@@ -10,8 +10,7 @@ import msgspec
 from api.errors import InvalidPreferences
 
 Count = Literal["exact", "planned", "estimated"]
-# accepted and without effect on a function call; ``max-affected`` is not among them: like
-# PostgREST it is ignored unless ``handling=strict``, where it is refused (not implemented)
+# accepted and without effect on a function call
 _IGNORED = frozenset(("return", "timezone", "missing", "resolution", "params"))
 
 
@@ -19,6 +18,12 @@ class Preferences(msgspec.Struct, frozen=True):
     count: Count | None = None
     tx: Literal["commit", "rollback"] | None = None
     handling: Literal["strict", "lenient"] | None = None
+    max_affected: int | None = None  # max-affected=N; enforced only with handling=strict
+
+    @property
+    def strict_max_affected(self) -> int | None:
+        """The row limit to enforce: PostgREST ignores ``max-affected`` unless strict."""
+        return self.max_affected if self.handling == "strict" else None
 
     @property
     def wants_count(self) -> bool:
@@ -37,6 +42,8 @@ class Preferences(msgspec.Struct, frozen=True):
             parts.append(f"tx={self.tx}")
         if self.handling is not None:
             parts.append(f"handling={self.handling}")
+        if self.strict_max_affected is not None:
+            parts.append(f"max-affected={self.strict_max_affected}")
         return ", ".join(parts) or None
 
 
@@ -48,6 +55,7 @@ def parse_prefer(header: str | None) -> Preferences:
     count: Count | None = None
     tx: Literal["commit", "rollback"] | None = None
     handling: Literal["strict", "lenient"] | None = None
+    max_affected: int | None = None
     unknown: list[str] = []
     for raw in header.split(","):
         pref = raw.strip()
@@ -61,8 +69,10 @@ def parse_prefer(header: str | None) -> Preferences:
             tx = value  # type: ignore[assignment]
         elif key == "handling" and value in ("strict", "lenient"):
             handling = value  # type: ignore[assignment]
+        elif key == "max-affected" and value.isdigit():
+            max_affected = int(value)
         elif key not in _IGNORED:
             unknown.append(pref)
     if handling == "strict" and unknown:
         raise InvalidPreferences(unknown)
-    return Preferences(count, tx, handling)
+    return Preferences(count, tx, handling, max_affected)

@@ -250,6 +250,17 @@ begin
   insert into test.deferrable_unique_constraint values (1), (1);
 end $$;
 
+-- Prefer: max-affected (MaxAffectedSpec): deletes that return what they deleted
+create table test.deletable_items (id int primary key);
+insert into test.deletable_items select generate_series(1, 15);
+grant select, delete on test.deletable_items to web_anon, writer;
+create function test.delete_items_returns_setof() returns setof test.deletable_items
+  language sql volatile as $$ delete from test.deletable_items returning * $$;
+create function test.delete_items_returns_table() returns table (id int)
+  language sql volatile as $$ delete from test.deletable_items returning id $$;
+create function test.delete_items_returns_void() returns void
+  language sql volatile as $$ delete from test.deletable_items $$;
+
 -- state, request GUCs, response GUCs
 create function test.callcounter() returns bigint
   language sql volatile as $$ select nextval('test.callcounter_count') $$;
