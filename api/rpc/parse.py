@@ -8,6 +8,8 @@ profile headers. Whether an argument list fits a function is the plan stage's bu
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
@@ -167,6 +169,10 @@ def parse_request(http: HttpInput, function: str, schemas: Sequence[str]) -> Rpc
             for key, value in parse_qsl(http.body.decode("utf-8", "replace"),
                                         keep_blank_values=True):
                 args.setdefault(key, []).append(value)
+        elif ctype == MEDIA_CSV:  # a header line and rows: the first row's values
+            body_kind = "form"
+            for key, value in parse_csv_body(http.body).items():
+                args.setdefault(key, []).append(value)
         elif ctype == "text/plain":
             body_kind, raw_body = "text", http.body
         elif ctype == "text/xml":
@@ -307,6 +313,21 @@ def parse_json_body(
 
 
 # --- query parameters ---------------------------------------------------------------------
+
+
+def parse_csv_body(body: bytes) -> dict[str, str]:
+    """A CSV body's arguments: the header line names them, the first row gives their values
+    (as PostgREST takes the first object of a body that holds several)."""
+    try:
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8"))))
+    except (UnicodeDecodeError, csv.Error):
+        raise InvalidBody("Invalid CSV body") from None
+    if not rows:
+        return {}
+    header, first = rows[0], (rows[1] if len(rows) > 1 else [])
+    if len(first) > len(header):
+        raise InvalidBody("Invalid CSV body: a row has more fields than the header")
+    return dict(zip(header, first, strict=False))
 
 
 def parse_columns(value: str) -> tuple[str, ...]:

@@ -211,3 +211,10 @@ def test_columns_pick_the_arguments_of_a_post_body() -> None:
     parsed = req("columns=a,b", method="POST", body=b'{"a": 1, "c": 3}')
     assert parsed.arg_names == ("a", "b")
     assert parsed.json_body == b'{"a":1}'
+
+
+def test_a_csv_body_gives_the_first_rows_arguments() -> None:
+    parsed = req(method="POST", body=b"a,b\n1,\"x,y\"\n3,4", content_type="text/csv")
+    assert parsed.args == {"a": ("1",), "b": ("x,y",)}
+    err = error_of(req, method="POST", body=b"a\n1,2", content_type="text/csv")
+    assert (err.status, err.code) == (400, "PGRST102")

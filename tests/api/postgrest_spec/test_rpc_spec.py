@@ -3,7 +3,7 @@ functions-only API), against our own fixture functions of the same names and sha
 
 Each test is named ``test_rpc_spec__<the spec case's description>`` and quotes, in a
 comment, the ``context``/``it`` lines it comes from. Cases for features we do not have
-(resource embedding, full-text filters, CSV request bodies, ``app.settings``) are listed in
+(resource embedding, full-text filters, ``app.settings``) are listed in
 README.md's "Compatibility with PostgREST" section instead of here.
 """
 
@@ -1097,3 +1097,23 @@ def test_rpc_spec__should_not_fail_when_function_name_is_a_pg_reserved_word(
     client: httpx.Client,
 ) -> None:
     assert client.get("/rpc/true").status_code == 200
+
+
+# RpcSpec.hs: it "should fail to fallback to any single unnamed parameter function when using
+#   an unsupported Content-Type header" (a CSV body names the arguments a, b)
+def test_rpc_spec__no_fallback_to_a_single_unnamed_parameter_for_a_csv_body(
+    client: httpx.Client,
+) -> None:
+    r = client.post("/rpc/overloaded_unnamed_param", content=b"a,b\n1,2\n4,6\n100,200",
+                    headers={"Content-Type": "text/csv"})
+    no_rpc(r, hint="Perhaps you meant to call the function test.overloaded_unnamed_param(x, y)",
+           message="Could not find the function test.overloaded_unnamed_param(a, b) in the "
+           "schema cache",
+           details="Searched for the function test.overloaded_unnamed_param with parameters "
+           "a, b, but no matches were found in the schema cache.")
+
+
+def test_rpc_spec__a_csv_body_gives_the_arguments_of_its_first_row(client: httpx.Client) -> None:
+    # not a spec case: the CSV body the case above sends, to a function that takes a and b
+    r = client.post("/rpc/add_them", content=b"a,b\n1,2\n4,6", headers={"Content-Type": "text/csv"})
+    assert (r.status_code, r.json()) == (200, 3)
