@@ -168,12 +168,13 @@ class InvalidRange(ApiError):
     status = 416
     code = "PGRST103"
 
-    def __init__(self, details: str) -> None:
-        super().__init__("Requested range not satisfiable", details)
+    def __init__(self, details: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__("Requested range not satisfiable", details, headers=headers)
 
     @classmethod
     def out_of_bounds(cls, lower: int, total: int) -> InvalidRange:
-        return cls(f"An offset of {lower} was requested, but there are only {total} rows.")
+        return cls(f"An offset of {lower} was requested, but there are only {total} rows.",
+                   {"Content-Range": f"*/{total}"})
 
     @classmethod
     def lower_gt_upper(cls) -> InvalidRange:
@@ -266,6 +267,29 @@ class InvalidPreferences(ApiError):
                          f"Invalid preferences: {', '.join(prefs)}")
 
 
+class MaxAffectedViolation(ApiError):
+    """PGRST124: ``Prefer: handling=strict, max-affected=N`` and the call gave more rows
+    (its transaction is rolled back)."""
+
+    status = 400
+    code = "PGRST124"
+
+    def __init__(self, rows: int) -> None:
+        super().__init__("Query result exceeds max-affected preference constraint",
+                         f"The query affects {rows} rows")
+
+
+class MaxAffectedRpcViolation(ApiError):
+    """PGRST128: ``max-affected`` with ``handling=strict`` on a function not returning a set."""
+
+    status = 400
+    code = "PGRST128"
+
+    def __init__(self) -> None:
+        super().__init__("Function must return SETOF or TABLE when max-affected preference "
+                         "is used with handling=strict")
+
+
 class InvalidResourcePath(ApiError):
     """PGRST125: a path that names no resource (deeper than ``/rpc/<name>``)."""
 
@@ -287,7 +311,7 @@ class NoRpc(ApiError):
 
     def __init__(
         self, schema: str, name: str, arg_names: Sequence[str], *, is_post_json: bool,
-        hint: str | None,
+        hint: str | None, single_unnamed: str | None = None,
     ) -> None:
         func = f"{schema}.{name}"
         keys = ", ".join(arg_names)
@@ -299,6 +323,9 @@ class NoRpc(ApiError):
         )
         if is_post_json:
             prms_det += " or with a single unnamed json/jsonb parameter"
+        if single_unnamed is not None:  # a text/xml/bytea body: no parameter list, no hint
+            prms_msg, hint = "", None
+            prms_det = f" with a single unnamed {single_unnamed} parameter"
         super().__init__(
             f"Could not find the function {func}{prms_msg} in the schema cache",
             f"Searched for the function {func}{prms_det}, but no matches were found in the "

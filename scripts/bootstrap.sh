@@ -45,6 +45,8 @@ if [ "$mode" != run ]; then
     need_cmd prometheus prometheus
     need_cmd redis-server redis-server
     need_cmd chromium chromium  # the dashboard's browser tests (Playwright drives it)
+    need_cmd node nodejs  # postgrest-js, checked against the server (tests/api/postgrest_js)
+    need_cmd npm npm
 fi
 if [ "$mode" = bench ]; then
     need_cmd wrk wrk
@@ -100,4 +102,15 @@ if [ ! -f "$stamp" ]; then
     echo "$made_for" > .venv/.made-for
     rm -f .venv/.synced-*
     touch "$stamp"
+fi
+
+# postgrest-js for its compatibility test, exactly as package-lock.json pins it
+js=tests/api/postgrest_js
+if [ "$mode" != run ] && [ -f "$js/package-lock.json" ]; then
+    js_stamp="$js/node_modules/.synced-$(sha256sum "$js/package-lock.json" | cut -c1-16)"
+    if [ ! -f "$js_stamp" ]; then
+        echo "installing postgrest-js from $js/package-lock.json ..."
+        npm ci --prefix "$js" --no-audit --no-fund --loglevel=error >/dev/null
+        touch "$js_stamp"
+    fi
 fi

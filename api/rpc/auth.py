@@ -224,7 +224,8 @@ class Authenticator:
         if not isinstance(alg, str) or alg not in SUPPORTED_ALGORITHMS:
             raise JwtDecodeError(
                 "Wrong or unsupported encoding algorithm",
-                details=f"JWT algorithm {alg!r} is not supported",
+                details="JWT is unsecured but expected 'alg' was not 'none'"  # PostgREST's
+                if alg == "none" else f"JWT algorithm {alg!r} is not supported",
             )
         kid = header.get("kid")
         candidates = [

@@ -75,7 +75,11 @@ def _operation(fn: Function, method: str) -> dict[str, Any]:
         op["description"] = fn.comment.split("\n", 1)[1].strip()
     if method == "get":
         op["parameters"] = [_query_param(a) for a in fn.args if a.name]
-    elif fn.single_unnamed is None:
+    elif fn.single_unnamed is not None:  # the whole body is the argument
+        mime, body_schema = _RAW_BODIES.get(fn.single_unnamed.type,
+                                            ("application/json", {"type": "object"}))
+        op["requestBody"] = {"required": True, "content": {mime: {"schema": body_schema}}}
+    else:
         op["requestBody"] = {
             "required": bool(fn.required_args),
             "content": {"application/json": {"schema": {
@@ -87,14 +91,20 @@ def _operation(fn: Function, method: str) -> dict[str, Any]:
     return op
 
 
+# a single unnamed text/xml/bytea parameter takes the raw body of this media type
+_RAW_BODIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "text": ("text/plain", {"type": "string"}),
+    "xml": ("text/xml", {"type": "string"}),
+    "bytea": ("application/octet-stream", {"type": "string", "format": "binary"}),
+}
+
+
 def openapi_document(
     cache: SchemaCache, schema: str, server_url: str | None = None
 ) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for fn in cache.all_functions():
         if fn.schema != schema:
-            continue
-        if fn.single_unnamed is not None and fn.single_unnamed.type not in ("json", "jsonb"):
             continue
         item = paths.setdefault(f"/rpc/{fn.name}", {})
         if len(cache.overloads(fn.schema, fn.name)) > 1:

@@ -8,6 +8,8 @@ profile headers. Whether an argument list fits a function is the plan stage's bu
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
@@ -25,9 +27,9 @@ from api.errors import (
 )
 from api.rpc.preferences import Preferences, parse_prefer
 
-Media = Literal["json", "object", "csv"]
+Media = Literal["json", "object", "csv", "text", "xml", "binary"]  # raw: scalar results only
 Method = Literal["GET", "HEAD", "POST"]
-BodyKind = Literal["none", "json", "form", "text", "binary"]
+BodyKind = Literal["none", "json", "form", "text", "xml", "binary"]
 
 RESERVED_KEYS = frozenset(("select", "order", "limit", "offset", "and", "or", "columns"))
 OPERATORS = frozenset(
@@ -42,6 +44,10 @@ _MEDIA_BY_TYPE: dict[str, Media] = {
     MEDIA_JSON: "json", "application/*": "json", "*/*": "json",
     MEDIA_OBJECT: "object", "application/vnd.pgrst.object": "object",
     MEDIA_CSV: "csv", "text/*": "csv",
+    "text/plain": "text", "text/xml": "xml", "application/octet-stream": "binary",
+}
+RAW_MEDIA: dict[Media, str] = {  # PostgREST's raw handlers: a scalar result's bytes as they are
+    "text": "text/plain", "xml": "text/xml", "binary": "application/octet-stream",
 }
 _RANGE_RE = re.compile(r"^\s*(?:items=)?(\d+)-(\d*)\s*$")
 _CAST_TYPES = frozenset(
@@ -96,13 +102,14 @@ class RpcRequest(msgspec.Struct, frozen=True):
     body_kind: BodyKind = "none"
     json_body: bytes | None = None  # POST JSON: the object (array body: its first element)
     json_keys: tuple[str, ...] = ()  # the keys of ``json_body``
-    raw_body: bytes | None = None  # POST text/plain or octet-stream
+    raw_body: bytes | None = None  # POST text/plain, text/xml or octet-stream
     filters: tuple[Filter | Logic, ...] = ()
     select: tuple[SelectItem, ...] | None = None
     order: tuple[OrderTerm, ...] = ()
     offset: int = 0
     limit: int | None = None  # None = unbounded
     media: Media = "json"
+    media_fallbacks: tuple[Media, ...] = ()  # the other acceptable ones, preferred first
     preferences: Preferences = Preferences()
 
     @property
@@ -119,7 +126,7 @@ def parse_request(http: HttpInput, function: str, schemas: Sequence[str]) -> Rpc
         raise InvalidRpcMethod(method)
     headers = http.headers
     schema = parse_profile(method, headers, schemas)
-    media = parse_accept(headers.get("accept"))
+    acceptable = acceptable_media(headers.get("accept"))
     preferences = parse_prefer(headers.get("prefer"))
     params = parse_qsl(http.query_string, keep_blank_values=True)
     filters: list[Filter | Logic] = []
@@ -128,6 +135,7 @@ def parse_request(http: HttpInput, function: str, schemas: Sequence[str]) -> Rpc
     order: tuple[OrderTerm, ...] = ()
     q_limit: int | None = None
     q_offset: int | None = None
+    columns: tuple[str, ...] | None = None
     for key, value in params:
         if key == "select":
             select = parse_select(value)
@@ -140,8 +148,8 @@ def parse_request(http: HttpInput, function: str, schemas: Sequence[str]) -> Rpc
         elif key in ("and", "or") or key in ("not.and", "not.or"):
             filters.append(parse_logic(key, value))
         elif key == "columns":
-            continue
-        elif is_filter(value):
+            columns = parse_columns(value)
+        elif is_filter(value) or _is_full_text(value):
             filters.append(parse_filter(key, value))
         elif method == "POST":
             raise QueryParamError(
@@ -161,21 +169,29 @@ def parse_request(http: HttpInput, function: str, schemas: Sequence[str]) -> Rpc
             for key, value in parse_qsl(http.body.decode("utf-8", "replace"),
                                         keep_blank_values=True):
                 args.setdefault(key, []).append(value)
-        elif ctype in ("text/plain", "text/xml"):
+        elif ctype == MEDIA_CSV:  # a header line and rows: the first row's values
+            body_kind = "form"
+            for key, value in parse_csv_body(http.body).items():
+                args.setdefault(key, []).append(value)
+        elif ctype == "text/plain":
             body_kind, raw_body = "text", http.body
+        elif ctype == "text/xml":
+            body_kind, raw_body = "xml", http.body
         elif ctype == "application/octet-stream":
             body_kind, raw_body = "binary", http.body
         else:
             body_kind = "json"
-            json_body, json_keys = parse_json_body(http.body)
-    offset, limit = _range(headers.get("range"), q_offset, q_limit)
+            json_body, json_keys = parse_json_body(http.body, columns)
+    # PostgREST reads Range on GET only (POST and HEAD page with limit/offset alone)
+    range_header = headers.get("range") if method == "GET" else None
+    offset, limit = _range(range_header, q_offset, q_limit)
     return RpcRequest(
         method=method,  # type: ignore[arg-type]
         schema=schema, function=function,
         args={k: tuple(v) for k, v in args.items()},
         body_kind=body_kind, json_body=json_body, json_keys=json_keys, raw_body=raw_body,
         filters=tuple(filters), select=select, order=order, offset=offset, limit=limit,
-        media=media, preferences=preferences,
+        media=acceptable[0], media_fallbacks=acceptable[1:], preferences=preferences,
     )
 
 
@@ -197,8 +213,14 @@ def parse_profile(method: str, headers: Mapping[str, str], schemas: Sequence[str
 
 def parse_accept(accept: str | None) -> Media:
     """The media type to answer with: the acceptable one the client prefers most."""
+    return acceptable_media(accept)[0]
+
+
+def acceptable_media(accept: str | None) -> tuple[Media, ...]:
+    """Every media type we can produce that ``accept`` takes, most preferred first (406
+    when none): the plan falls back past a raw type the function's result cannot give."""
     if accept is None or not accept.strip():
-        return "json"
+        return ("json",)
     choices: list[tuple[float, int, str]] = []
     for position, part in enumerate(accept.split(",")):
         fields = [f.strip() for f in part.split(";")]
@@ -212,9 +234,12 @@ def parse_accept(accept: str | None) -> Media:
                     quality = 0.0
         if mtype:
             choices.append((-quality, position, mtype))
-    for neg_quality, _, mtype in sorted(choices):
-        if neg_quality < 0 and mtype in _MEDIA_BY_TYPE:
-            return _MEDIA_BY_TYPE[mtype]
+    found = tuple(dict.fromkeys(
+        _MEDIA_BY_TYPE[mtype] for neg_quality, _, mtype in sorted(choices)
+        if neg_quality < 0 and mtype in _MEDIA_BY_TYPE
+    ))
+    if found:
+        return found
     raise MediaTypeError([c[2] for c in sorted(choices, key=lambda c: c[1])])
 
 
@@ -258,8 +283,17 @@ def _non_negative_int(key: str, value: str, negative: InvalidRange | None) -> in
 # --- body ----------------------------------------------------------------------------------
 
 
-def parse_json_body(body: bytes) -> tuple[bytes, tuple[str, ...]]:
-    """The argument object of a JSON body: ``{}`` when empty, the first element of an array."""
+def parse_json_body(
+    body: bytes, columns: Sequence[str] | None = None
+) -> tuple[bytes, tuple[str, ...]]:
+    """The argument object of a JSON body: ``{}`` when empty, the first element of an array.
+    With ``?columns=`` the arguments are exactly those columns: other keys are ignored and a
+    column missing from the body is passed as null (PostgREST's ``iColumns``)."""
+    if columns is not None:
+        obj, _ = parse_json_body(body)
+        value = msgspec.json.decode(obj)
+        picked = {name: value[name] for name in columns if name in value}
+        return msgspec.json.encode(picked), tuple(columns)
     if not body.strip():
         return b"{}", ()
     try:
@@ -281,6 +315,50 @@ def parse_json_body(body: bytes) -> tuple[bytes, tuple[str, ...]]:
 # --- query parameters ---------------------------------------------------------------------
 
 
+def parse_csv_body(body: bytes) -> dict[str, str]:
+    """A CSV body's arguments: the header line names them, the first row gives their values
+    (as PostgREST takes the first object of a body that holds several)."""
+    try:
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8"))))
+    except (UnicodeDecodeError, csv.Error):
+        raise InvalidBody("Invalid CSV body") from None
+    if not rows:
+        return {}
+    header, first = rows[0], (rows[1] if len(rows) > 1 else [])
+    if len(first) > len(header):
+        raise InvalidBody("Invalid CSV body: a row has more fields than the header")
+    return dict(zip(header, first, strict=False))
+
+
+def parse_columns(value: str) -> tuple[str, ...]:
+    """``?columns=a,b`` (names may be double-quoted): the argument names a POST body gives."""
+    names = tuple(dict.fromkeys(n.strip() for n in _split_top(value, keep_quotes=False)))
+    if not all(names):
+        raise QueryParamError(
+            f'"failed to parse columns parameter ({value})" (line 1, column 1)',
+            "expecting a column name",
+        )
+    return names
+
+
+_FULL_TEXT = ("fts", "plfts", "phfts", "wfts")
+
+
+def _is_full_text(value: str) -> bool:
+    head = value[4:] if value.startswith("not.") else value
+    return head.split(".", 1)[0].split("(", 1)[0] in _FULL_TEXT and "." in head
+
+
+def _refuse_full_text(value: str) -> None:
+    """Full-text filters (``fts``, ``plfts``, ``phfts``, ``wfts``) are not implemented: a
+    clear 400, never an argument named like the column."""
+    if _is_full_text(value):
+        raise QueryParamError(
+            f'"failed to parse filter ({value})" (line 1, column 1)',
+            "full-text search filters (fts, plfts, phfts, wfts) are not supported",
+        )
+
+
 def is_filter(value: str) -> bool:
     """Does a query parameter value read as ``[not.]op.value``?"""
     head, dot, _ = value.partition(".")
@@ -292,6 +370,7 @@ def is_filter(value: str) -> bool:
 
 def parse_filter(column: str, value: str) -> Filter:
     column = column.strip()
+    _refuse_full_text(value)
     if not column:
         raise QueryParamError('"failed to parse filter" (line 1, column 1)', "empty column name")
     negated = value.startswith("not.")

@@ -14,10 +14,12 @@ from urllib.parse import unquote
 from api.asgi import Message, Receive, Scope, Send, encode_headers, send_error, send_response
 from api.config import Settings
 from api.errors import (
+    AmbiguousRpc,
     ApiError,
     DatabaseUnavailable,
     InternalError,
     InvalidResourcePath,
+    NoRpc,
     NoSchemaCache,
 )
 from api.http import RequestContext, read_body, scope_headers
@@ -25,7 +27,7 @@ from api.observability import DatabaseUnavailable as DatabaseUnavailableEvent
 from api.observability import Observability, RequestFinished
 from api.rpc.auth import Authenticator, AuthResult
 from api.rpc.parse import HttpInput, RpcRequest, parse_request
-from api.rpc.plan import CallPlan, PlanConfig, plan_call
+from api.rpc.plan import CallPlan, PlanConfig, plan_call, resolve_function
 from api.rpc.query import Statement, call_statement
 from api.rpc.respond import head_for, respond
 from api.rpc.schema_cache import SchemaCache, SchemaCacheHolder
@@ -112,13 +114,12 @@ class RpcPipeline:
         path = unquote(raw_path.decode("latin-1")) if raw_path else f"/rpc/{name}"
         if not name or "/" in name:
             raise InvalidResourcePath()
-        if method == "OPTIONS":
-            await send_response(send, 200, [("allow", ALLOW), ("content-length", "0")], b"")
-            return "", 200
         cache = self.cache.current  # this request's snapshot, planned and run on it
         if cache is None:
             raise NoSchemaCache()
         headers = scope_headers(scope)
+        if method == "OPTIONS":
+            return await self._options(send, scope, name, path, headers, cache, timer)
         auth = self.authenticator.authenticate(headers.get("authorization"))
         timer.mark("jwt")
         if self.rate_limiter is not None:
@@ -151,6 +152,33 @@ class RpcPipeline:
             out_headers.append(("server-timing", timer.header()))
         await send_response(send, response.status, out_headers, response.body)
         return plan.function.name, response.status
+
+    async def _options(
+        self, send: Send, scope: Scope, name: str, path: str, headers: dict[str, str],
+        cache: SchemaCache, timer: _Timer,
+    ) -> tuple[str, int]:
+        """PostgREST's ``RoutineInfoPlan``: the methods the function takes (a VOLATILE one
+        only POST), found as a GET with the same query string would find it."""
+        timer.mark("jwt")  # OPTIONS reads no token; the stage is still reported
+        http = HttpInput("GET", path, scope.get("query_string", b"").decode("latin-1"),
+                         headers)
+        request = parse_request(http, name, self.settings.db_schemas)
+        try:
+            volatile = resolve_function(request, cache).volatility == "volatile"
+        except (NoRpc, AmbiguousRpc):
+            # without the arguments that pick one overload: what all of them take
+            overloads = cache.overloads(request.schema, name)
+            if not overloads:
+                raise
+            volatile = all(f.volatility == "volatile" for f in overloads)
+        timer.mark("parse")
+        allow = "OPTIONS,POST" if volatile else ALLOW
+        out = [("allow", allow), ("access-control-allow-origin", "*"), ("content-length", "0")]
+        timer.mark("response")
+        if self.settings.server_timing_enabled:
+            out.append(("server-timing", timer.header()))
+        await send_response(send, 200, out, b"")
+        return name, 200
 
     async def _stream(
         self, send: Send, request: RpcRequest, statement: Statement, auth: AuthResult,

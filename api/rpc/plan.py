@@ -10,14 +10,19 @@ so equal requests give equal plans: a response cache or a replica router can key
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 import msgspec
 
 from api.config import QualifiedName, TxEnd
-from api.errors import AmbiguousRpc, ColumnNotFound, NoRpc
-from api.rpc.parse import Filter, Logic, Media, OrderTerm, RpcRequest, SelectItem
+from api.errors import (
+    AmbiguousRpc,
+    ColumnNotFound,
+    MaxAffectedRpcViolation,
+    MediaTypeError,
+    NoRpc,
+)
+from api.rpc.parse import RAW_MEDIA, Filter, Logic, Media, OrderTerm, RpcRequest, SelectItem
 from api.rpc.schema_cache import Arg, Column, Function, SchemaCache
 
 STREAM_MIN_ROWS = 10_000  # stream results of functions declared ROWS >= this (and no smaller limit)
@@ -84,6 +89,7 @@ class Page(msgspec.Struct, frozen=True):
 class TxMode(msgspec.Struct, frozen=True):
     read_only: bool  # GET/HEAD, or a function that is not VOLATILE
     rollback: bool  # end with ROLLBACK (Prefer: tx=rollback / PGRST_DB_TX_END)
+    prefer_tx: bool = False  # PGRST_DB_TX_END lets Prefer: tx= decide (*-allow-override)
 
 
 class CallPlan(msgspec.Struct, frozen=True):
@@ -99,6 +105,8 @@ class CallPlan(msgspec.Struct, frozen=True):
     media: Media
     streaming: bool  # read through a cursor and sent in chunks
     pre_request: QualifiedName | None = None
+    # Prefer: handling=strict, max-affected=N: more result rows → PGRST124, rolled back
+    max_affected: int | None = None
 
     @property
     def read_only(self) -> bool:
@@ -133,14 +141,18 @@ class CallPlan(msgspec.Struct, frozen=True):
 # --- function resolution ----------------------------------------------------------------------
 
 
+# the single unnamed parameter type a raw POST body of each kind calls (PostgREST's media)
+_RAW_BODY_TYPES = {"text": "text", "xml": "xml", "binary": "bytea"}
+
+
 def resolve_function(request: RpcRequest, cache: SchemaCache) -> Function:
     """The overload the request calls: by the set of argument names (PGRST202 / PGRST203)."""
     overloads = cache.overloads(request.schema, request.function)
     keys = frozenset(request.arg_names)
-    if request.body_kind in ("text", "binary"):
-        wanted = ("text", "xml") if request.body_kind == "text" else ("bytea",)
+    raw_type = _RAW_BODY_TYPES.get(request.body_kind)
+    if raw_type is not None:
         matches = [f for f in overloads
-                   if f.single_unnamed is not None and f.single_unnamed.type in wanted]
+                   if f.single_unnamed is not None and f.single_unnamed.type == raw_type]
     else:
         matches = [f for f in overloads if f.single_unnamed is None
                    and keys <= f.arg_names and f.required_args <= keys]
@@ -151,7 +163,10 @@ def resolve_function(request: RpcRequest, cache: SchemaCache) -> Function:
         return matches[0]
     if len(matches) > 1:
         raise AmbiguousRpc([f.signature() for f in matches])
-    names = list(request.arg_names) if request.body_kind not in ("text", "binary") else []
+    if raw_type is not None:  # PostgREST names no parameters and gives no hint here
+        raise NoRpc(request.schema, request.function, [], is_post_json=False, hint=None,
+                    single_unnamed=raw_type)
+    names = list(request.arg_names)
     raise NoRpc(
         request.schema, request.function, names, is_post_json=request.body_kind == "json",
         hint=_no_rpc_hint(request, cache, overloads),
@@ -161,17 +176,45 @@ def resolve_function(request: RpcRequest, cache: SchemaCache) -> Function:
 def _no_rpc_hint(
     request: RpcRequest, cache: SchemaCache, overloads: Sequence[Function]
 ) -> str | None:
+    """PostgREST's ``noRpcHint``: the closest function name (similarity at least 0.75), or
+    for a known name the closest parameter list (at least 0.33); ``None`` when none is."""
     prefix = f"Perhaps you meant to call the function {request.schema}."
     if not overloads:
-        close = difflib.get_close_matches(
-            request.function, cache.names_in(request.schema), n=1, cutoff=0.75
-        )
-        return prefix + close[0] if close else None
+        close = closest(request.function, cache.names_in(request.schema), 0.75)
+        return prefix + close if close else None
     def as_text(names: Sequence[str]) -> str:
         return "(" + ", ".join(sorted(names)) + ")"
     options = [as_text([a.name for a in f.args]) for f in overloads]
-    close = difflib.get_close_matches(as_text(request.arg_names), options, n=1, cutoff=0.33)
-    return prefix + request.function + (close[0] if close else options[0])
+    close = closest(as_text(request.arg_names), options, 0.33)
+    return prefix + request.function + close if close else None
+
+
+def closest(word: str, choices: Sequence[str], min_score: float) -> str | None:
+    """The choice most like ``word`` (a fuzzy-set match as PostgREST's ``Fuzzy.getOne``:
+    candidates share a bigram, scored by 1 - Levenshtein distance / longer length)."""
+    def grams(text: str) -> set[str]:
+        padded = f"-{text.lower()}-"
+        return {padded[i:i + 2] for i in range(len(padded) - 1)}
+    wanted = grams(word)
+    best: tuple[float, str] | None = None
+    for choice in choices:
+        if not wanted & grams(choice):
+            continue
+        score = 1 - _levenshtein(word.lower(), choice.lower()) / max(len(word), len(choice), 1)
+        if score >= min_score and (best is None or score > best[0]):
+            best = (score, choice)
+    return best[1] if best else None
+
+
+def _levenshtein(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
 
 
 # --- the plan of a call ----------------------------------------------------------------------
@@ -179,6 +222,7 @@ def _no_rpc_hint(
 
 def plan_call(request: RpcRequest, cache: SchemaCache, config: PlanConfig) -> CallPlan:
     fn = resolve_function(request, cache)
+    media = _media(request, fn)
     read_only = request.method in ("GET", "HEAD") or fn.volatility != "volatile"
     for term in request.filters:
         _check_columns(term, fn)
@@ -188,8 +232,11 @@ def plan_call(request: RpcRequest, cache: SchemaCache, config: PlanConfig) -> Ca
     if config.max_rows is not None:
         limit = config.max_rows if limit is None else min(limit, config.max_rows)
     count = request.preferences.wants_count
+    max_affected = request.preferences.strict_max_affected
+    if max_affected is not None and not fn.returns_set:
+        raise MaxAffectedRpcViolation()
     streaming = (
-        fn.returns_set and not count and request.media != "object"
+        fn.returns_set and not count and media != "object" and max_affected is None
         and fn.rows_estimate >= STREAM_MIN_ROWS
         and (limit is None or limit > STREAM_MIN_ROWS)
     )
@@ -197,9 +244,20 @@ def plan_call(request: RpcRequest, cache: SchemaCache, config: PlanConfig) -> Ca
     return CallPlan(
         function=fn, args=args, arguments=arguments, filters=request.filters,
         columns=_columns(request, fn), order=request.order, page=Page(request.offset, limit),
-        count=count, tx=TxMode(read_only, _rollback(request, config.tx_end)),
-        media=request.media, streaming=streaming, pre_request=config.pre_request,
+        count=count,
+        tx=TxMode(read_only, _rollback(request, config.tx_end), config.tx_end.allow_override),
+        media=media, streaming=streaming, pre_request=config.pre_request,
+        max_affected=max_affected,
     )
+
+
+def _media(request: RpcRequest, fn: Function) -> Media:
+    """The media type of the answer: a raw one (text/plain, text/xml, octet-stream) only
+    for a scalar result, else the next acceptable one; none left → 406."""
+    for media in (request.media, *request.media_fallbacks):
+        if media not in RAW_MEDIA or fn.shape == "scalar":
+            return media
+    raise MediaTypeError([RAW_MEDIA[request.media]])
 
 
 def _rollback(request: RpcRequest, tx_end: TxEnd) -> bool:

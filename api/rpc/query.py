@@ -156,13 +156,21 @@ def _from_clause(plan: CallPlan, params: _Params) -> str:
     call = f"{quote_ident(fn.schema)}.{quote_ident(fn.name)}"
     alias = _alias(fn)
     arguments = plan.arguments
+
+    def called(args_sql: str) -> str:
+        if fn.return_type == "record" and fn.shape in ("scalar", "setof_scalar"):
+            # a bare record needs a column definition list in FROM: call it in a select
+            # list instead (its value keeps the column names of the function's own query)
+            return f"(select {call}({args_sql}) as {quote_ident(fn.columns[0].name)}) as _f"
+        return f"{call}({args_sql}) as {alias}"
+
     if isinstance(arguments, RawArg):
         unnamed = plan.args[0]
         placeholder = params.add(arguments.value)
         source = "text" if unnamed.type != "bytea" else "bytea"
-        return f"{call}({placeholder}::{source}::{unnamed.type}) as {alias}"
+        return called(f"{placeholder}::{source}::{unnamed.type}")
     if arguments is None:
-        return f"{call}() as {alias}"
+        return called("")
     if isinstance(arguments, JsonArgs):
         args_json = arguments.body.decode()
     else:
@@ -173,7 +181,7 @@ def _from_clause(plan: CallPlan, params: _Params) -> str:
         for a in plan.args
     )
     return (f"json_to_record({params.add(args_json)}::json) as _a({record_cols}), "
-            f"lateral {call}({call_args}) as {alias}")
+            f"lateral {called(call_args)}")
 
 
 def _query_args_json(arguments: QueryArgs) -> str:
@@ -262,6 +270,11 @@ def _body_expr(plan: CallPlan, columns: list[tuple[str, str]], params: _Params,
     fn = plan.function
     if fn.shape == "void":
         return "null::bytea"
+    if plan.media in ("text", "xml", "binary"):  # a scalar's own bytes (null: empty)
+        ref = _refs(columns, plain)[0]
+        if plan.media == "binary" and fn.return_type == "bytea":
+            return f"coalesce(string_agg({ref}, ''::bytea), ''::bytea)"
+        return f"convert_to(coalesce(string_agg({ref}::text, ''), ''), 'UTF8')"
     if plan.media == "csv":
         header = params.add(_csv_header(columns))
         row = _csv_row(_refs(columns, plain))

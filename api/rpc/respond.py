@@ -18,6 +18,9 @@ CONTENT_TYPES: dict[Media, str] = {
     "json": "application/json; charset=utf-8",
     "object": "application/vnd.pgrst.object+json; charset=utf-8",
     "csv": "text/csv; charset=utf-8",
+    "text": "text/plain; charset=utf-8",
+    "xml": "text/xml; charset=utf-8",
+    "binary": "application/octet-stream",
 }
 
 
@@ -30,7 +33,7 @@ class Response(msgspec.Struct, frozen=True):
 def range_status(lower: int, upper: int, total: int | None) -> int:
     if total is None:
         return 200
-    if lower > total:
+    if lower > total:  # with Content-Range: */<total>, as PostgREST answers a 416
         raise InvalidRange.out_of_bounds(lower, total)
     if (1 + upper - lower) < total:
         return 206
@@ -93,8 +96,9 @@ def head_for(
     status = 200
     if has_body:
         headers.append(("content-type", CONTENT_TYPES[plan.media]))
-    if plan.function.returns_set and rows is not None and plan.media != "object":
-        lower = plan.offset
+    # every non-void result has a Content-Range (a single value is the range 0-0 of 1 row)
+    if plan.function.shape != "void" and rows is not None and plan.media != "object":
+        lower = plan.offset if plan.function.returns_set else 0
         upper = lower + rows - 1
         status = range_status(lower, upper, total)
         headers.append(("content-range", content_range(lower, upper, total)))
@@ -102,7 +106,7 @@ def head_for(
         status = 204
     if len(exposed_schemas) > 1:
         headers.append(("content-profile", request.schema))
-    applied = request.preferences.applied(rollback=plan.rollback)
+    applied = request.preferences.applied(rollback=plan.rollback, tx=plan.tx.prefer_tx)
     if applied:
         headers.append(("preference-applied", applied))
     extra = guc_headers(response_headers)
@@ -130,8 +134,8 @@ def respond(
         response_status=response_status, exposed_schemas=exposed_schemas, has_body=has_body,
     )
     payload = body or b""
-    if status != 204:  # a 204 has no Content-Length (RFC 9110 §8.6)
-        headers.append(("content-length", str(len(payload))))
     if request.method == "HEAD":
-        payload = b""
+        payload = b""  # and no Content-Length for the body not sent, as PostgREST
+    elif status != 204:  # a 204 has no Content-Length (RFC 9110 §8.6)
+        headers.append(("content-length", str(len(payload))))
     return Response(status, headers, payload)

@@ -108,7 +108,13 @@ select n.nspname::text as schema, p.proname::text as name,
        d.description as comment,
        coalesce(p.proargnames, '{}'::text[]) as arg_names,
        coalesce(p.proargmodes::text[], '{}'::text[]) as arg_modes,
-       array(select format_type(u.t, null)
+       -- character(n) and bit(n) lose their length here (format_type gives length 1), so
+       -- arguments of those types are cast to the varying types, as PostgREST does
+       array(select case u.t when 'bpchar'::regtype then 'character varying'
+                             when 'bpchar[]'::regtype then 'character varying[]'
+                             when 'bit'::regtype then 'bit varying'
+                             when 'bit[]'::regtype then 'bit varying[]'
+                             else format_type(u.t, null) end
              from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) with ordinality u(t, i)
              order by u.i) as arg_types,
        p.pronargdefaults::int as n_defaults,
@@ -122,7 +128,17 @@ select n.nspname::text as schema, p.proname::text as name,
              order by a.attnum) as comp_types
 from pg_proc p
 join pg_namespace n on n.oid = p.pronamespace
-join pg_type rt on rt.oid = p.prorettype
+-- a domain's base type (domains over domains too): a domain over a composite type
+-- returns that type's columns
+join lateral (
+  with recursive chain(oid, base) as (
+    select t.oid, t.typbasetype from pg_type t where t.oid = p.prorettype
+    union all
+    select t.oid, t.typbasetype from chain c join pg_type t on t.oid = c.base
+  )
+  select oid from chain where base = 0
+) as b on true
+join pg_type rt on rt.oid = b.oid
 left join pg_description d
        on d.objoid = p.oid and d.classoid = 'pg_proc'::regclass and d.objsubid = 0
 where n.nspname = any($1::text[])
@@ -178,9 +194,7 @@ def build_function(row: Mapping[str, Any]) -> Function | None:
         shape = "setof_composite" if retset else "composite"
         columns = tuple(Column(n, t) for n, t in zip(row["comp_names"], row["comp_types"],
                                                     strict=False))
-    elif return_type == "record":
-        if not outputs:
-            return None  # would need a column definition list: not callable over HTTP
+    elif return_type == "record" and outputs:
         shape = "setof_composite" if retset else "composite"
         columns = tuple(outputs)
     elif len(outputs) == 1:
@@ -200,7 +214,7 @@ def build_function(row: Mapping[str, Any]) -> Function | None:
         required_args=frozenset(a.name for a in args if not a.has_default),
         single_unnamed=args[0] if len(args) == 1 and args[0].name == "" else None,
         returns_base_type=shape != "void" and row["return_typtype"] != "c"
-        and return_type != "record",
+        and not (return_type == "record" and outputs),
     )
 
 

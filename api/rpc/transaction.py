@@ -40,6 +40,7 @@ from api.errors import (
     ApiError,
     DatabaseUnavailable,
     DbConnectionError,
+    MaxAffectedViolation,
     PoolTimeout,
     SingularityError,
     from_postgres_exception,
@@ -205,6 +206,8 @@ class Database:
             row = await conn.fetchrow(statement.sql, *args)
             if plan.singular and row[0] != 1:
                 raise SingularityError(row[0])
+            if plan.max_affected is not None and row[0] > plan.max_affected:
+                raise MaxAffectedViolation(row[0])
         else:
             tx = conn.transaction(readonly=plan.read_only)
             await tx.start()
@@ -212,6 +215,10 @@ class Database:
                 row = await conn.fetchrow(statement.sql, *args)
                 if plan.singular and row[0] != 1:
                     raise SingularityError(row[0])
+                if plan.max_affected is not None and row[0] > plan.max_affected:
+                    raise MaxAffectedViolation(row[0])  # and the writes are rolled back
+                if plan.rollback:  # deferred constraints are still checked, as PostgREST
+                    await conn.execute("set constraints all immediate")
             except BaseException:
                 await tx.rollback()
                 raise

@@ -162,7 +162,7 @@ def test_singular_object(client: httpx.Client) -> None:
     assert r.json() == {"code": "PGRST116", "details": "The result contains 5 rows",
                         "hint": None,
                         "message": "Cannot coerce the result to a single JSON object"}
-    r = client.get("/rpc/get_items", params={"accept": "x"}, headers={"Accept": "text/xml"})
+    r = client.get("/rpc/get_items", params={"accept": "x"}, headers={"Accept": "text/html"})
     assert (r.status_code, r.json()["code"]) == (406, "PGRST107")
 
 

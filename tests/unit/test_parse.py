@@ -155,7 +155,8 @@ def test_other_methods_are_405(method: str) -> None:
      ("application/vnd.pgrst.object+json", "object"),
      ("application/vnd.pgrst.object+json;nulls=stripped", "object"),
      ("text/html, text/csv;q=0.5", "csv"), ("text/csv;q=0.2, application/json", "json"),
-     ("text/plain;q=1, application/json;q=0.1", "json")],
+     ("text/plain;q=1, application/json;q=0.1", "text"),
+     ("text/html;q=1, application/json;q=0.1", "json")],
 )
 def test_accept(accept: str | None, media: str) -> None:
     assert parse_accept(accept) == media
@@ -189,3 +190,31 @@ def test_parse_helpers() -> None:
     assert parse_order("a,b.desc") == (OrderTerm("a"), OrderTerm("b", True))
     assert parse_select('"a,b",c') == (SelectItem("a,b"), SelectItem("c"))
     assert parse_json_body(b"  ") == (b"{}", ())
+
+
+@pytest.mark.parametrize("value", ["fts(english).impossible", "not.fts(english).fun",
+                                   "plfts.impossible", "phfts(english).x", "wfts.x"])
+def test_full_text_filters_are_refused_not_taken_as_arguments(value: str) -> None:
+    err = error_of(req, f"text_search={value}")
+    assert (err.status, err.code) == (400, "PGRST100")
+    assert "full-text search filters" in (err.details or "")
+
+
+def test_range_is_read_on_get_only() -> None:
+    assert (req("", Range="1-1").offset, req("", Range="1-1").limit) == (1, 1)
+    for method in ("POST", "HEAD"):
+        parsed = req("", method=method, Range="1-1")
+        assert (parsed.offset, parsed.limit) == (0, None)
+
+
+def test_columns_pick_the_arguments_of_a_post_body() -> None:
+    parsed = req("columns=a,b", method="POST", body=b'{"a": 1, "c": 3}')
+    assert parsed.arg_names == ("a", "b")
+    assert parsed.json_body == b'{"a":1}'
+
+
+def test_a_csv_body_gives_the_first_rows_arguments() -> None:
+    parsed = req(method="POST", body=b"a,b\n1,\"x,y\"\n3,4", content_type="text/csv")
+    assert parsed.args == {"a": ("1",), "b": ("x,y",)}
+    err = error_of(req, method="POST", body=b"a\n1,2", content_type="text/csv")
+    assert (err.status, err.code) == (400, "PGRST102")

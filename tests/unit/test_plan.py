@@ -53,7 +53,7 @@ ROWS = [
     row("echo", arg_names=[], arg_types=["json"], return_type="json"),
     row("echo_text", arg_names=[""], arg_types=["text"], return_type="text"),
     row("bad_unnamed", arg_names=["", "b"], arg_types=["integer", "integer"]),
-    row("bad_record", return_type="record", return_typtype="p"),
+    row("bare_record", return_type="record", return_typtype="p"),
     row("big", retset=True, rows=100000.0, return_type="record", return_typtype="p",
         arg_names=["i"], arg_modes=["t"], arg_types=["integer"]),
     row("add", schema="v2", arg_names=["a", "b"], arg_types=["integer", "integer"]),
@@ -99,7 +99,9 @@ def test_build_schema_cache_shapes() -> None:
     assert get("sum_all")[0].args[0].variadic
     assert len(get("over")) == 2
     assert get("echo")[0].single_unnamed == Arg("", "json", False)
-    assert get("bad_unnamed") == () and get("bad_record") == ()
+    assert get("bad_unnamed") == ()
+    # a bare record (no OUT parameters) is a scalar value, as PostgREST treats it
+    assert get("bare_record")[0].shape == "scalar"
     assert get("add", "v2")[0].required_args == {"a", "b"}
     assert get("over")[0].signature() == "api.over(a => integer)"
 
@@ -279,3 +281,28 @@ def test_single_out_parameter_is_an_object() -> None:
     one_column = CACHE.overloads("api", "one_column")[0]
     assert one_column.shape == "setof_composite"
     assert one_column.columns == (Column("x", "integer"),)
+
+
+def test_raw_media_only_for_scalars_else_the_next_acceptable_type() -> None:
+    assert plan("a=1", fn="add", accept="text/plain").media == "text"
+    assert plan(accept="text/plain, application/json;q=0.5").media == "json"  # a set
+    err = error_of(accept="application/octet-stream")
+    assert (err.status, err.code) == (406, "PGRST107")
+
+
+def test_no_rpc_hint_is_null_when_nothing_is_close() -> None:
+    from api.rpc.plan import closest
+
+    assert closest("(a, b, wrong_arg)", ["(a, b, c)", "()"], 0.33) == "(a, b, c)"
+    assert closest("(wrong_arg)", ["(a, b, c)", "(a, b)", "()"], 0.33) is None
+    assert closest("sayhell", ["sayhello", "add_them"], 0.75) == "sayhello"
+    err = error_of(query="no_such_argument=1", fn="add")
+    assert err.hint is None
+
+
+def test_raw_body_without_a_matching_unnamed_parameter_names_its_type() -> None:
+    err = error_of(method="POST", body=b"x", fn="add", content_type="text/xml")
+    assert err.message == "Could not find the function api.add in the schema cache"
+    assert err.details == ("Searched for the function api.add with a single unnamed xml "
+                           "parameter, but no matches were found in the schema cache.")
+    assert err.hint is None

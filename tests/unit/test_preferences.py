@@ -35,3 +35,12 @@ def test_applied_names_only_what_was_done() -> None:
     assert Preferences(tx="commit").applied(rollback=False) == "tx=commit"
     both = Preferences(count="exact", tx="rollback", handling="strict")
     assert both.applied(rollback=True) == "count=exact, tx=rollback, handling=strict"
+
+
+def test_max_affected_is_enforced_only_with_handling_strict() -> None:
+    strict = parse_prefer("handling=strict, max-affected=10")
+    assert (strict.max_affected, strict.strict_max_affected) == (10, 10)
+    assert strict.applied(rollback=False) == "handling=strict, max-affected=10"
+    lenient = parse_prefer("max-affected=10")
+    assert (lenient.max_affected, lenient.strict_max_affected) == (10, None)
+    assert lenient.applied(rollback=False) is None
