@@ -235,6 +235,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_header_bytes: int = 32768  # METRICS_RPC_MAX_HEADER_BYTES: request line + headers → 431
     header_timeout: float = 10.0  # METRICS_RPC_HEADER_TIMEOUT: seconds to send a request head
     send_timeout: float = 5.0  # METRICS_RPC_SEND_TIMEOUT: seconds per streamed chunk (0 = off)
+    # --- response cache (docs/CACHING.md) -----------------------------------------
+    cache_enabled: bool = True  # METRICS_RPC_CACHE: on | off (HTTP caching headers stay)
+    cache_bytes: int = 64 * 1024 * 1024  # METRICS_RPC_CACHE_BYTES: memory storage bound (LRU)
+    cache_storage: str = "memory://"  # METRICS_RPC_CACHE_STORAGE: memory:// or redis://…
     # --- tools that are clients of the API ----------------------------------------
     api_url: str = "http://localhost:3000"  # METRICS_RPC_API_URL
     token: str | None = None  # METRICS_RPC_TOKEN: writer JWT used by collector / backfill
@@ -304,6 +308,9 @@ ENV_NAMES: dict[str, str] = {
     "max_header_bytes": "METRICS_RPC_MAX_HEADER_BYTES",
     "header_timeout": "METRICS_RPC_HEADER_TIMEOUT",
     "send_timeout": "METRICS_RPC_SEND_TIMEOUT",
+    "cache_enabled": "METRICS_RPC_CACHE",
+    "cache_bytes": "METRICS_RPC_CACHE_BYTES",
+    "cache_storage": "METRICS_RPC_CACHE_STORAGE",
     "api_url": "METRICS_RPC_API_URL",
     "token": "METRICS_RPC_TOKEN",
     "migrate_db_uri": "METRICS_RPC_MIGRATE_DB_URI",
@@ -408,3 +415,7 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("PGRST_DB_SCHEMAS: at least one schema is required")
     if settings.db_pool < 1:
         raise ConfigError("PGRST_DB_POOL: must be at least 1")
+    if settings.cache_bytes < 0:
+        raise ConfigError("METRICS_RPC_CACHE_BYTES: must be 0 or more")
+    if not settings.cache_storage.startswith(("memory://", "redis://", "rediss://")):
+        raise ConfigError("METRICS_RPC_CACHE_STORAGE: expected memory:// or redis://…")

@@ -11,7 +11,10 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
+import msgspec
+
 from api.asgi import Message, Receive, Scope, Send, encode_headers, send_error, send_response
+from api.cache.policy import caching_headers, etag_matches, not_modified_headers, policy_of
 from api.config import Settings
 from api.errors import (
     ApiError,
@@ -31,7 +34,11 @@ from api.rpc.respond import head_for, respond
 from api.rpc.schema_cache import SchemaCache, SchemaCacheHolder
 from api.rpc.transaction import Database
 
+if TYPE_CHECKING:
+    from api.cache.storage import CachedResponse
+
 if TYPE_CHECKING:  # api.ratelimit imports this package for AuthResult
+    from api.cache.response_cache import ResponseCache
     from api.ratelimit import RequestRateLimiter
 
 log = logging.getLogger("metrics_rpc")
@@ -49,8 +56,11 @@ class _Timer:
         self.marks.append((stage, (now - self._last) * 1000))
         self._last = now
 
-    def header(self) -> str:
-        return ", ".join(f"{stage};dur={ms:.1f}" for stage, ms in self.marks)
+    def header(self, cache: str | None = None) -> str:
+        marks = [f"{stage};dur={ms:.1f}" for stage, ms in self.marks]
+        if cache is not None:
+            marks.append(f"cache;desc={cache}")
+        return ", ".join(marks)
 
 
 class RpcPipeline:
@@ -62,8 +72,10 @@ class RpcPipeline:
         db: Database,
         observability: Observability,
         rate_limiter: RequestRateLimiter | None = None,
+        response_cache: ResponseCache | None = None,
     ) -> None:
         self.settings = settings
+        self.response_cache = response_cache
         self.authenticator = authenticator
         self.cache = cache
         self.db = db
@@ -138,19 +150,66 @@ class RpcPipeline:
             status = await self._stream(send, request, statement, auth, context, cache, timer,
                                         extra_headers)
             return plan.function.name, status
+        status, out_headers, body, cache_outcome = await self._respond_call(
+            request, plan, statement, auth, context, cache, timer)
+        if status == 200 and method in ("GET", "HEAD") and etag_matches(
+            headers.get("if-none-match"), next((v for n, v in out_headers if n == "etag"), None)
+        ):
+            status, out_headers, body = 304, not_modified_headers(out_headers), b""
+        elif method == "HEAD":
+            body = b""
+        out_headers.extend(extra_headers)
+        if self.settings.server_timing_enabled:
+            out_headers.append(("server-timing", timer.header(cache_outcome)))
+        await send_response(send, status, out_headers, body)
+        return plan.function.name, status
+
+    async def _respond_call(
+        self, request: RpcRequest, plan: CallPlan, statement: Statement, auth: AuthResult,
+        context: RequestContext, cache: SchemaCache, timer: _Timer,
+    ) -> tuple[int, list[tuple[str, str]], bytes, str | None]:
+        """From the response cache when the function's policy allows it, else by running
+        the call: status, headers, the GET body, and the cache outcome (or ``None``)."""
+        response_cache = self.response_cache
+        policy = response_cache.policy_for(plan, request) if response_cache else None
+        if response_cache is None or policy is None:
+            return (*await self._call(request, plan, statement, auth, context, cache, timer),
+                    None)
+
+        async def compute() -> CachedResponse:
+            status, headers, body = await self._call(request, plan, statement, auth,
+                                                     context, cache, timer)
+            return response_cache.entry(status, headers, body, policy.server_ttl)
+
+        entry, outcome = await response_cache.fetch(plan, request, auth, policy, compute)
+        headers = list(entry.headers)
+        if outcome == "hit":
+            timer.mark("cache")
+            headers.append(("age", str(max(int(time.time() - entry.stored_at), 0))))
+        return entry.status, headers, entry.body, outcome
+
+    async def _call(
+        self, request: RpcRequest, plan: CallPlan, statement: Statement, auth: AuthResult,
+        context: RequestContext, cache: SchemaCache, timer: _Timer,
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Run the call: status, headers and the body a GET would get (HEAD strips it
+        when sending), with ETag / Cache-Control / Vary on a GET or HEAD 200."""
         result = await self.db.call(statement, auth, context, cache)
         timer.mark("transaction")
+        as_get = msgspec.structs.replace(request, method="GET") if request.method == "HEAD" \
+            else request
         response = respond(
-            request, plan, rows=result.rows, body=result.body, total=result.total,
+            as_get, plan, rows=result.rows, body=result.body, total=result.total,
             response_headers=result.response_headers, response_status=result.response_status,
             exposed_schemas=self.settings.db_schemas,
         )
+        headers = response.headers
+        if response.status == 200 and request.method in ("GET", "HEAD"):
+            headers = caching_headers(headers, response.body,
+                                      policy_of(plan.function.cache_control),
+                                      authenticated=not auth.anonymous)
         timer.mark("response")
-        out_headers = [*response.headers, *extra_headers]
-        if self.settings.server_timing_enabled:
-            out_headers.append(("server-timing", timer.header()))
-        await send_response(send, response.status, out_headers, response.body)
-        return plan.function.name, response.status
+        return response.status, headers, response.body
 
     async def _stream(
         self, send: Send, request: RpcRequest, statement: Statement, auth: AuthResult,
@@ -177,6 +236,11 @@ class RpcPipeline:
                     response_status=stream.response_status,
                     exposed_schemas=self.settings.db_schemas, has_body=True,
                 )
+                policy = policy_of(plan.function.cache_control)
+                if status == 200 and request.method in ("GET", "HEAD") and policy is not None:
+                    # no ETag: the body is not known before it is sent (docs/CACHING.md)
+                    headers = caching_headers(headers, None, policy,
+                                              authenticated=not auth.anonymous)
                 headers = [*headers, *extra_headers]
                 if self.settings.server_timing_enabled:
                     headers.append(("server-timing", timer.header()))

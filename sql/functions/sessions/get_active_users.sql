@@ -7,6 +7,7 @@ LANGUAGE sql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60'
 AS $$
     SELECT s.bucket, count(DISTINCT s.user_id), count(*)
       FROM sessions.session_buckets(p_interval, p_from, p_to) s

@@ -13,6 +13,7 @@ LANGUAGE sql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60'
 AS $$
     SELECT s.bucket, s.container_base, s.container_version, count(DISTINCT s.user_id),
            count(*)

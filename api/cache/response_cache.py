@@ -1,0 +1,130 @@
+"""The server-side response cache: rendered GET/HEAD 200s of non-volatile functions that
+declare a cache policy, keyed by the plan, the role and the data version.
+
+The key is built from the ``CallPlan`` (function and its signature, bound arguments,
+filters, output columns, order, page, count, media type, pre-request), the profile, the
+``Prefer`` preferences, the role, the JWT claims of an authenticated request (nothing for
+the anonymous role) and the data token (``DataVersions.token``). Equivalent URLs give equal
+plans, so they share an entry; a write changes the token, so no entry computed before it
+is ever read again. Concurrent misses of one key run one query (single flight).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+import msgspec
+
+from api.cache.policy import CachePolicy, policy_of
+from api.cache.storage import CachedResponse, Storage, storage_for
+from api.cache.versions import DataVersions
+from api.config import Settings
+from api.observability import CacheEvicted, CacheLookup, Observability
+from api.rpc.auth import AuthResult
+from api.rpc.parse import RpcRequest
+from api.rpc.plan import CallPlan
+
+KEY_PREFIX = "metrics_rpc:response:v1:"
+Outcome = Literal["hit", "miss", "bypass"]
+
+
+def cache_key(plan: CallPlan, request: RpcRequest, auth: AuthResult, token: int) -> str:
+    """The storage key: a hash of everything the response depends on. Only values that
+    encode the same in every process go in (no sets), so replicas share keys in Redis."""
+    function = plan.function
+    claims = None if auth.anonymous else msgspec.json.encode(auth.claims, order="sorted")
+    parts: tuple[Any, ...] = (
+        function.schema, function.name, tuple(arg.type for arg in function.args),
+        plan.args, plan.arguments, plan.filters,
+        tuple((c.name, c.column.name, c.cast) for c in plan.columns),
+        plan.order, plan.page, plan.count, plan.media, plan.pre_request,
+        request.schema, request.preferences, auth.role, claims, token,
+    )
+    digest = hashlib.blake2b(msgspec.msgpack.encode(parts), digest_size=20).hexdigest()
+    return KEY_PREFIX + digest
+
+
+class ResponseCache:
+    """Storage + data versions + single flight. ``fetch`` returns the response and how
+    it was obtained; ``compute`` runs the query (only for a miss)."""
+
+    def __init__(self, storage: Storage, versions: DataVersions, observability: Observability,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.storage = storage
+        self.versions = versions
+        self._observability = observability
+        self._clock = clock
+        self._flights: dict[str, asyncio.Future[CachedResponse]] = {}
+        observability.watch_cache(storage.stats)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, observability: Observability) -> ResponseCache:
+        def evicted(entries: int) -> None:
+            observability.emit(CacheEvicted(entries))
+
+        storage = storage_for(settings.cache_storage, settings.cache_bytes, evicted)
+        versions = DataVersions(settings.db_uri, lambda _domains: storage.clear(),
+                                observability.emit)
+        return cls(storage, versions, observability)
+
+    @staticmethod
+    def policy_for(plan: CallPlan, request: RpcRequest) -> CachePolicy | None:
+        """The policy under which this request's response may be stored, else ``None``."""
+        policy = policy_of(plan.function.cache_control)
+        if (policy is None or policy.server_ttl <= 0 or request.method not in ("GET", "HEAD")
+                or plan.function.volatility == "volatile" or plan.streaming
+                # a pre-request function may turn requests away by header or address:
+                # it must run on every request, so nothing is served from the cache
+                or plan.pre_request is not None):
+            return None
+        return policy
+
+    async def fetch(
+        self, plan: CallPlan, request: RpcRequest, auth: AuthResult, policy: CachePolicy,
+        compute: Callable[[], Awaitable[CachedResponse]],
+    ) -> tuple[CachedResponse, Outcome]:
+        token = await self.versions.token()
+        if token is None:  # data version unknown: never risk a stale answer
+            self._observability.emit(CacheLookup("bypass"))
+            return await compute(), "bypass"
+        key = cache_key(plan, request, auth, token)
+        flight = self._flights.get(key)
+        if flight is None:
+            entry = await self.storage.get(key)
+            if entry is not None and entry.fresh(self._clock()):
+                self._observability.emit(CacheLookup("hit"))
+                return entry, "hit"
+            flight = self._flights.get(key)  # another request may have started meanwhile
+        if flight is not None:
+            entry = await asyncio.shield(flight)
+            self._observability.emit(CacheLookup("hit"))
+            return entry, "hit"
+        flight = self._flights[key] = asyncio.get_running_loop().create_future()
+        try:
+            entry = await compute()
+        except BaseException as exc:
+            flight.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
+            flight.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        finally:
+            del self._flights[key]
+        flight.set_result(entry)
+        self._observability.emit(CacheLookup("miss"))
+        if entry.status == 200 and entry.ttl > 0:
+            await self.storage.put(key, entry)
+        return entry, "miss"
+
+    def entry(self, status: int, headers: list[tuple[str, str]], body: bytes,
+              ttl: float) -> CachedResponse:
+        return CachedResponse(status, tuple(headers), body, self._clock(), ttl)
+
+    async def run(self) -> None:
+        await self.versions.run()
+
+    async def close(self) -> None:
+        await self.versions.close()
+        await self.storage.close()
