@@ -12,7 +12,7 @@ import hashlib
 
 import msgspec
 
-VARY = "Accept, Accept-Profile, Authorization"
+VARY = "Accept, Accept-Profile, Authorization, Prefer"
 # what a 304 repeats of the 200 it stands for (RFC 9110 §15.4.5)
 NOT_MODIFIED_HEADERS = frozenset(
     ("etag", "cache-control", "vary", "expires", "content-location", "date")
@@ -26,6 +26,9 @@ class CachePolicy(msgspec.Struct, frozen=True):
 
     text: str
     directives: tuple[tuple[str, str | None], ...]  # (name lower-cased, value)
+    # seconds the server cache may keep a response (0: never stored): ``s-maxage``, else
+    # ``max-age``; 0 for ``no-store`` / ``no-cache``
+    server_ttl: int = 0
 
     @classmethod
     def parse(cls, text: str) -> CachePolicy:
@@ -34,30 +37,13 @@ class CachePolicy(msgspec.Struct, frozen=True):
             name, eq, value = part.strip().partition("=")
             if name.strip():
                 directives.append((name.strip().lower(), value.strip().strip('"') if eq else None))
-        return cls(text.strip(), tuple(directives))
-
-    def _seconds(self, name: str) -> int | None:
-        for directive, value in self.directives:
-            if directive == name and value is not None:
-                try:
-                    return max(int(value), 0)
-                except ValueError:
-                    return None
-        return None
-
-    def _has(self, name: str) -> bool:
-        return any(directive == name for directive, _ in self.directives)
-
-    @property
-    def server_ttl(self) -> int:
-        """Seconds the server cache may keep a response (0: never stored): ``s-maxage``,
-        else ``max-age``; nothing for ``no-store`` / ``no-cache``."""
-        if self._has("no-store") or self._has("no-cache"):
-            return 0
-        ttl = self._seconds("s-maxage")
-        if ttl is None:
-            ttl = self._seconds("max-age")
-        return ttl or 0
+        names = {name for name, _ in directives}
+        ttl: int | None = 0
+        if not names & {"no-store", "no-cache"}:
+            ttl = _seconds(directives, "s-maxage")
+            if ttl is None:
+                ttl = _seconds(directives, "max-age")
+        return cls(text.strip(), tuple(directives), ttl or 0)
 
     def header(self, *, authenticated: bool) -> str:
         """The ``Cache-Control`` to send: as declared, but ``private`` (and without the
@@ -68,6 +54,16 @@ class CachePolicy(msgspec.Struct, frozen=True):
                 for name, value in self.directives
                 if name not in _SHARED_ONLY and name != "private"]
         return ", ".join(["private", *kept])
+
+
+def _seconds(directives: list[tuple[str, str | None]], name: str) -> int | None:
+    for directive, value in directives:
+        if directive == name and value is not None:
+            try:
+                return max(int(value), 0)
+            except ValueError:
+                return None
+    return None
 
 
 @functools.lru_cache(maxsize=256)

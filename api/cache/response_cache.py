@@ -29,23 +29,32 @@ from api.rpc.parse import RpcRequest
 from api.rpc.plan import CallPlan
 
 KEY_PREFIX = "metrics_rpc:response:v1:"
+PARTS_KEPT = 4096
 Outcome = Literal["hit", "miss", "bypass"]
 
 
-def cache_key(plan: CallPlan, request: RpcRequest, auth: AuthResult, token: int) -> str:
-    """The storage key: a hash of everything the response depends on. Only values that
-    encode the same in every process go in (no sets), so replicas share keys in Redis."""
+def request_part(plan: CallPlan, request: RpcRequest) -> bytes:
+    """What the response depends on of the request, encoded. Only values that encode the
+    same in every process go in (no sets), so replicas share keys in Redis."""
     function = plan.function
-    claims = None if auth.anonymous else msgspec.json.encode(auth.claims, order="sorted")
     parts: tuple[Any, ...] = (
         function.schema, function.name, tuple(arg.type for arg in function.args),
         plan.args, plan.arguments, plan.filters,
         tuple((c.name, c.column.name, c.cast) for c in plan.columns),
         plan.order, plan.page, plan.count, plan.media, plan.pre_request,
-        request.schema, request.preferences, auth.role, claims, token,
+        request.schema, request.preferences,
     )
-    digest = hashlib.blake2b(msgspec.msgpack.encode(parts), digest_size=20).hexdigest()
-    return KEY_PREFIX + digest
+    return msgspec.msgpack.encode(parts)
+
+
+def cache_key(plan: CallPlan, request: RpcRequest, auth: AuthResult, token: int,
+              encoded_request: bytes | None = None) -> str:
+    """The storage key: a hash of the request part, the role, the claims of an
+    authenticated role and the data token."""
+    claims = b"" if auth.anonymous else msgspec.json.encode(auth.claims, order="sorted")
+    digest = hashlib.blake2b(encoded_request or request_part(plan, request), digest_size=20)
+    digest.update(msgspec.msgpack.encode((auth.role, claims, token)))
+    return KEY_PREFIX + digest.hexdigest()
 
 
 class ResponseCache:
@@ -59,6 +68,8 @@ class ResponseCache:
         self._observability = observability
         self._clock = clock
         self._flights: dict[str, asyncio.Future[CachedResponse]] = {}
+        # request parts of recent plans, by plan identity (the pipeline reuses GET plans)
+        self._parts: dict[int, tuple[CallPlan, RpcRequest, bytes]] = {}
         observability.watch_cache(storage.stats)
 
     @classmethod
@@ -91,7 +102,7 @@ class ResponseCache:
         if token is None:  # data version unknown: never risk a stale answer
             self._observability.emit(CacheLookup("bypass"))
             return await compute(), "bypass"
-        key = cache_key(plan, request, auth, token)
+        key = cache_key(plan, request, auth, token, self._request_part(plan, request))
         flight = self._flights.get(key)
         if flight is None:
             entry = await self.storage.get(key)
@@ -117,6 +128,16 @@ class ResponseCache:
         if entry.status == 200 and entry.ttl > 0:
             await self.storage.put(key, entry)
         return entry, "miss"
+
+    def _request_part(self, plan: CallPlan, request: RpcRequest) -> bytes:
+        known = self._parts.get(id(plan))
+        if known is not None and known[0] is plan and known[1] is request:
+            return known[2]
+        if len(self._parts) >= PARTS_KEPT:
+            self._parts.clear()
+        part = request_part(plan, request)
+        self._parts[id(plan)] = (plan, request, part)
+        return part
 
     def entry(self, status: int, headers: list[tuple[str, str]], body: bytes,
               ttl: float) -> CachedResponse:

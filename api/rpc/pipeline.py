@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # api.ratelimit imports this package for AuthResult
 
 log = logging.getLogger("metrics_rpc")
 ALLOW = "OPTIONS,GET,HEAD,POST"
+PLANS_KEPT = 4096  # GET/HEAD plans kept per schema cache (all dropped when full)
 STREAM_CUT_STATUS = 408  # recorded for a stream cut by the send timeout (the client saw 200)
 
 
@@ -76,6 +77,8 @@ class RpcPipeline:
     ) -> None:
         self.settings = settings
         self.response_cache = response_cache
+        self._plans_of: SchemaCache | None = None
+        self._plans: dict[tuple[str | None, ...], tuple[RpcRequest, CallPlan]] = {}
         self.authenticator = authenticator
         self.cache = cache
         self.db = db
@@ -140,18 +143,14 @@ class RpcPipeline:
         body = await read_body(receive) if method == "POST" else b""
         http = HttpInput(method, path, scope.get("query_string", b"").decode("latin-1"),
                          headers, body)
-        request = parse_request(http, name, self.settings.db_schemas)
-        timer.mark("parse")
-        plan = plan_call(request, cache, self.plan_config)
-        statement = call_statement(plan)
-        timer.mark("plan")
+        request, plan = self._parse_and_plan(http, name, cache, timer)
         context = RequestContext.of(method, path, headers, request.schema)
         if plan.streaming:
-            status = await self._stream(send, request, statement, auth, context, cache, timer,
-                                        extra_headers)
+            status = await self._stream(send, request, call_statement(plan), auth, context,
+                                        cache, timer, extra_headers)
             return plan.function.name, status
         status, out_headers, body, cache_outcome = await self._respond_call(
-            request, plan, statement, auth, context, cache, timer)
+            request, plan, auth, context, cache, timer)
         if status == 200 and method in ("GET", "HEAD") and etag_matches(
             headers.get("if-none-match"), next((v for n, v in out_headers if n == "etag"), None)
         ):
@@ -164,8 +163,34 @@ class RpcPipeline:
         await send_response(send, status, out_headers, body)
         return plan.function.name, status
 
+    def _parse_and_plan(self, http: HttpInput, name: str, cache: SchemaCache,
+                        timer: _Timer) -> tuple[RpcRequest, CallPlan]:
+        """Parse and plan. Both are pure, so a GET/HEAD's result is kept per schema cache,
+        keyed by what they read (the request line, Accept, Accept-Profile, Prefer, Range):
+        a repeated read, the response cache's hot path, skips both."""
+        key: tuple[str | None, ...] | None = None
+        if http.method in ("GET", "HEAD"):
+            if self._plans_of is not cache:
+                self._plans_of, self._plans = cache, {}
+            h = http.headers
+            key = (http.method, name, http.query_string, h.get("accept"),
+                   h.get("accept-profile"), h.get("prefer"), h.get("range"))
+            known = self._plans.get(key)
+            if known is not None:
+                timer.mark("plan")
+                return known
+        request = parse_request(http, name, self.settings.db_schemas)
+        timer.mark("parse")
+        plan = plan_call(request, cache, self.plan_config)
+        timer.mark("plan")
+        if key is not None:
+            if len(self._plans) >= PLANS_KEPT:
+                self._plans.clear()
+            self._plans[key] = (request, plan)
+        return request, plan
+
     async def _respond_call(
-        self, request: RpcRequest, plan: CallPlan, statement: Statement, auth: AuthResult,
+        self, request: RpcRequest, plan: CallPlan, auth: AuthResult,
         context: RequestContext, cache: SchemaCache, timer: _Timer,
     ) -> tuple[int, list[tuple[str, str]], bytes, str | None]:
         """From the response cache when the function's policy allows it, else by running
@@ -173,12 +198,11 @@ class RpcPipeline:
         response_cache = self.response_cache
         policy = response_cache.policy_for(plan, request) if response_cache else None
         if response_cache is None or policy is None:
-            return (*await self._call(request, plan, statement, auth, context, cache, timer),
-                    None)
+            return (*await self._call(request, plan, auth, context, cache, timer), None)
 
         async def compute() -> CachedResponse:
-            status, headers, body = await self._call(request, plan, statement, auth,
-                                                     context, cache, timer)
+            status, headers, body = await self._call(request, plan, auth, context, cache,
+                                                     timer)
             return response_cache.entry(status, headers, body, policy.server_ttl)
 
         entry, outcome = await response_cache.fetch(plan, request, auth, policy, compute)
@@ -189,12 +213,12 @@ class RpcPipeline:
         return entry.status, headers, entry.body, outcome
 
     async def _call(
-        self, request: RpcRequest, plan: CallPlan, statement: Statement, auth: AuthResult,
+        self, request: RpcRequest, plan: CallPlan, auth: AuthResult,
         context: RequestContext, cache: SchemaCache, timer: _Timer,
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         """Run the call: status, headers and the body a GET would get (HEAD strips it
         when sending), with ETag / Cache-Control / Vary on a GET or HEAD 200."""
-        result = await self.db.call(statement, auth, context, cache)
+        result = await self.db.call(call_statement(plan), auth, context, cache)
         timer.mark("transaction")
         as_get = msgspec.structs.replace(request, method="GET") if request.method == "HEAD" \
             else request

@@ -128,7 +128,7 @@ def test_head_has_the_get_etag_and_no_body(api):
 def test_declared_policy_is_sent_with_vary(api):
     response = get(api, "/rpc/cache_counted?a=3")
     assert response.headers["cache-control"] == POLICY
-    assert response.headers["vary"] == "Accept, Accept-Profile, Authorization"
+    assert response.headers["vary"] == "Accept, Accept-Profile, Authorization, Prefer"
 
 
 def test_a_jwt_authenticated_response_is_private(api):
