@@ -4,9 +4,10 @@ declare a cache policy, keyed by the plan, the role and the data version.
 The key is built from the ``CallPlan`` (function and its signature, bound arguments,
 filters, output columns, order, page, count, media type, pre-request), the profile, the
 ``Prefer`` preferences, the role, the JWT claims of an authenticated request (nothing for
-the anonymous role) and the data token (``DataVersions.token``). Equivalent URLs give equal
-plans, so they share an entry; a write changes the token, so no entry computed before it
-is ever read again. Concurrent misses of one key run one query (single flight).
+the anonymous role). Equivalent URLs give equal plans, so they share an entry. Each entry
+carries the data token (``DataVersions``) read before its query: it answers only a request
+whose own fresh token equals it, so no entry computed before a write is read after it.
+Concurrent misses of one key run one query (single flight).
 """
 
 from __future__ import annotations
@@ -47,14 +48,22 @@ def request_part(plan: CallPlan, request: RpcRequest) -> bytes:
     return msgspec.msgpack.encode(parts)
 
 
-def cache_key(plan: CallPlan, request: RpcRequest, auth: AuthResult, token: int,
+def cache_key(plan: CallPlan, request: RpcRequest, auth: AuthResult,
               encoded_request: bytes | None = None) -> str:
-    """The storage key: a hash of the request part, the role, the claims of an
-    authenticated role and the data token."""
+    """The storage key: a hash of the request part, the role and the claims of an
+    authenticated role (the data token is in the entry, see ``ResponseCache.fetch``)."""
     claims = b"" if auth.anonymous else msgspec.json.encode(auth.claims, order="sorted")
     digest = hashlib.blake2b(encoded_request or request_part(plan, request), digest_size=20)
-    digest.update(msgspec.msgpack.encode((auth.role, claims, token)))
+    digest.update(msgspec.msgpack.encode((auth.role, claims)))
     return KEY_PREFIX + digest.hexdigest()
+
+
+class _Flight(msgspec.Struct):
+    """A query in progress for one key: the data token read before it started, and the
+    answer its followers wait for."""
+
+    token: int | None
+    answer: asyncio.Future[CachedResponse]
 
 
 class ResponseCache:
@@ -67,7 +76,7 @@ class ResponseCache:
         self.versions = versions
         self._observability = observability
         self._clock = clock
-        self._flights: dict[str, asyncio.Future[CachedResponse]] = {}
+        self._flights: dict[str, _Flight] = {}
         # request parts of recent plans, by plan identity (the pipeline reuses GET plans)
         self._parts: dict[int, tuple[CallPlan, RpcRequest, bytes]] = {}
         observability.watch_cache(storage.stats)
@@ -98,36 +107,56 @@ class ResponseCache:
         self, plan: CallPlan, request: RpcRequest, auth: AuthResult, policy: CachePolicy,
         compute: Callable[[], Awaitable[CachedResponse]],
     ) -> tuple[CachedResponse, Outcome]:
-        token = await self.versions.token()
-        if token is None:  # data version unknown: never risk a stale answer
+        """The stored or shared answer when it is as new as the data at this call, else
+        ``compute()``'s (stored for the next request).
+
+        Entries and flights carry the data token read *before* their query started. One
+        may answer this request only if a token read that started after this call equals
+        it: no write committed between that query's start and this request. A key with no
+        entry and no flight is a miss without asking for a token at all, so mostly-miss
+        traffic pays no extra round trip.
+        """
+        if not self.versions.connected:  # data version unknown: never risk a stale answer
             self._observability.emit(CacheLookup("bypass"))
             return await compute(), "bypass"
-        key = cache_key(plan, request, auth, token, self._request_part(plan, request))
-        flight = self._flights.get(key)
-        if flight is None:
-            entry = await self.storage.get(key)
-            if entry is not None and entry.fresh(self._clock()):
+        key = cache_key(plan, request, auth, self._request_part(plan, request))
+        if key in self._flights or await self.storage.get(key) is not None:
+            token = await self.versions.token()
+            if token is None:
+                self._observability.emit(CacheLookup("bypass"))
+                return await compute(), "bypass"
+            flight = self._flights.get(key)
+            if flight is not None and flight.token == token:
+                shared = await asyncio.shield(flight.answer)
                 self._observability.emit(CacheLookup("hit"))
-                return entry, "hit"
-            flight = self._flights.get(key)  # another request may have started meanwhile
-        if flight is not None:
-            entry = await asyncio.shield(flight)
-            self._observability.emit(CacheLookup("hit"))
-            return entry, "hit"
-        flight = self._flights[key] = asyncio.get_running_loop().create_future()
+                return shared, "hit"
+            stored = await self.storage.get(key)
+            if stored is not None and stored.token == token and stored.fresh(self._clock()):
+                self._observability.emit(CacheLookup("hit"))
+                return stored, "hit"
+        return await self._lead(key, compute), "miss"
+
+    async def _lead(self, key: str,
+                    compute: Callable[[], Awaitable[CachedResponse]]) -> CachedResponse:
+        """Run the query for ``key``; requests that arrive meanwhile may share its answer."""
+        token = self.versions.last_token  # read before the query starts: it is at most as new
+        flight = _Flight(token, asyncio.get_running_loop().create_future())
+        self._flights[key] = flight
         try:
             entry = await compute()
         except BaseException as exc:
-            flight.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
-            flight.exception()  # retrieved: no "never retrieved" warning without waiters
+            answer = flight.answer
+            answer.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
+            answer.exception()  # retrieved: no "never retrieved" warning without waiters
             raise
         finally:
-            del self._flights[key]
-        flight.set_result(entry)
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+        flight.answer.set_result(entry)
         self._observability.emit(CacheLookup("miss"))
-        if entry.status == 200 and entry.ttl > 0:
-            await self.storage.put(key, entry)
-        return entry, "miss"
+        if token is not None and entry.status == 200 and entry.ttl > 0:
+            await self.storage.put(key, msgspec.structs.replace(entry, token=token))
+        return entry
 
     def _request_part(self, plan: CallPlan, request: RpcRequest) -> bytes:
         known = self._parts.get(id(plan))

@@ -28,6 +28,7 @@ class CachedResponse(msgspec.Struct, frozen=True, array_like=True):
     body: bytes
     stored_at: float
     ttl: float
+    token: int = -1  # the data token read before its query (see api.cache.response_cache)
 
     @property
     def size(self) -> int:

@@ -48,7 +48,10 @@ class DataVersions:
         self._conn: Any = None
         self._next: asyncio.Future[int | None] | None = None  # the probe not yet started
         self._prober: asyncio.Task[None] | None = None
+        self._refresh: asyncio.Future[int | None] | None = None
         self._lost = asyncio.Event()
+        # the token of the last probe that completed (None: none since (re)connecting)
+        self.last_token: int | None = None
 
     @property
     def connected(self) -> bool:
@@ -72,6 +75,7 @@ class DataVersions:
                 if self.connected:
                     text = await self._conn.fetchval(VERSION_SUM_SQL, timeout=PROBE_TIMEOUT)
                     token = int(text)
+                    self.last_token = token
             except asyncpg.UndefinedTableError:
                 log.error("response cache: metrics_rpc.data_versions is missing "
                           "(run `metrics-rpc migrate`); the cache is bypassed")
@@ -87,6 +91,8 @@ class DataVersions:
         except ValueError:
             lag = None
         changed = tuple(d for d in domains.split(",") if d)
+        self.last_token = None  # outdated now: read a new one, entries wait for it
+        self._refresh = asyncio.ensure_future(self.token())
         self._on_change(changed)
         self._on_event(CacheInvalidated(changed, lag))
 
@@ -111,6 +117,7 @@ class DataVersions:
                 # whatever changed while we were not listening: drop it all
                 self._on_change(())
                 self._on_event(CacheInvalidated(()))
+                await self.token()  # entries computed from now on carry a token
                 while not lost.is_set() and not conn.is_closed():
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(lost.wait(), self.PING_SECONDS)
@@ -120,6 +127,7 @@ class DataVersions:
                 log.warning("response cache: data change listener lost: %s", exc)
             finally:
                 self._conn = None
+                self.last_token = None
                 with contextlib.suppress(Exception):
                     conn.terminate()
 
