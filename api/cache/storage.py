@@ -1,7 +1,7 @@
 """Where rendered responses are kept: this process's memory (bounded in bytes, LRU) or
-Redis (shared by every replica). Keys already name the data version they were computed
-under (see ``api.cache.response_cache``), so storage never has to find stale entries:
-they are simply never asked for again and age out (TTL, LRU).
+Redis (shared by every replica). An entry carries the data token it was computed under;
+whether it may answer a request is decided by ``api.cache.response_cache``, so storage
+only keeps entries until their TTL (and, in memory, within the byte bound).
 """
 
 from __future__ import annotations
@@ -141,7 +141,8 @@ class RedisStorage:
             self._failed(exc)
 
     def clear(self) -> None:
-        """Nothing to drop: keys carry the data version, stale ones are never read."""
+        """Nothing to drop: an entry with an old token is never served, and is replaced by
+        the next answer for its key."""
 
     def stats(self) -> tuple[int, int]:
         return 0, 0

@@ -8,10 +8,11 @@ Writes bump ``metrics_rpc.data_versions`` in their own transaction (migration 00
   arrives after a remote write's 204 gets a token that includes it, on every replica,
   whatever happened to the notices. Concurrent callers share one probe (at most one is in
   flight; those arriving meanwhile share the next), so a burst of hits costs one round
-  trip on one connection, not one query each.
-- the ``NOTIFY``: memory is freed at once (``on_change``), and the notice's lag is
-  measured. A lost connection cannot leave stale data: without a connection ``token()``
-  is ``None`` and the cache is bypassed; on reconnect everything is dropped.
+  trip on one connection, not one query each. ``last_token`` is the latest probe's
+  answer: read before a query starts, it is at most as new as that query's data.
+- the ``NOTIFY``: memory is freed at once (``on_change``), a new token is read, and the
+  notice's lag is measured. A lost connection cannot leave stale data: without a
+  connection the cache is bypassed; on reconnect everything is dropped.
 """
 
 from __future__ import annotations

@@ -34,11 +34,9 @@ from api.rpc.respond import head_for, respond
 from api.rpc.schema_cache import SchemaCache, SchemaCacheHolder
 from api.rpc.transaction import Database
 
-if TYPE_CHECKING:
-    from api.cache.storage import CachedResponse
-
-if TYPE_CHECKING:  # api.ratelimit imports this package for AuthResult
+if TYPE_CHECKING:  # api.ratelimit and api.cache import this package
     from api.cache.response_cache import ResponseCache
+    from api.cache.storage import CachedResponse
     from api.ratelimit import RequestRateLimiter
 
 log = logging.getLogger("metrics_rpc")
