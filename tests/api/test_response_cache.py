@@ -18,6 +18,7 @@ import pytest
 
 from api.config import Settings
 from api.ingest.encode import V1_HEADERS, Series, write_request_v1
+from api.pgcluster import free_port
 from tests.api.apiserver import ApiServer, serving
 from tests.api.redis_server import redis_server
 from tests.pgfixtures import DbInfo
@@ -325,3 +326,12 @@ def test_a_lost_listen_connection_never_serves_stale_data(make_db):
             assert total_supply(server) == "600"
     finally:
         database.drop()
+
+
+def test_a_redis_that_is_down_is_a_miss_not_an_error(database):
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    with serving(settings_for(database, cache_storage=dead), db=database) as server:
+        responses = [get(server, "/rpc/cache_counted?a=16") for _ in range(2)]
+    assert [r.status_code for r in responses] == [200, 200]
+    assert [r.json() for r in responses] == [16, 16]
+    assert calls(database, 16) == 2  # nothing could be stored: each ran its query
