@@ -96,7 +96,7 @@ class ResponseCache:
         """The policy under which this request's response may be stored, else ``None``."""
         policy = policy_of(plan.function.cache_control)
         if (policy is None or policy.server_ttl <= 0 or request.method not in ("GET", "HEAD")
-                or plan.function.volatility == "volatile" or plan.streaming
+                or plan.function.volatility == "volatile"
                 # a pre-request function may turn requests away by header or address:
                 # it must run on every request, so nothing is served from the cache
                 or plan.pre_request is not None):
@@ -135,6 +135,34 @@ class ResponseCache:
                 self._observability.emit(CacheLookup("hit"))
                 return stored, "hit"
         return await self._lead(key, compute), "miss"
+
+    @property
+    def max_entry_bytes(self) -> int:
+        """The largest body worth keeping (a streamed read beyond it is not kept)."""
+        return self.storage.max_entry_bytes
+
+    async def kept(self, plan: CallPlan, request: RpcRequest,
+                   auth: AuthResult) -> tuple[str | None, CachedResponse | None]:
+        """For a streamed read (no single flight: each miss streams its own answer): its
+        key and the kept answer when it is valid now (as ``fetch`` decides), else
+        ``None``; the key is ``None`` when nothing can be kept (data version unknown)."""
+        if not self.versions.connected:
+            self._observability.emit(CacheLookup("bypass"))
+            return None, None
+        key = cache_key(plan, request, auth, self._request_part(plan, request))
+        stored = await self.storage.get(key)
+        if stored is not None:
+            token = await self.versions.token()
+            if token is not None and stored.token == token and stored.fresh(self._clock()):
+                self._observability.emit(CacheLookup("hit"))
+                return key, stored
+        self._observability.emit(CacheLookup("miss"))
+        return key, None
+
+    async def keep(self, key: str, entry: CachedResponse, token: int | None) -> None:
+        """Store a streamed read's answer, under the token read before its query."""
+        if token is not None and entry.status == 200 and entry.ttl > 0:
+            await self.storage.put(key, msgspec.structs.replace(entry, token=token))
 
     async def _lead(self, key: str,
                     compute: Callable[[], Awaitable[CachedResponse]]) -> CachedResponse:

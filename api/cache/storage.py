@@ -17,6 +17,7 @@ import msgspec
 log = logging.getLogger("metrics_rpc")
 ENTRY_OVERHEAD = 200  # bytes counted per entry besides its body and headers
 REDIS_TIMEOUT = 0.5  # seconds a Redis call may take before the cache is bypassed
+REDIS_MAX_ENTRY_BYTES = 4 * 1024 * 1024  # larger streamed answers are not kept in Redis
 
 
 class CachedResponse(msgspec.Struct, frozen=True, array_like=True):
@@ -47,6 +48,9 @@ class Storage(Protocol):
 
     def stats(self) -> tuple[int, int]: ...  # (bytes, entries) held in this process
 
+    @property
+    def max_entry_bytes(self) -> int: ...
+
     async def close(self) -> None: ...
 
 
@@ -61,6 +65,10 @@ class MemoryStorage:
         self._entries: OrderedDict[str, CachedResponse] = OrderedDict()
         self._bytes = 0
 
+    @property
+    def max_entry_bytes(self) -> int:
+        return self.max_bytes // 4
+
     async def get(self, key: str) -> CachedResponse | None:
         entry = self._entries.get(key)
         if entry is None:
@@ -73,7 +81,7 @@ class MemoryStorage:
 
     async def put(self, key: str, entry: CachedResponse) -> None:
         size = entry.size
-        if size > self.max_bytes // 4:
+        if size > self.max_entry_bytes:
             return
         if key in self._entries:
             self._drop(key)
@@ -113,6 +121,10 @@ class RedisStorage:
             uri, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
         )
         self._down = False
+
+    @property
+    def max_entry_bytes(self) -> int:
+        return REDIS_MAX_ENTRY_BYTES
 
     def _failed(self, exc: Exception) -> None:
         if not self._down:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -144,11 +145,15 @@ class RpcPipeline:
         request, plan = self._parse_and_plan(http, name, cache, timer)
         context = RequestContext.of(method, path, headers, request.schema)
         if plan.streaming:
-            status = await self._stream(send, request, call_statement(plan), auth, context,
-                                        cache, timer, extra_headers)
-            return plan.function.name, status
-        status, out_headers, body, cache_outcome = await self._respond_call(
-            request, plan, auth, context, cache, timer)
+            kept = await self._kept_stream(request, plan, auth, timer)
+            if not isinstance(kept, tuple):
+                status = await self._stream(send, request, call_statement(plan), auth, context,
+                                            cache, timer, extra_headers, kept)
+                return plan.function.name, status
+            status, out_headers, body, cache_outcome = kept
+        else:
+            status, out_headers, body, cache_outcome = await self._respond_call(
+                request, plan, auth, context, cache, timer)
         if status == 200 and method in ("GET", "HEAD") and etag_matches(
             headers.get("if-none-match"), next((v for n, v in out_headers if n == "etag"), None)
         ):
@@ -210,6 +215,34 @@ class RpcPipeline:
             headers.append(("age", str(max(int(time.time() - entry.stored_at), 0))))
         return entry.status, headers, entry.body, outcome
 
+    async def _kept_stream(
+        self, request: RpcRequest, plan: CallPlan, auth: AuthResult, timer: _Timer,
+    ) -> tuple[int, list[tuple[str, str]], bytes, str | None] | _KeepStream | None:
+        """A streamed read whose policy allows caching: the kept answer when there is a
+        valid one (a hit, sent whole with its ETag), else how to keep this one (a GET
+        whose body turns out small enough); ``None`` when it is not cached at all."""
+        response_cache = self.response_cache
+        policy = response_cache.policy_for(plan, request) if response_cache else None
+        if response_cache is None or policy is None:
+            return None
+        key, entry = await response_cache.kept(plan, request, auth)
+        if entry is not None:
+            timer.mark("cache")
+            headers = [*entry.headers,
+                       ("age", str(max(int(time.time() - entry.stored_at), 0)))]
+            return entry.status, headers, entry.body, "hit"
+        if request.method != "GET" or key is None:
+            return None
+        token = response_cache.versions.last_token  # before the query: at most as new
+
+        async def keep(status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+            headers = caching_headers([*headers, ("content-length", str(len(body)))], body,
+                                      policy, authenticated=not auth.anonymous)
+            await response_cache.keep(key, response_cache.entry(
+                status, headers, body, policy.server_ttl), token)
+
+        return _KeepStream(response_cache.max_entry_bytes, keep)
+
     async def _call(
         self, request: RpcRequest, plan: CallPlan, auth: AuthResult,
         context: RequestContext, cache: SchemaCache, timer: _Timer,
@@ -236,9 +269,11 @@ class RpcPipeline:
     async def _stream(
         self, send: Send, request: RpcRequest, statement: Statement, auth: AuthResult,
         context: RequestContext, cache: SchemaCache, timer: _Timer,
-        extra_headers: list[tuple[str, str]],
+        extra_headers: list[tuple[str, str]], keep: _KeepStream | None = None,
     ) -> int:
         plan: CallPlan = statement.plan
+        kept: list[bytes] | None = [] if keep is not None else None
+        kept_bytes, max_kept = 0, keep.max_bytes if keep is not None else 0
         timeout = self.settings.send_timeout or None
 
         async def send_within_timeout(message: Message) -> None:
@@ -263,14 +298,21 @@ class RpcPipeline:
                     # no ETag: the body is not known before it is sent (docs/CACHING.md)
                     headers = caching_headers(headers, None, policy,
                                               authenticated=not auth.anonymous)
+                own_headers = headers
                 headers = [*headers, *extra_headers]
                 if self.settings.server_timing_enabled:
-                    headers.append(("server-timing", timer.header()))
+                    headers.append(("server-timing", timer.header("miss" if keep else None)))
                 await send_within_timeout({"type": "http.response.start", "status": status,
                                            "headers": encode_headers(headers)})
                 try:
                     if request.method != "HEAD":
                         async for chunk in stream.chunks():
+                            if kept is not None:  # kept for the cache while it stays small
+                                kept_bytes += len(chunk)
+                                if kept_bytes <= max_kept:
+                                    kept.append(chunk)
+                                else:
+                                    kept = None
                             await send_within_timeout({"type": "http.response.body",
                                                        "body": chunk, "more_body": True})
                 except _SendTimedOut:
@@ -281,12 +323,22 @@ class RpcPipeline:
                                   plan.function.name)
                     status = 500
                 await send_within_timeout({"type": "http.response.body", "body": b""})
+                if keep is not None and kept is not None and status == 200:
+                    await keep.store(status, own_headers, b"".join(kept))
                 return status
         except _SendTimedOut:
             # returning with the response incomplete makes the server close the connection
             log.warning("/rpc/%s: the client read nothing for %ss, stream cut",
                         plan.function.name, self.settings.send_timeout)
             return STREAM_CUT_STATUS
+
+
+class _KeepStream(msgspec.Struct, frozen=True):
+    """How a streamed GET is kept by the response cache: only when its whole body is at
+    most ``max_bytes``; ``store`` takes the status, headers and body."""
+
+    max_bytes: int
+    store: Callable[[int, list[tuple[str, str]], bytes], Awaitable[None]]
 
 
 class _SendTimedOut(Exception):

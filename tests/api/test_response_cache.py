@@ -56,8 +56,19 @@ def fixture_sql(db: DbInfo) -> str:
     create function api.cache_undeclared() returns int language sql stable as 'select 7';
     create function api.cache_volatile() returns int language sql volatile
     set metrics_rpc.cache_control = '{POLICY}' as 'select 8';
+    create function api.cache_streamed(n int) returns setof int
+    language plpgsql stable security definer rows 10000
+    set metrics_rpc.cache_control = '{POLICY}'
+    as $$
+    begin
+        perform dblink_exec('{db.dsn}',
+            format('insert into public.calls values (%L, 1) '
+                   'on conflict (key) do update set n = calls.n + 1', 's,' || n));
+        return query select generate_series(1, n);
+    end $$;
     grant execute on function api.cache_counted(int, int), api.cache_own_headers(),
-        api.cache_undeclared(), api.cache_volatile() to web_anon, writer;
+        api.cache_undeclared(), api.cache_volatile(), api.cache_streamed(int)
+        to web_anon, writer;
     """
 
 
@@ -84,7 +95,7 @@ def api(database: DbInfo) -> Iterator[ApiServer]:
         yield server
 
 
-def calls(database: DbInfo, a: int, b: int = 0) -> int:
+def calls(database: DbInfo, a: int | str, b: int = 0) -> int:
     return int(database.psql(f"select coalesce((select n from public.calls "
                              f"where key = '{a},{b}'), 0)") or 0)
 
@@ -335,3 +346,25 @@ def test_a_redis_that_is_down_is_a_miss_not_an_error(database):
     assert [r.status_code for r in responses] == [200, 200]
     assert [r.json() for r in responses] == [16, 16]
     assert calls(database, 16) == 2  # nothing could be stored: each ran its query
+
+
+def test_a_small_streamed_answer_is_kept_and_then_served_whole_with_an_etag(api, database):
+    first = get(api, "/rpc/cache_streamed?n=20")
+    assert first.status_code == 200 and first.json() == list(range(1, 21))
+    assert "etag" not in first.headers  # streamed: the body was not known in advance
+    assert first.headers["cache-control"] == POLICY
+    second = get(api, "/rpc/cache_streamed?n=20")
+    assert cache_outcome(second) == "hit"
+    assert second.content == first.content and second.headers["etag"]
+    again = get(api, "/rpc/cache_streamed?n=20",
+                headers={"If-None-Match": second.headers["etag"]})
+    assert again.status_code == 304
+    assert calls(database, "s", 20) == 1
+
+
+def test_a_streamed_answer_larger_than_an_entry_is_not_kept(database):
+    # 4 KiB of memory storage: entries up to 1 KiB; 2,000 numbers are far more
+    with serving(settings_for(database, cache_bytes=4096), db=database) as server:
+        responses = [get(server, "/rpc/cache_streamed?n=2000") for _ in range(2)]
+    assert [len(r.json()) for r in responses] == [2000, 2000]
+    assert calls(database, "s", 2000) == 2
