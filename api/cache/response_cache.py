@@ -31,6 +31,7 @@ from api.rpc.plan import CallPlan
 
 KEY_PREFIX = "metrics_rpc:response:v1:"
 PARTS_KEPT = 4096
+MAX_STREAM_KEPT = 1024 * 1024  # bytes of a streamed answer buffered to keep it
 Outcome = Literal["hit", "miss", "bypass"]
 
 
@@ -138,8 +139,9 @@ class ResponseCache:
 
     @property
     def max_entry_bytes(self) -> int:
-        """The largest body worth keeping (a streamed read beyond it is not kept)."""
-        return self.storage.max_entry_bytes
+        """The largest streamed body kept: a stream is buffered up to this much while it
+        is sent, so the API's memory per stream stays small (large results stream on)."""
+        return min(self.storage.max_entry_bytes, MAX_STREAM_KEPT)
 
     async def kept(self, plan: CallPlan, request: RpcRequest,
                    auth: AuthResult) -> tuple[str | None, CachedResponse | None]:
