@@ -26,6 +26,7 @@ from litestar.handlers import asgi
 from litestar.types import ControllerRouterHandler
 
 from api.asgi import Receive, Scope, Send
+from api.cache import ResponseCache
 from api.config import Settings
 from api.dashboard import Dashboard, prefers_html
 from api.errors import (
@@ -72,11 +73,14 @@ class Runtime:
             settings.db_channel if settings.db_channel_enabled else None,
             self.cache.replace, self.observability.emit,
         )
+        self.response_cache = (ResponseCache.from_settings(settings, self.observability)
+                               if settings.cache_enabled else None)  # METRICS_RPC_CACHE
         self.pipeline = RpcPipeline(settings, self.authenticator, self.cache, self.db,
-                                    self.observability, rate_limiter)
+                                    self.observability, rate_limiter, self.response_cache)
         self.remote_write = RemoteWrite(settings, self.db, self.authenticator, self.cache,
                                         self.observability, rate_limiter)
         self._loader_task: asyncio.Task[None] | None = None
+        self._versions_task: asyncio.Task[None] | None = None
         # GET /: the encoded document per (schema cache, profile); a reload replaces it
         self._openapi: tuple[SchemaCache | None, dict[str, bytes]] = (None, {})
 
@@ -99,12 +103,19 @@ class Runtime:
     async def lifespan(self, _app: Litestar) -> AsyncIterator[None]:
         await self.db.start()
         self._loader_task = asyncio.create_task(self.loader.run(), name="schema-cache-loader")
+        if self.response_cache is not None:
+            self._versions_task = asyncio.create_task(self.response_cache.run(),
+                                                      name="data-version-listener")
         try:
             yield
         finally:
-            self._loader_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._loader_task
+            for task in (self._loader_task, self._versions_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+            if self.response_cache is not None:
+                await self.response_cache.close()
             await self.db.close()
 
 

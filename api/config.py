@@ -242,6 +242,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ingest_max_labels_per_series: int = 30  # METRICS_RPC_INGEST_MAX_LABELS_PER_SERIES
     ingest_max_new_series_per_request: int = 20_000  # METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_REQUEST
     ingest_max_new_series_per_minute: int = 200_000  # METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_MINUTE
+    # --- response cache (docs/CACHING.md) -----------------------------------------
+    cache_enabled: bool = True  # METRICS_RPC_CACHE: on | off (HTTP caching headers stay)
+    cache_bytes: int = 64 * 1024 * 1024  # METRICS_RPC_CACHE_BYTES: memory storage bound (LRU)
+    cache_storage: str = "memory://"  # METRICS_RPC_CACHE_STORAGE: memory:// or redis://…
     # --- tools that are clients of the API ----------------------------------------
     api_url: str = "http://localhost:3000"  # METRICS_RPC_API_URL
     token: str | None = None  # METRICS_RPC_TOKEN: writer JWT used by collector / backfill
@@ -317,6 +321,9 @@ ENV_NAMES: dict[str, str] = {
     "ingest_max_labels_per_series": "METRICS_RPC_INGEST_MAX_LABELS_PER_SERIES",
     "ingest_max_new_series_per_request": "METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_REQUEST",
     "ingest_max_new_series_per_minute": "METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_MINUTE",
+    "cache_enabled": "METRICS_RPC_CACHE",
+    "cache_bytes": "METRICS_RPC_CACHE_BYTES",
+    "cache_storage": "METRICS_RPC_CACHE_STORAGE",
     "api_url": "METRICS_RPC_API_URL",
     "token": "METRICS_RPC_TOKEN",
     "migrate_db_uri": "METRICS_RPC_MIGRATE_DB_URI",
@@ -439,3 +446,7 @@ def _validate(settings: Settings) -> None:
                   "ingest_max_new_series_per_minute"):
         if getattr(settings, field) < 1:
             raise ConfigError(f"{ENV_NAMES[field]}: must be at least 1")
+    if settings.cache_bytes < 0:
+        raise ConfigError("METRICS_RPC_CACHE_BYTES: must be 0 or more")
+    if not settings.cache_storage.startswith(("memory://", "redis://", "rediss://")):
+        raise ConfigError("METRICS_RPC_CACHE_STORAGE: expected memory:// or redis://…")

@@ -37,6 +37,36 @@ class DatabaseUnavailable(msgspec.Struct, frozen=True):
     error: str
 
 
+class CacheLookup(msgspec.Struct, frozen=True):
+    """One response-cache lookup: ``hit`` (stored or another request's query), ``miss``
+    (this request ran the query), ``bypass`` (data versions unknown: the query ran)."""
+
+    outcome: str
+
+
+class CacheEvicted(msgspec.Struct, frozen=True):
+    entries: int  # dropped by the memory storage's byte bound (LRU)
+
+
+class CacheInvalidated(msgspec.Struct, frozen=True):
+    domains: tuple[str, ...]  # () = everything (the LISTEN connection was (re)established)
+    lag_seconds: float | None = None  # from the write's change time to this replica's notice
+
+
+class _CacheBytesCollector(Collector):
+    def __init__(self, stats: Callable[[], tuple[int, int]]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        size, entries = self._stats()
+        yield GaugeMetricFamily("metrics_rpc_cache_bytes",
+                                "Bytes held by this replica's response cache (memory storage)",
+                                size)
+        yield GaugeMetricFamily("metrics_rpc_cache_entries",
+                                "Entries in this replica's response cache (memory storage)",
+                                entries)
+
+
 class _PoolCollector(Collector):
     def __init__(self, stats: Callable[[], tuple[int, int, int]]) -> None:
         self._stats = stats
@@ -71,6 +101,28 @@ class Observability:
             registry=self.registry,
         )
 
+        self.cache_lookups = Counter(
+            "metrics_rpc_cache_lookups", "Response cache lookups by outcome (hit, miss, bypass)",
+            ["outcome"], registry=self.registry,
+        )
+        self.cache_evictions = Counter(
+            "metrics_rpc_cache_evictions", "Response cache entries evicted by the byte bound",
+            registry=self.registry,
+        )
+        self.cache_invalidations = Counter(
+            "metrics_rpc_cache_invalidations", "Data-change notices that invalidated the cache",
+            registry=self.registry,
+        )
+        self.cache_invalidation_lag = Histogram(
+            "metrics_rpc_cache_invalidation_lag_seconds",
+            "From a write's data version bump to this replica's notice of it",
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+        )
+
+    def watch_cache(self, stats: Callable[[], tuple[int, int]]) -> None:
+        self.registry.register(_CacheBytesCollector(stats))
+
     def watch_pool(self, stats: Callable[[], tuple[int, int, int]]) -> None:
         self.registry.register(_PoolCollector(stats))
 
@@ -85,6 +137,14 @@ class Observability:
                          event.seconds)
             else:
                 log.error("schema cache load failed: %s", event.error)
+        elif isinstance(event, CacheLookup):
+            self.cache_lookups.labels(event.outcome).inc()
+        elif isinstance(event, CacheEvicted):
+            self.cache_evictions.inc(event.entries)
+        elif isinstance(event, CacheInvalidated):
+            self.cache_invalidations.inc()
+            if event.lag_seconds is not None:
+                self.cache_invalidation_lag.observe(max(event.lag_seconds, 0.0))
         elif isinstance(event, DatabaseUnavailable):
             self.db_unavailable.inc()
             log.warning("database unavailable: %s", event.error)

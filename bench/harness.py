@@ -287,11 +287,14 @@ def _wrk_ms(text: str) -> float:
 
 def run_wrk(label: str, url: str, *, connections: int = 32, duration: float = 10.0,
             threads: int = 1, headers: Mapping[str, str] | None = None,
-            timeout: float = 10.0) -> LoadResult:
-    """``wrk --latency`` against ``url``; one thread leaves the other core to the server."""
+            timeout: float = 10.0, script: Path | None = None) -> LoadResult:
+    """``wrk --latency`` against ``url``; one thread leaves the other core to the server.
+    ``script``: a wrk Lua script (e.g. one that varies the request path)."""
     seconds = max(1, round(duration))  # wrk takes whole seconds
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
             f"--timeout={timeout:g}s"]
+    if script is not None:
+        argv += ["-s", str(script)]
     for key, value in (headers or {}).items():
         argv += ["-H", f"{key}: {value}"]
     out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout

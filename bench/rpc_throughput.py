@@ -78,7 +78,10 @@ def run(*, servers: list[str], span: timedelta, duration: float, connections: in
     end = datetime.fromisoformat(description["end"])
     token = harness.writer_token("bench-throughput")
     jwt = {"Authorization": f"Bearer {token}"}
-    api_env = harness.api_env(cluster, db, pool=pool, rate_limits=rate_limits)
+    # the response cache off: this measures the request pipeline and its query
+    # (bench/response_cache.py measures the cache)
+    api_env = harness.api_env(cluster, db, pool=pool, rate_limits=rate_limits,
+                              METRICS_RPC_CACHE="off")
     minimal_env = {**api_env, "BENCH_MINIMAL_DSN": cluster.dsn(db), "PGRST_DB_POOL": str(pool)}
     runs: dict[str, list[harness.LoadResult]] = {}
 

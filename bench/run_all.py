@@ -11,7 +11,15 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench import aggregation, functions, harness, ingest, large_results, rpc_throughput
+from bench import (
+    aggregation,
+    functions,
+    harness,
+    ingest,
+    large_results,
+    response_cache,
+    rpc_throughput,
+)
 from bench.dataset import ensure_dataset, parse_span
 
 
@@ -34,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     rpc_throughput.run(servers=servers, span=span, duration=3 if quick else 10,
                        connections=32, pool=10, rate_limits=harness.HUGE_RATE_LIMITS,
                        warmup=1 if quick else 2, rounds=1 if quick else 3, limiter_off=True)
+    response_cache.run(duration=3 if quick else 10, connections=32, pool=10,
+                       rounds=1 if quick else 3, warmup=1 if quick else 2,
+                       writes=10 if quick else 50)
     large_results.run(server=servers[0], span=span, duration=3 if quick else 10,
                       repeat=5 if quick else 20)
     aggregation.run(span=span, repeat=5 if quick else 20, raw_repeat=1 if quick else 2)

@@ -8,10 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
+import msgspec
+
 from api.asgi import Message, Receive, Scope, Send, encode_headers, send_error, send_response
+from api.cache.policy import caching_headers, etag_matches, not_modified_headers, policy_of
 from api.config import Settings
 from api.errors import (
     AmbiguousRpc,
@@ -33,11 +37,14 @@ from api.rpc.respond import head_for, respond
 from api.rpc.schema_cache import SchemaCache, SchemaCacheHolder
 from api.rpc.transaction import Database
 
-if TYPE_CHECKING:  # api.ratelimit imports this package for AuthResult
+if TYPE_CHECKING:  # api.ratelimit and api.cache import this package
+    from api.cache.response_cache import ResponseCache
+    from api.cache.storage import CachedResponse
     from api.ratelimit import RequestRateLimiter
 
 log = logging.getLogger("metrics_rpc")
 ALLOW = "OPTIONS,GET,HEAD,POST"
+PLANS_KEPT = 4096  # GET/HEAD plans kept per schema cache (all dropped when full)
 STREAM_CUT_STATUS = 408  # recorded for a stream cut by the send timeout (the client saw 200)
 
 
@@ -51,8 +58,11 @@ class _Timer:
         self.marks.append((stage, (now - self._last) * 1000))
         self._last = now
 
-    def header(self) -> str:
-        return ", ".join(f"{stage};dur={ms:.1f}" for stage, ms in self.marks)
+    def header(self, cache: str | None = None) -> str:
+        marks = [f"{stage};dur={ms:.1f}" for stage, ms in self.marks]
+        if cache is not None:
+            marks.append(f"cache;desc={cache}")
+        return ", ".join(marks)
 
 
 class RpcPipeline:
@@ -64,8 +74,12 @@ class RpcPipeline:
         db: Database,
         observability: Observability,
         rate_limiter: RequestRateLimiter | None = None,
+        response_cache: ResponseCache | None = None,
     ) -> None:
         self.settings = settings
+        self.response_cache = response_cache
+        self._plans_of: SchemaCache | None = None
+        self._plans: dict[tuple[str | None, ...], tuple[RpcRequest, CallPlan]] = {}
         self.authenticator = authenticator
         self.cache = cache
         self.db = db
@@ -129,29 +143,129 @@ class RpcPipeline:
         body = await read_body(receive) if method == "POST" else b""
         http = HttpInput(method, path, scope.get("query_string", b"").decode("latin-1"),
                          headers, body)
+        request, plan = self._parse_and_plan(http, name, cache, timer)
+        context = RequestContext.of(method, path, headers, request.schema)
+        if plan.streaming:
+            kept = await self._kept_stream(request, plan, auth, timer)
+            if not isinstance(kept, tuple):
+                status = await self._stream(send, request, call_statement(plan), auth, context,
+                                            cache, timer, extra_headers, kept)
+                return plan.function.name, status
+            status, out_headers, body, cache_outcome = kept
+        else:
+            status, out_headers, body, cache_outcome = await self._respond_call(
+                request, plan, auth, context, cache, timer)
+        if status == 200 and method in ("GET", "HEAD") and etag_matches(
+            headers.get("if-none-match"), next((v for n, v in out_headers if n == "etag"), None)
+        ):
+            status, out_headers, body = 304, not_modified_headers(out_headers), b""
+        elif method == "HEAD":
+            body = b""
+        out_headers.extend(extra_headers)
+        if self.settings.server_timing_enabled:
+            out_headers.append(("server-timing", timer.header(cache_outcome)))
+        await send_response(send, status, out_headers, body)
+        return plan.function.name, status
+
+    def _parse_and_plan(self, http: HttpInput, name: str, cache: SchemaCache,
+                        timer: _Timer) -> tuple[RpcRequest, CallPlan]:
+        """Parse and plan. Both are pure, so a GET/HEAD's result is kept per schema cache,
+        keyed by what they read (the request line, Accept, Accept-Profile, Prefer, Range):
+        a repeated read, the response cache's hot path, skips both."""
+        key: tuple[str | None, ...] | None = None
+        if http.method in ("GET", "HEAD"):
+            if self._plans_of is not cache:
+                self._plans_of, self._plans = cache, {}
+            h = http.headers
+            key = (http.method, name, http.query_string, h.get("accept"),
+                   h.get("accept-profile"), h.get("prefer"), h.get("range"))
+            known = self._plans.get(key)
+            if known is not None:
+                timer.mark("plan")
+                return known
         request = parse_request(http, name, self.settings.db_schemas)
         timer.mark("parse")
         plan = plan_call(request, cache, self.plan_config)
-        statement = call_statement(plan)
         timer.mark("plan")
-        context = RequestContext.of(method, path, headers, request.schema)
-        if plan.streaming:
-            status = await self._stream(send, request, statement, auth, context, cache, timer,
-                                        extra_headers)
-            return plan.function.name, status
-        result = await self.db.call(statement, auth, context, cache)
+        if key is not None:
+            if len(self._plans) >= PLANS_KEPT:
+                self._plans.clear()
+            self._plans[key] = (request, plan)
+        return request, plan
+
+    async def _respond_call(
+        self, request: RpcRequest, plan: CallPlan, auth: AuthResult,
+        context: RequestContext, cache: SchemaCache, timer: _Timer,
+    ) -> tuple[int, list[tuple[str, str]], bytes, str | None]:
+        """From the response cache when the function's policy allows it, else by running
+        the call: status, headers, the GET body, and the cache outcome (or ``None``)."""
+        response_cache = self.response_cache
+        policy = response_cache.policy_for(plan, request) if response_cache else None
+        if response_cache is None or policy is None:
+            return (*await self._call(request, plan, auth, context, cache, timer), None)
+
+        async def compute() -> CachedResponse:
+            status, headers, body = await self._call(request, plan, auth, context, cache,
+                                                     timer)
+            return response_cache.entry(status, headers, body, policy.server_ttl)
+
+        entry, outcome = await response_cache.fetch(plan, request, auth, policy, compute)
+        headers = list(entry.headers)
+        if outcome == "hit":
+            timer.mark("cache")
+            headers.append(("age", str(max(int(time.time() - entry.stored_at), 0))))
+        return entry.status, headers, entry.body, outcome
+
+    async def _kept_stream(
+        self, request: RpcRequest, plan: CallPlan, auth: AuthResult, timer: _Timer,
+    ) -> tuple[int, list[tuple[str, str]], bytes, str | None] | _KeepStream | None:
+        """A streamed read whose policy allows caching: the kept answer when there is a
+        valid one (a hit, sent whole with its ETag), else how to keep this one (a GET
+        whose body turns out small enough); ``None`` when it is not cached at all."""
+        response_cache = self.response_cache
+        policy = response_cache.policy_for(plan, request) if response_cache else None
+        if response_cache is None or policy is None:
+            return None
+        key, entry = await response_cache.kept(plan, request, auth)
+        if entry is not None:
+            timer.mark("cache")
+            headers = [*entry.headers,
+                       ("age", str(max(int(time.time() - entry.stored_at), 0)))]
+            return entry.status, headers, entry.body, "hit"
+        if request.method != "GET" or key is None:
+            return None
+        token = response_cache.versions.last_token  # before the query: at most as new
+
+        async def keep(status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+            headers = caching_headers([*headers, ("content-length", str(len(body)))], body,
+                                      policy, authenticated=not auth.anonymous)
+            await response_cache.keep(key, response_cache.entry(
+                status, headers, body, policy.server_ttl), token)
+
+        return _KeepStream(response_cache.max_entry_bytes, keep)
+
+    async def _call(
+        self, request: RpcRequest, plan: CallPlan, auth: AuthResult,
+        context: RequestContext, cache: SchemaCache, timer: _Timer,
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Run the call: status, headers and the body a GET would get (HEAD strips it
+        when sending), with ETag / Cache-Control / Vary on a GET or HEAD 200."""
+        result = await self.db.call(call_statement(plan), auth, context, cache)
         timer.mark("transaction")
+        as_get = msgspec.structs.replace(request, method="GET") if request.method == "HEAD" \
+            else request
         response = respond(
-            request, plan, rows=result.rows, body=result.body, total=result.total,
+            as_get, plan, rows=result.rows, body=result.body, total=result.total,
             response_headers=result.response_headers, response_status=result.response_status,
             exposed_schemas=self.settings.db_schemas,
         )
+        headers = response.headers
+        if response.status == 200 and request.method in ("GET", "HEAD"):
+            headers = caching_headers(headers, response.body,
+                                      policy_of(plan.function.cache_control),
+                                      authenticated=not auth.anonymous)
         timer.mark("response")
-        out_headers = [*response.headers, *extra_headers]
-        if self.settings.server_timing_enabled:
-            out_headers.append(("server-timing", timer.header()))
-        await send_response(send, response.status, out_headers, response.body)
-        return plan.function.name, response.status
+        return response.status, headers, response.body
 
     async def _options(
         self, send: Send, scope: Scope, name: str, path: str, headers: dict[str, str],
@@ -183,9 +297,11 @@ class RpcPipeline:
     async def _stream(
         self, send: Send, request: RpcRequest, statement: Statement, auth: AuthResult,
         context: RequestContext, cache: SchemaCache, timer: _Timer,
-        extra_headers: list[tuple[str, str]],
+        extra_headers: list[tuple[str, str]], keep: _KeepStream | None = None,
     ) -> int:
         plan: CallPlan = statement.plan
+        kept: list[bytes] | None = [] if keep is not None else None
+        kept_bytes, max_kept = 0, keep.max_bytes if keep is not None else 0
         timeout = self.settings.send_timeout or None
 
         async def send_within_timeout(message: Message) -> None:
@@ -205,14 +321,26 @@ class RpcPipeline:
                     response_status=stream.response_status,
                     exposed_schemas=self.settings.db_schemas, has_body=True,
                 )
+                policy = policy_of(plan.function.cache_control)
+                if status == 200 and request.method in ("GET", "HEAD") and policy is not None:
+                    # no ETag: the body is not known before it is sent (docs/CACHING.md)
+                    headers = caching_headers(headers, None, policy,
+                                              authenticated=not auth.anonymous)
+                own_headers = headers
                 headers = [*headers, *extra_headers]
                 if self.settings.server_timing_enabled:
-                    headers.append(("server-timing", timer.header()))
+                    headers.append(("server-timing", timer.header("miss" if keep else None)))
                 await send_within_timeout({"type": "http.response.start", "status": status,
                                            "headers": encode_headers(headers)})
                 try:
                     if request.method != "HEAD":
                         async for chunk in stream.chunks():
+                            if kept is not None:  # kept for the cache while it stays small
+                                kept_bytes += len(chunk)
+                                if kept_bytes <= max_kept:
+                                    kept.append(chunk)
+                                else:
+                                    kept = None
                             await send_within_timeout({"type": "http.response.body",
                                                        "body": chunk, "more_body": True})
                 except _SendTimedOut:
@@ -223,12 +351,22 @@ class RpcPipeline:
                                   plan.function.name)
                     status = 500
                 await send_within_timeout({"type": "http.response.body", "body": b""})
+                if keep is not None and kept is not None and status == 200:
+                    await keep.store(status, own_headers, b"".join(kept))
                 return status
         except _SendTimedOut:
             # returning with the response incomplete makes the server close the connection
             log.warning("/rpc/%s: the client read nothing for %ss, stream cut",
                         plan.function.name, self.settings.send_timeout)
             return STREAM_CUT_STATUS
+
+
+class _KeepStream(msgspec.Struct, frozen=True):
+    """How a streamed GET is kept by the response cache: only when its whole body is at
+    most ``max_bytes``; ``store`` takes the status, headers and body."""
+
+    max_bytes: int
+    store: Callable[[int, list[tuple[str, str]], bytes], Awaitable[None]]
 
 
 class _SendTimedOut(Exception):

@@ -52,6 +52,8 @@ class Function(msgspec.Struct, frozen=True):
     # the function returns a base type, so its one result column is named by an alias
     # (a scalar's column is the function's name; a single OUT parameter's, its own)
     returns_base_type: bool = False
+    # ``SET metrics_rpc.cache_control = '…'`` in its definition: its HTTP cache policy
+    cache_control: str | None = None
 
     @property
     def returns_set(self) -> bool:
@@ -118,6 +120,9 @@ select n.nspname::text as schema, p.proname::text as name,
              from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) with ordinality u(t, i)
              order by u.i) as arg_types,
        p.pronargdefaults::int as n_defaults,
+       (select substr(c, length('metrics_rpc.cache_control=') + 1)
+        from unnest(p.proconfig) c
+        where split_part(c, '=', 1) = 'metrics_rpc.cache_control') as cache_control,
        format_type(p.prorettype, null) as return_type,
        rt.typtype::text as return_typtype,
        array(select a.attname::text from pg_attribute a
@@ -215,6 +220,7 @@ def build_function(row: Mapping[str, Any]) -> Function | None:
         single_unnamed=args[0] if len(args) == 1 and args[0].name == "" else None,
         returns_base_type=shape != "void" and row["return_typtype"] != "c"
         and not (return_type == "record" and outputs),
+        cache_control=row.get("cache_control") or None,
     )
 
 

@@ -5,6 +5,7 @@ CREATE OR REPLACE FUNCTION api.get_excluded_addresses()
 RETURNS TABLE(id integer, value text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60, stale-while-revalidate=300'
 AS $$
     SELECT e.id, e.value FROM metrics.excluded_addresses AS e ORDER BY e.id
 $$;

@@ -11,6 +11,7 @@ RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 ROWS 10000
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=300, stale-while-revalidate=600'
 AS $$
     WITH increments AS (
         SELECT metrics.bucket_start(r.bucket, p_interval) AS b, sum(r.sum_value) AS s

@@ -11,6 +11,7 @@ RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 ROWS 10000
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=300, stale-while-revalidate=600'
 AS $$
     -- last sample of each bucket, read from the coarsest rollup tier that fits
     SELECT DISTINCT ON (1) metrics.bucket_start(r.bucket, p_interval), r.last_value::text

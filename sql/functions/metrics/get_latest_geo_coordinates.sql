@@ -3,6 +3,7 @@ RETURNS TABLE(latitude double precision, longitude double precision,
               country_name text, city text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60, stale-while-revalidate=300'
 AS $$
     WITH newest AS (
         -- per instance and geo metric, the series with the newest sample

@@ -22,6 +22,7 @@ CREATE OR REPLACE FUNCTION api.get_all_latest_mainnet_metrics()
 RETURNS TABLE("timestamp" timestamptz, table_name text, value text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60, stale-while-revalidate=300'
 AS $$
     SELECT m."timestamp", m.table_name, m.value
     FROM metrics.latest_metrics('mainnet') AS m
@@ -37,6 +38,7 @@ CREATE OR REPLACE FUNCTION api.get_all_latest_testnet_metrics()
 RETURNS TABLE("timestamp" timestamptz, table_name text, value text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60, stale-while-revalidate=300'
 AS $$
     SELECT m."timestamp", m.table_name, m.value
     FROM metrics.latest_metrics('testnet') AS m
@@ -52,6 +54,7 @@ CREATE OR REPLACE FUNCTION api.get_all_latest_common_metrics()
 RETURNS TABLE("timestamp" timestamptz, table_name text, value text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60, stale-while-revalidate=300'
 AS $$
     SELECT m."timestamp", m.table_name, m.value
     FROM metrics.latest_metrics('common') AS m
@@ -67,6 +70,7 @@ CREATE OR REPLACE FUNCTION api.get_all_latest_cumsum_metrics()
 RETURNS TABLE("timestamp" timestamptz, table_name text, value text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60, stale-while-revalidate=300'
 AS $$
     SELECT m."timestamp", m.table_name, m.value
     FROM metrics.latest_metrics('cumsum') AS m

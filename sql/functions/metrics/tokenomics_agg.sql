@@ -11,6 +11,7 @@ RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 ROWS 10000
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=300, stale-while-revalidate=600'
 AS $$
     SELECT t.bucket, t.circulating::text
     FROM metrics.tokenomics(p_schema, p_interval, p_from, p_to) AS t
@@ -33,6 +34,7 @@ RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 ROWS 10000
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=300, stale-while-revalidate=600'
 AS $$
     SELECT t.bucket, (t.total * t.price)::text
     FROM metrics.tokenomics(p_schema, p_interval, p_from, p_to) AS t
@@ -55,6 +57,7 @@ RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 ROWS 10000
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=300, stale-while-revalidate=600'
 AS $$
     SELECT t.bucket, (t.circulating * t.price)::text
     FROM metrics.tokenomics(p_schema, p_interval, p_from, p_to) AS t
@@ -77,6 +80,7 @@ RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 ROWS 10000
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=300, stale-while-revalidate=600'
 AS $$
     SELECT t.bucket, t.burned::text
     FROM metrics.tokenomics(p_schema, p_interval, p_from, p_to) AS t

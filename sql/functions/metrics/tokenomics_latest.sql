@@ -3,6 +3,7 @@ CREATE OR REPLACE FUNCTION api.get_latest_circulating_supply(p_schema text DEFAU
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60, stale-while-revalidate=300'
 AS $$
     SELECT metrics.floor_to(t.supply_time, interval '1 minute'), t.circulating::text
     FROM metrics.latest_tokenomics(p_schema) AS t
@@ -18,6 +19,7 @@ CREATE OR REPLACE FUNCTION api.get_latest_fdv(p_schema text DEFAULT 'mainnet')
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60, stale-while-revalidate=300'
 AS $$
     SELECT metrics.floor_to(greatest(t.total_time, t.price_time), interval '1 minute'), (t.total * t.price)::text
     FROM metrics.latest_tokenomics(p_schema) AS t
@@ -33,6 +35,7 @@ CREATE OR REPLACE FUNCTION api.get_latest_market_cap(p_schema text DEFAULT 'main
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60, stale-while-revalidate=300'
 AS $$
     SELECT metrics.floor_to(greatest(t.supply_time, t.price_time), interval '1 minute'), (t.circulating * t.price)::text
     FROM metrics.latest_tokenomics(p_schema) AS t
@@ -48,6 +51,7 @@ CREATE OR REPLACE FUNCTION api.get_latest_burned_supply(p_schema text DEFAULT 'm
 RETURNS TABLE("timestamp" timestamptz, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60, stale-while-revalidate=300'
 AS $$
     SELECT metrics.floor_to(t.burned_time, interval '1 minute'), t.burned::text
     FROM metrics.latest_tokenomics(p_schema) AS t
@@ -63,6 +67,7 @@ CREATE OR REPLACE FUNCTION api.get_all_latest_token_metrics(p_schema text DEFAUL
 RETURNS TABLE("timestamp" timestamptz, table_name text, value text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, metrics, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60, stale-while-revalidate=300'
 AS $$
     SELECT c."timestamp", 'circulating_supply', c.value FROM api.get_latest_circulating_supply(p_schema) AS c
     UNION ALL

@@ -7,6 +7,7 @@ LANGUAGE sql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60'
 AS $$
     SELECT u.bucket, u.users, u.containers
       FROM sessions.usage_buckets('all', p_interval, p_from, p_to) u

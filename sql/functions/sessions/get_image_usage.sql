@@ -13,6 +13,7 @@ LANGUAGE sql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60'
 AS $$
     SELECT u.bucket, u.container_base, u.container_version, u.users, u.containers
       FROM sessions.usage_buckets('image', p_interval, p_from, p_to) u

@@ -13,6 +13,7 @@ LANGUAGE sql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60'
 AS $$
     WITH u AS (SELECT * FROM sessions.usage_buckets('node', p_interval, p_from, p_to)),
     classes AS MATERIALIZED (  -- one node_class_of call per node, not per row

@@ -16,6 +16,7 @@ LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET metrics_rpc.cache_control = 'public, max-age=60'
 AS $$
 #variable_conflict use_column
 DECLARE

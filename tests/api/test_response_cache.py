@@ -1,0 +1,370 @@
+"""Response caching over real HTTP against a real PostgreSQL (and a real Redis): ETag and
+304, the declared Cache-Control, the server cache's key and single flight, invalidation by
+remote write on another replica, a lost LISTEN connection, and the metrics.
+
+Queries are counted by ``api.cache_counted``: it bumps ``public.calls`` through dblink, a
+second connection, so the count is real even inside the API's read-only transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.config import Settings
+from api.ingest.encode import V1_HEADERS, Series, write_request_v1
+from api.pgcluster import free_port
+from tests.api.apiserver import ApiServer, serving
+from tests.api.redis_server import redis_server
+from tests.pgfixtures import DbInfo
+
+SECRET = "response-cache-test-secret-0123456789abcdef"
+HOUR = datetime(2026, 1, 5, 10, tzinfo=UTC)  # the range of the sessions read
+# samples must be inside retention and the partitions made ahead: a few hours back
+WRITE_HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+POLICY = "public, max-age=600, stale-while-revalidate=60"
+
+
+def fixture_sql(db: DbInfo) -> str:
+    return f"""
+    create extension if not exists dblink;
+    create table public.calls (key text primary key, n int not null);
+    create function api.cache_counted(a int, b int default 0) returns int
+    language plpgsql stable security definer
+    set metrics_rpc.cache_control = '{POLICY}'
+    as $$
+    begin
+        perform dblink_exec('{db.dsn}',
+            format('insert into public.calls values (%L, 1) '
+                   'on conflict (key) do update set n = calls.n + 1', a || ',' || b));
+        return a + b;
+    end $$;
+    create function api.cache_own_headers() returns int
+    language plpgsql stable
+    set metrics_rpc.cache_control = '{POLICY}'
+    as $$
+    begin
+        perform set_config('response.headers',
+            '[{{"Cache-Control": "no-store"}}, {{"ETag": "\\"mine\\""}}]', true);
+        return 1;
+    end $$;
+    create function api.cache_undeclared() returns int language sql stable as 'select 7';
+    create function api.cache_volatile() returns int language sql volatile
+    set metrics_rpc.cache_control = '{POLICY}' as 'select 8';
+    create function api.cache_streamed(n int) returns setof int
+    language plpgsql stable security definer rows 10000
+    set metrics_rpc.cache_control = '{POLICY}'
+    as $$
+    begin
+        perform dblink_exec('{db.dsn}',
+            format('insert into public.calls values (%L, 1) '
+                   'on conflict (key) do update set n = calls.n + 1', 's,' || n));
+        return query select generate_series(1, n);
+    end $$;
+    grant execute on function api.cache_counted(int, int), api.cache_own_headers(),
+        api.cache_undeclared(), api.cache_volatile(), api.cache_streamed(int)
+        to web_anon, writer;
+    """
+
+
+@pytest.fixture(scope="module")
+def database(make_db) -> Iterator[DbInfo]:
+    info = make_db("cache")
+    info.psql(fixture_sql(info))
+    yield info
+    info.drop()
+
+
+def settings_for(database: DbInfo, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "db_uri": database.authenticator_dsn, "jwt_secret": SECRET, "db_pool": 4,
+        "server_timing_enabled": True, "rate_limits": "off",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def api(database: DbInfo) -> Iterator[ApiServer]:
+    with serving(settings_for(database), db=database) as server:
+        yield server
+
+
+def calls(database: DbInfo, a: int | str, b: int = 0) -> int:
+    return int(database.psql(f"select coalesce((select n from public.calls "
+                             f"where key = '{a},{b}'), 0)") or 0)
+
+
+def get(api: ApiServer, path: str, **kwargs: object) -> httpx.Response:
+    return httpx.get(f"{api.base_url}{path}", timeout=30, **kwargs)  # type: ignore[arg-type]
+
+
+def cache_outcome(response: httpx.Response) -> str | None:
+    for part in response.headers.get("server-timing", "").split(","):
+        name, _, desc = part.strip().partition(";desc=")
+        if name == "cache":
+            return desc
+    return None
+
+
+# --- HTTP caching ---------------------------------------------------------------------
+
+
+def test_a_200_has_a_strong_etag_and_if_none_match_gives_304_without_body(api):
+    first = get(api, "/rpc/cache_counted?a=1")
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    again = get(api, "/rpc/cache_counted?a=1", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    assert again.headers["cache-control"] == POLICY
+    other = get(api, "/rpc/cache_counted?a=1", headers={"If-None-Match": '"other"'})
+    assert other.status_code == 200 and other.json() == 1
+
+
+def test_head_has_the_get_etag_and_no_body(api):
+    got = get(api, "/rpc/cache_counted?a=2")
+    head = httpx.head(f"{api.base_url}/rpc/cache_counted?a=2", timeout=30)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == got.headers["etag"]
+    assert head.headers["content-length"] == got.headers["content-length"]
+
+
+def test_declared_policy_is_sent_with_vary(api):
+    response = get(api, "/rpc/cache_counted?a=3")
+    assert response.headers["cache-control"] == POLICY
+    assert response.headers["vary"] == "Accept, Accept-Profile, Authorization, Prefer"
+
+
+def test_a_jwt_authenticated_response_is_private(api):
+    token = api.token("writer", sub="cache-test")
+    response = get(api, "/rpc/cache_counted?a=4", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "private, max-age=600, stale-while-revalidate=60"
+
+
+def test_without_a_declared_policy_only_the_etag_is_added(api):
+    response = get(api, "/rpc/cache_undeclared")
+    assert response.status_code == 200 and response.json() == 7
+    assert "etag" in response.headers
+    assert "cache-control" not in response.headers and "vary" not in response.headers
+    assert cache_outcome(response) is None
+
+
+def test_the_functions_own_response_headers_win(api):
+    response = get(api, "/rpc/cache_own_headers")
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["etag"] == '"mine"'
+
+
+def test_the_shipped_read_functions_declare_a_policy(api):
+    for function in ("get_latest_fdv", "get_all_latest_mainnet_metrics",
+                     "get_latest_geo_coordinates", "get_excluded_addresses"):
+        response = get(api, f"/rpc/{function}")
+        assert response.status_code == 200, (function, response.text)
+        assert response.headers["cache-control"].startswith("public, max-age="), function
+    sessions = get(api, "/rpc/get_active_users", params={
+        "p_from": HOUR.isoformat(), "p_to": (HOUR + timedelta(hours=1)).isoformat()})
+    assert sessions.headers["cache-control"] == "public, max-age=60"
+
+
+# --- the server cache -------------------------------------------------------------------
+
+
+def test_a_repeated_get_is_served_from_the_cache_without_a_query(api, database):
+    first = get(api, "/rpc/cache_counted?a=10&b=1")
+    second = get(api, "/rpc/cache_counted?a=10&b=1")
+    assert (cache_outcome(first), cache_outcome(second)) == ("miss", "hit")
+    assert second.json() == 11 and second.headers["etag"] == first.headers["etag"]
+    assert "age" in second.headers
+    assert calls(database, 10, 1) == 1
+
+
+def test_equivalent_urls_share_one_entry(api, database):
+    assert get(api, "/rpc/cache_counted?a=11&b=2").json() == 13
+    swapped = get(api, "/rpc/cache_counted?b=2&a=11")
+    assert cache_outcome(swapped) == "hit"
+    assert calls(database, 11, 2) == 1
+
+
+def test_the_key_holds_the_claims_of_authenticated_roles_only(api, database):
+    alice = api.token("writer", sub="alice")
+    bob = api.token("writer", sub="bob")
+    for token in (alice, bob, alice):
+        get(api, "/rpc/cache_counted?a=12", headers={"Authorization": f"Bearer {token}"})
+    anonymous = [get(api, "/rpc/cache_counted?a=12") for _ in range(3)]
+    # alice once, bob once, the anonymous role once (whatever else differs)
+    assert calls(database, 12) == 3
+    assert [cache_outcome(r) for r in anonymous] == ["miss", "hit", "hit"]
+
+
+def test_volatile_functions_are_not_cached(api):
+    first = get(api, "/rpc/cache_volatile")
+    assert first.status_code == 200 and cache_outcome(first) is None
+    assert "etag" in first.headers
+
+
+def test_a_hundred_concurrent_misses_run_one_query(api, database):
+    async def burst() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=100)
+        async with httpx.AsyncClient(base_url=api.base_url, timeout=60, limits=limits) as client:
+            return await asyncio.gather(*(client.get("/rpc/cache_counted?a=13&b=13")
+                                          for _ in range(100)))
+
+    responses = asyncio.run(burst())
+    assert {r.status_code for r in responses} == {200}
+    assert {r.text for r in responses} == {"26"}
+    assert calls(database, 13, 13) == 1
+
+
+def test_cache_off_runs_every_query_but_keeps_the_http_headers(database):
+    with serving(settings_for(database, cache_enabled=False), db=database) as server:
+        responses = [get(server, "/rpc/cache_counted?a=14") for _ in range(2)]
+    assert calls(database, 14) == 2
+    assert [cache_outcome(r) for r in responses] == [None, None]
+    assert responses[0].headers["cache-control"] == POLICY
+    assert responses[0].headers["etag"] == responses[1].headers["etag"]
+
+
+def test_cache_counters_are_in_metrics(api):
+    get(api, "/rpc/cache_counted?a=15")
+    get(api, "/rpc/cache_counted?a=15")
+    text = get(api, "/metrics").text
+    for name in ('metrics_rpc_cache_lookups_total{outcome="hit"}',
+                 'metrics_rpc_cache_lookups_total{outcome="miss"}',
+                 "metrics_rpc_cache_evictions_total", "metrics_rpc_cache_bytes",
+                 "metrics_rpc_cache_invalidation_lag_seconds_bucket"):
+        assert name in text, name
+
+
+# --- invalidation by data -----------------------------------------------------------------
+
+
+def supply_write(supply: int, minute: int) -> bytes:
+    stamp = int((WRITE_HOUR + timedelta(minutes=minute)).timestamp() * 1000)
+    return write_request_v1([Series(
+        {"__name__": "manifest_tokenomics_total_supply", "manifest_tier": "mainnet",
+         "supply": str(supply), "job": "tokenomics"}, [(stamp, 1.0)])])
+
+
+def remote_write(server: ApiServer, body: bytes) -> None:
+    headers = dict(V1_HEADERS)
+    headers["Authorization"] = f"Bearer {server.token('writer', sub='cache-test')}"
+    response = httpx.post(f"{server.base_url}/api/v1/write", content=body, headers=headers,
+                          timeout=30)
+    assert response.status_code == 204, response.text
+
+
+def total_supply(server: ApiServer) -> str:
+    response = get(server, "/rpc/get_all_latest_mainnet_metrics")
+    assert response.status_code == 200, response.text
+    rows = {row["table_name"]: row for row in response.json()}
+    row = rows.get("manifest_tokenomics_total_supply")
+    return "" if row is None else str(row.get("value"))
+
+
+def assert_write_seen_on_every_replica(first: ApiServer, second: ApiServer) -> None:
+    remote_write(first, supply_write(1000, minute=1))
+    assert total_supply(first) == total_supply(second) == "1000"
+    assert total_supply(second) == "1000"  # now from the cache
+    for step, (writer, reader) in enumerate([(first, second), (second, first)] * 2):
+        value = 2000 + step
+        remote_write(writer, supply_write(value, minute=2 + step))
+        assert total_supply(reader) == str(value)
+        assert total_supply(writer) == str(value)
+
+
+def test_a_write_is_seen_by_the_next_get_on_replicas_with_memory_storage(make_db):
+    database = make_db("cache_mem")
+    try:
+        settings = settings_for(database)
+        with serving(settings, db=database) as first, serving(settings, db=database) as second:
+            assert_write_seen_on_every_replica(first, second)
+    finally:
+        database.drop()
+
+
+def test_a_write_is_seen_by_the_next_get_on_replicas_sharing_redis(make_db, tmp_path: Path):
+    database = make_db("cache_redis")
+    try:
+        with redis_server(tmp_path) as url:
+            settings = settings_for(database, cache_storage=url)
+            with serving(settings, db=database) as first, \
+                    serving(settings, db=database) as second:
+                assert_write_seen_on_every_replica(first, second)
+                first_hit = get(first, "/rpc/get_all_latest_mainnet_metrics")
+                # the entry one replica stored is the other's hit
+                assert cache_outcome(get(second, "/rpc/get_all_latest_mainnet_metrics")) == "hit"
+                assert first_hit.status_code == 200
+    finally:
+        database.drop()
+
+
+def test_an_excluded_address_edit_invalidates(api, database):
+    before = get(api, "/rpc/get_excluded_addresses")
+    assert cache_outcome(get(api, "/rpc/get_excluded_addresses")) == "hit"
+    token = api.token("writer", sub="cache-test")
+    added = httpx.post(f"{api.base_url}/rpc/add_excluded_address", json={"p_value": "addr-cache"},
+                       headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert added.status_code in (200, 204), added.text
+    after = get(api, "/rpc/get_excluded_addresses")
+    assert "addr-cache" in after.text and "addr-cache" not in before.text
+
+
+def test_a_lost_listen_connection_never_serves_stale_data(make_db):
+    database = make_db("cache_lost")
+    try:
+        with serving(settings_for(database), db=database) as server:
+            remote_write(server, supply_write(500, minute=1))
+            assert total_supply(server) == "500"
+            assert cache_outcome(get(server, "/rpc/get_all_latest_mainnet_metrics")) == "hit"
+            # cut the replica's data-version connection, then write behind its back
+            database.psql("select pg_terminate_backend(pid) from pg_stat_activity "
+                          "where application_name = 'metrics-rpc data versions'")
+            stamp = (WRITE_HOUR + timedelta(minutes=2)).isoformat()
+            database.psql(
+                f"select ingest.write_samples(array['{stamp}']::timestamptz[], "
+                "array['manifest_tokenomics_total_supply'], "
+                "array['{\"manifest_tier\": \"mainnet\", \"supply\": \"600\"}']::jsonb[], "
+                "array[1]::float8[])")
+            assert total_supply(server) == "600"
+    finally:
+        database.drop()
+
+
+def test_a_redis_that_is_down_is_a_miss_not_an_error(database):
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    with serving(settings_for(database, cache_storage=dead), db=database) as server:
+        responses = [get(server, "/rpc/cache_counted?a=16") for _ in range(2)]
+    assert [r.status_code for r in responses] == [200, 200]
+    assert [r.json() for r in responses] == [16, 16]
+    assert calls(database, 16) == 2  # nothing could be stored: each ran its query
+
+
+def test_a_small_streamed_answer_is_kept_and_then_served_whole_with_an_etag(api, database):
+    first = get(api, "/rpc/cache_streamed?n=20")
+    assert first.status_code == 200 and first.json() == list(range(1, 21))
+    assert "etag" not in first.headers  # streamed: the body was not known in advance
+    assert first.headers["cache-control"] == POLICY
+    second = get(api, "/rpc/cache_streamed?n=20")
+    assert cache_outcome(second) == "hit"
+    assert second.content == first.content and second.headers["etag"]
+    again = get(api, "/rpc/cache_streamed?n=20",
+                headers={"If-None-Match": second.headers["etag"]})
+    assert again.status_code == 304
+    assert calls(database, "s", 20) == 1
+
+
+def test_a_streamed_answer_larger_than_an_entry_is_not_kept(database):
+    # 4 KiB of memory storage: entries up to 1 KiB; 2,000 numbers are far more
+    with serving(settings_for(database, cache_bytes=4096), db=database) as server:
+        responses = [get(server, "/rpc/cache_streamed?n=2000") for _ in range(2)]
+    assert [len(r.json()) for r in responses] == [2000, 2000]
+    assert calls(database, "s", 2000) == 2
