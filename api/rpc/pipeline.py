@@ -159,8 +159,9 @@ class RpcPipeline:
             headers.get("if-none-match"), next((v for n, v in out_headers if n == "etag"), None)
         ):
             status, out_headers, body = 304, not_modified_headers(out_headers), b""
-        elif method == "HEAD":
+        elif method == "HEAD":  # no body, and no Content-Length for it, as PostgREST
             body = b""
+            out_headers = [(n, v) for n, v in out_headers if n != "content-length"]
         out_headers.extend(extra_headers)
         if self.settings.server_timing_enabled:
             out_headers.append(("server-timing", timer.header(cache_outcome)))

@@ -134,7 +134,8 @@ def test_head_has_the_get_etag_and_no_body(api):
     head = httpx.head(f"{api.base_url}/rpc/cache_counted?a=2", timeout=30)
     assert head.status_code == 200 and head.content == b""
     assert head.headers["etag"] == got.headers["etag"]
-    assert head.headers["content-length"] == got.headers["content-length"]
+    # no Content-Length for the body a HEAD does not send, as PostgREST (issue #18)
+    assert "content-length" not in head.headers
 
 
 def test_declared_policy_is_sent_with_vary(api):

@@ -171,7 +171,10 @@
     } finally {
       release();
     }
-    if (response.status === 304 && known) return known.data;
+    if (response.status === 304 && known) {
+      await response.arrayBuffer();  // finish the (empty) body: an unread one is aborted later
+      return known.data;
+    }
     if (!response.ok) {
       let body = {};
       try { body = await response.json(); } catch (error) { /* not JSON: keep the status */ }
