@@ -70,6 +70,7 @@ class Runtime:
             settings.db_uri, settings.db_schemas,
             settings.db_channel if settings.db_channel_enabled else None,
             self.cache.replace, self.observability.emit,
+            statement_cache=settings.db_prepared_statements,
         )
         self.pipeline = RpcPipeline(settings, self.authenticator, self.cache, self.db,
                                     self.observability, rate_limiter)
