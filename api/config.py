@@ -448,3 +448,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("PGRST_DB_SCHEMAS: at least one schema is required")
     if settings.db_pool < 1:
         raise ConfigError("PGRST_DB_POOL: must be at least 1")
+    if (settings.workers.count > 1 and settings.rate_limits.enabled
+            and settings.rate_limit_storage.startswith("memory")):
+        raise ConfigError(
+            f"METRICS_RPC_WORKERS={settings.workers.count} with METRICS_RPC_RATE_LIMIT_STORAGE="
+            f"{settings.rate_limit_storage} would give every worker its own limits: set "
+            "METRICS_RPC_RATE_LIMIT_STORAGE=redis://host:6379/0 (or METRICS_RPC_WORKERS=1)"
+        )

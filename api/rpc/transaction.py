@@ -163,6 +163,12 @@ class Database:
         size = self.pool.get_size()
         return size, size - self.pool.get_idle_size(), self.waiting
 
+    def replica_stats(self) -> tuple[list[tuple[str, bool, float]], dict[str, int]]:
+        """((name, usable, lag seconds) per replica, reads by where they ran)."""
+        max_lag = self.replicas.max_lag
+        return ([(r.name, r.usable(max_lag, 0), r.lag) for r in self.replicas.replicas],
+                dict(self.reads))
+
     # --- routing ---------------------------------------------------------------------------
 
     def _replica_for(self, statement: Statement, auth: AuthResult,
