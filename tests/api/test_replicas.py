@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -46,28 +45,10 @@ class Standby:
     """A streaming standby of ``primary``, made with ``pg_basebackup -R``."""
 
     def __init__(self, primary: ThrowawayCluster, folder: Path) -> None:
-        self.cluster = ThrowawayCluster(folder)
-        folder.mkdir(parents=True)
-        self.cluster.sockdir.mkdir()
-        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        if as_postgres:
-            shutil.chown(folder, "postgres", "postgres")
-            shutil.chown(self.cluster.sockdir, "postgres", "postgres")
-        subprocess.run(
-            [*as_postgres, str(_bindir() / "pg_basebackup"), "-h", primary.host,
-             "-p", str(primary.port), "-U", "postgres", "-D", str(self.cluster.datadir),
-             "-R", "-X", "stream", "--no-sync"],
-            check=True, capture_output=True, text=True,
-        )
+        self.cluster = primary.make_standby(folder)
 
     def psql(self, sql: str) -> str:
         return DbInfo(self.cluster, DB).psql(sql)
-
-
-def _bindir() -> Path:
-    from api.pgcluster import find_bindir
-
-    return find_bindir()
 
 
 @pytest.fixture(scope="module")
