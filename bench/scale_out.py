@@ -46,10 +46,10 @@ def api(env: dict[str, str], workers: int = 1) -> Iterator[str]:
                                   "PGRST_ADMIN_SERVER_PORT": str(admin)}, f"scale-w{workers}")
     try:
         wait_for_port("127.0.0.1", port, 60)
-        for _ in range(300):
-            status, _body = harness.get(f"http://127.0.0.1:{admin}/ready")
-            if status == 200:
-                break
+        for _ in range(600):
+            with contextlib.suppress(OSError):
+                if harness.get(f"http://127.0.0.1:{admin}/ready")[0] == 200:
+                    break
             time.sleep(0.1)
         status, body = harness.get(f"http://127.0.0.1:{port}{PATH}")
         if status != 200:
