@@ -77,12 +77,22 @@ def clusters() -> Iterator[tuple[DbInfo, Standby]]:
 def replicated(clusters: tuple[DbInfo, Standby]) -> Iterator[tuple[DbInfo, Standby]]:
     """The pair, with the standby running and replaying (whatever a test left)."""
     db, standby = clusters
-    standby.cluster.start()
-    _wait_for(lambda: standby.psql("select pg_is_wal_replay_paused()") == "f"
-              or standby.psql("select pg_wal_replay_resume()") is None)
+    _resume(standby)
     yield db, standby
+    _resume(standby)
+
+
+def _resume(standby: Standby) -> None:
     standby.cluster.start()
-    standby.psql("select pg_wal_replay_resume()")
+
+    def replaying() -> bool:
+        try:  # a standby that has just started refuses connections for a moment
+            standby.psql("select pg_wal_replay_resume()")
+            return standby.psql("select pg_is_wal_replay_paused()") == "f"
+        except RuntimeError:
+            return False
+
+    _wait_for(replaying)
 
 
 def _wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> None:
