@@ -44,11 +44,13 @@ if [ "$mode" != run ]; then
     need_cmd caddy caddy
     need_cmd prometheus prometheus
     need_cmd redis-server redis-server
+    [ -x /usr/sbin/pgbouncer ] || need_cmd pgbouncer pgbouncer  # tests/api/test_pgbouncer.py
 fi
 if [ "$mode" = bench ]; then
     need_cmd wrk wrk
     need_cmd hyperfine hyperfine
     need_cmd pgbench postgresql-contrib
+    [ -x /usr/sbin/pgbouncer ] || need_cmd pgbouncer pgbouncer  # bench.scale_out
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
