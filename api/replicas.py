@@ -49,6 +49,17 @@ REPLICA_STATE_SQL = (
     "select pg_is_in_recovery(), (coalesce(pg_last_wal_replay_lsn(), '0/0') - '0/0')::int8"
 )
 _CONNECT_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+WAL_PAGE = 8192  # wal_block_size (PostgreSQL's default)
+WAL_PAGE_HEADER = 40  # at most (a segment's first page has the long header)
+
+
+def replayed(replay_lsn: int, lsn: int) -> bool:
+    """Has a replica at ``replay_lsn`` replayed the WAL up to ``lsn``? The insert position
+    of a primary whose last record ended at a page boundary already counts the next
+    page's header, which no replica replays until another record follows."""
+    return replay_lsn >= lsn or (
+        replay_lsn % WAL_PAGE == 0 and lsn - replay_lsn <= WAL_PAGE_HEADER
+    )
 
 
 class Replica:
@@ -64,7 +75,7 @@ class Replica:
         self.in_recovery = True
 
     def usable(self, max_lag: float, min_lsn: int) -> bool:
-        return self.up and self.lag <= max_lag and self.replay_lsn >= min_lsn
+        return self.up and self.lag <= max_lag and replayed(self.replay_lsn, min_lsn)
 
 
 class ReplicaSet:
@@ -175,7 +186,7 @@ class ReplicaSet:
     def _lag_of(self, replay_lsn: int, now: float) -> float:
         """How long ago the primary first had WAL past ``replay_lsn`` (0: none)."""
         for seen, lsn in self._primary_history:
-            if lsn > replay_lsn:
+            if not replayed(replay_lsn, lsn):
                 return now - seen
         return 0.0
 
@@ -183,12 +194,12 @@ class ReplicaSet:
         up = [r.replay_lsn for r in self.replicas if r.up and r.in_recovery]
         if not up:
             return
-        replayed = min(up)
+        slowest = min(up)
         history = self._primary_history
-        while len(history) > 1 and history[0][1] <= replayed:
+        while len(history) > 1 and replayed(slowest, history[0][1]):
             history.popleft()
         if all(r.up for r in self.replicas):
-            for client in [c for c, lsn in self._notes.items() if lsn <= replayed]:
+            for client in [c for c, lsn in self._notes.items() if replayed(slowest, lsn)]:
                 del self._notes[client]
 
     async def _fetch(self, connections: dict[str, Any], uri: str, sql: str) -> Any:

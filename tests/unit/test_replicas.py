@@ -62,3 +62,12 @@ def test_replica_usable_needs_up_lag_and_position() -> None:
     replica.up, replica.lag, replica.replay_lsn = True, 0.5, 10
     assert replica.usable(1.0, 10) and not replica.usable(0.4, 10)
     assert not replica.usable(1.0, 11)
+
+
+def test_a_page_header_alone_is_not_wal_to_replay() -> None:
+    from api.replicas import replayed
+
+    assert replayed(8192 * 3, 8192 * 3 + 24)  # the primary's insert position is past
+    assert replayed(8192 * 3, 8192 * 3 + 40)  # the next page's (long) header
+    assert not replayed(8192 * 3, 8192 * 3 + 64)  # a record after it
+    assert not replayed(8192 * 3 + 8, 8192 * 3 + 32)  # mid-page: every byte counts
