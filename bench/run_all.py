@@ -11,7 +11,15 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench import aggregation, functions, harness, ingest, large_results, rpc_throughput
+from bench import (
+    aggregation,
+    functions,
+    harness,
+    ingest,
+    large_results,
+    rpc_throughput,
+    scale_out,
+)
 from bench.dataset import ensure_dataset, parse_span
 
 
@@ -39,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     aggregation.run(span=span, repeat=5 if quick else 20, raw_repeat=1 if quick else 2)
     functions.run(span=span, repeat=5 if quick else 20)
     ingest.run(server=servers[0], requests=50 if quick else 300, batch=2000, concurrency=4)
+    scale_out.run(duration=3 if quick else 8, rounds=1 if quick else 3, connections=32, pool=10)
     print(f"\nall benchmarks done in {time.monotonic() - began:.0f} s")
     return harness.exit_code()
 
