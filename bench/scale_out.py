@@ -66,7 +66,7 @@ def reads_by_target(admin: str) -> dict[str, float]:
         body.decode(), re.M)}
 
 
-def run(duration: float, rounds: int, connections: int, pool: int) -> dict[str, Any]:
+def run(*, duration: float, rounds: int, connections: int, pool: int) -> dict[str, Any]:
     cluster = harness.bench_cluster()
     harness.ensure_database(cluster, DB)
     base_env = harness.api_env(cluster, DB, pool=pool, rate_limits="off")
@@ -120,7 +120,10 @@ def run(duration: float, rounds: int, connections: int, pool: int) -> dict[str, 
     }
     for name, value in figures.items():
         print(f"  {name:<24} {value:.2f}")
-    return {"results": {k: v.__dict__ for k, v in medians.items()}, "figures": figures}
+    out = {"duration": duration, "rounds": rounds, "connections": connections, "pool": pool,
+           "results": {k: v.__dict__ for k, v in medians.items()}, "figures": figures}
+    print(f"saved to {harness.save_result('scale_out', out)}")
+    return out
 
 
 def main() -> None:
@@ -130,8 +133,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--pool", type=int, default=10)
     args = parser.parse_args()
-    result = run(args.duration, args.rounds, args.connections, args.pool)
-    harness.save_result("scale_out", {**vars(args), **result})
+    run(duration=args.duration, rounds=args.rounds, connections=args.connections,
+        pool=args.pool)
     raise SystemExit(harness.exit_code())
 
 
