@@ -57,6 +57,8 @@ from api.rpc import (
 class Runtime:
     """What the handlers share: settings, authenticator, cache, database, observability."""
 
+    FIRST_LOAD_WAIT = 10.0  # seconds the port waits for the first schema-cache load
+
     def __init__(
         self, settings: Settings, rate_limiter: RequestRateLimiter | None = None
     ) -> None:
@@ -68,10 +70,17 @@ class Runtime:
         self.cache = SchemaCacheHolder()
         self.db = Database(settings)
         self.observability.watch_pool(self.db.pool_stats)
+        if self.db.replicas:
+            self.observability.watch_replicas(self.db.replica_stats)
+        self.draining = False  # SIGTERM received: /ready is 503 while requests finish
+        # the port opens once the first schema-cache load has succeeded or failed, so a
+        # restarted replica behind a proxy does not answer 503 PGRST002 while it loads
+        self._first_load = asyncio.Event()
         self.loader = SchemaCacheLoader(
             settings.db_uri, settings.db_schemas,
             settings.db_channel if settings.db_channel_enabled else None,
-            self.cache.replace, self.observability.emit,
+            self._on_cache_loaded, self._on_loader_event,
+            statement_cache=settings.db_prepared_statements,
         )
         self.response_cache = (ResponseCache.from_settings(settings, self.observability)
                                if settings.cache_enabled else None)  # METRICS_RPC_CACHE
@@ -83,6 +92,14 @@ class Runtime:
         self._versions_task: asyncio.Task[None] | None = None
         # GET /: the encoded document per (schema cache, profile); a reload replaces it
         self._openapi: tuple[SchemaCache | None, dict[str, bytes]] = (None, {})
+
+    def _on_cache_loaded(self, cache: SchemaCache) -> None:
+        self.cache.replace(cache)
+        self._first_load.set()
+
+    def _on_loader_event(self, event: Any) -> None:
+        self.observability.emit(event)
+        self._first_load.set()  # a failed connect or load: serve (503s) rather than wait
 
     def openapi(self, cache: SchemaCache, profile: str) -> bytes:
         if self._openapi[0] is not cache:
@@ -97,7 +114,8 @@ class Runtime:
 
     @property
     def ready(self) -> bool:
-        return self.cache.current is not None and self.loader.connected
+        return (not self.draining and self.cache.current is not None
+                and self.loader.connected)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Litestar) -> AsyncIterator[None]:
@@ -106,6 +124,8 @@ class Runtime:
         if self.response_cache is not None:
             self._versions_task = asyncio.create_task(self.response_cache.run(),
                                                       name="data-version-listener")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._first_load.wait(), self.FIRST_LOAD_WAIT)
         try:
             yield
         finally:

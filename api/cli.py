@@ -9,8 +9,9 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from api.config import ConfigError, load_settings
+from api.config import ConfigError, Workers, load_settings
 
 # subcommands implemented by other modules: name → (module, help)
 _PLUGGED = {
@@ -41,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, default=None,
                        help="API port for this run; without it PGRST_SERVER_PORT (default 3000)")
+    serve.add_argument("--workers", default=None, metavar="N",
+                       help="worker processes sharing the port, or auto (one per CPU); "
+                       "without it METRICS_RPC_WORKERS (default 1)")
     _add_config(serve)
 
     dev = sub.add_parser("dev", help="run the API on a throwaway PostgreSQL with demo data")
@@ -139,8 +143,16 @@ def _cmd_token(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from api.server import serve
 
-    port = {"server_port": args.port} if args.port is not None else {}
-    settings = load_settings(config_file=args.config, **port)
+    overrides: dict[str, Any] = {}
+    if args.port is not None:
+        overrides["server_port"] = args.port
+    if args.workers is not None:
+        try:
+            overrides["workers"] = Workers.parse(args.workers)
+        except ValueError as exc:
+            print(f"metrics-rpc serve: --workers: {exc}", file=sys.stderr)
+            return 2
+    settings = load_settings(config_file=args.config, **overrides)
     if not settings.db_uri:
         print("metrics-rpc serve: PGRST_DB_URI is not set", file=sys.stderr)
         return 2

@@ -197,6 +197,33 @@ class RateLimits(msgspec.Struct, frozen=True):
         return cls(text, tuple((role, tuple(items)) for role, items in out.items()))
 
 
+class Duration(msgspec.Struct, frozen=True):
+    """A length of time such as ``METRICS_RPC_DB_REPLICA_MAX_LAG``: ``5s``, ``500ms``,
+    ``2m`` or a plain number of seconds (the syntax of ``parse_duration``)."""
+
+    seconds: float
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        return cls(parse_duration(text))
+
+
+class Workers(msgspec.Struct, frozen=True):
+    """``METRICS_RPC_WORKERS``: server processes, a number or ``auto`` (one per CPU)."""
+
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Workers:
+        text = text.strip().lower()
+        if text == "auto":
+            return cls(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                       else os.cpu_count() or 1)
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError("expected a number of at least 1, or auto")
+        return cls(int(text))
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # --- database -----------------------------------------------------------------
     db_uri: str = ""  # PGRST_DB_URI: connection string of the authenticator role
@@ -209,7 +236,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_channel: str = "pgrst"  # PGRST_DB_CHANNEL: NOTIFY channel for schema reloads
     db_channel_enabled: bool = True  # PGRST_DB_CHANNEL_ENABLED: listen for reloads
     db_tx_end: TxEnd = TxEnd.COMMIT  # PGRST_DB_TX_END: commit | rollback [-allow-override]
-    db_prepared_statements: bool = True  # PGRST_DB_PREPARED_STATEMENTS
+    db_prepared_statements: bool = True  # PGRST_DB_PREPARED_STATEMENTS: false for PgBouncer
+    db_read_uris: tuple[str, ...] = ()  # METRICS_RPC_DB_READ_URIS: streaming replicas for reads
+    db_replica_max_lag: Duration = Duration(5.0)  # METRICS_RPC_DB_REPLICA_MAX_LAG: else skipped
     # --- JWT ------------------------------------------------------------------------
     jwt_secret: str | None = None  # PGRST_JWT_SECRET: HS secret, JWK or JWKS (inline or @file)
     jwt_secret_is_base64: bool = False  # PGRST_JWT_SECRET_IS_BASE64
@@ -223,6 +252,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     admin_server_port: int | None = None  # PGRST_ADMIN_SERVER_PORT: /live /ready /metrics
     openapi_server_proxy_uri: str | None = None  # PGRST_OPENAPI_SERVER_PROXY_URI
     log_level: str = "error"  # PGRST_LOG_LEVEL: crit | error | warn | info | debug
+    workers: Workers = Workers(1)  # METRICS_RPC_WORKERS: server processes (auto = CPUs)
+    shutdown_grace: Duration = Duration(10.0)  # METRICS_RPC_SHUTDOWN_GRACE: drain on SIGTERM
     # --- hardening and rate limits (no PostgREST equivalent) ------------------------
     rate_limits: RateLimits = RateLimits.parse(  # METRICS_RPC_RATE_LIMITS
         "web_anon=60/minute;writer=600/minute"
@@ -295,6 +326,8 @@ ENV_NAMES: dict[str, str] = {
     "db_channel_enabled": "PGRST_DB_CHANNEL_ENABLED",
     "db_tx_end": "PGRST_DB_TX_END",
     "db_prepared_statements": "PGRST_DB_PREPARED_STATEMENTS",
+    "db_read_uris": "METRICS_RPC_DB_READ_URIS",
+    "db_replica_max_lag": "METRICS_RPC_DB_REPLICA_MAX_LAG",
     "jwt_secret": "PGRST_JWT_SECRET",
     "jwt_secret_is_base64": "PGRST_JWT_SECRET_IS_BASE64",
     "jwt_aud": "PGRST_JWT_AUD",
@@ -306,6 +339,8 @@ ENV_NAMES: dict[str, str] = {
     "admin_server_port": "PGRST_ADMIN_SERVER_PORT",
     "openapi_server_proxy_uri": "PGRST_OPENAPI_SERVER_PROXY_URI",
     "log_level": "PGRST_LOG_LEVEL",
+    "workers": "METRICS_RPC_WORKERS",
+    "shutdown_grace": "METRICS_RPC_SHUTDOWN_GRACE",
     "rate_limits": "METRICS_RPC_RATE_LIMITS",
     "rate_limit_storage": "METRICS_RPC_RATE_LIMIT_STORAGE",
     "rate_limit_fail_open": "METRICS_RPC_RATE_LIMIT_FAIL_OPEN",
@@ -450,3 +485,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("METRICS_RPC_CACHE_BYTES: must be 0 or more")
     if not settings.cache_storage.startswith(("memory://", "redis://", "rediss://")):
         raise ConfigError("METRICS_RPC_CACHE_STORAGE: expected memory:// or redis://…")
+    if (settings.workers.count > 1 and settings.rate_limits.enabled
+            and settings.rate_limit_storage.startswith("memory")):
+        raise ConfigError(
+            f"METRICS_RPC_WORKERS={settings.workers.count} with METRICS_RPC_RATE_LIMIT_STORAGE="
+            f"{settings.rate_limit_storage} would give every worker its own limits: set "
+            "METRICS_RPC_RATE_LIMIT_STORAGE=redis://host:6379/0 (or METRICS_RPC_WORKERS=1)"
+        )

@@ -3,17 +3,24 @@
 Each app gets its own ``CollectorRegistry`` (tests run several apps in one process).
 Other components register their own metrics on ``Observability.registry`` (rate limiting,
 ingest) and may emit their own events through ``Observability.emit``.
+
+With several workers (``PROMETHEUS_MULTIPROC_DIR`` set by the supervisor before they
+start) counters and histograms live in files shared by the workers and ``/metrics`` sums
+them; the gauges that describe one process (pool, replicas) carry a ``worker`` label and
+come from the worker that answers.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 log = logging.getLogger("metrics_rpc")
@@ -59,12 +66,25 @@ class _CacheBytesCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         size, entries = self._stats()
-        yield GaugeMetricFamily("metrics_rpc_cache_bytes",
-                                "Bytes held by this replica's response cache (memory storage)",
-                                size)
-        yield GaugeMetricFamily("metrics_rpc_cache_entries",
-                                "Entries in this replica's response cache (memory storage)",
-                                entries)
+        yield _gauge("metrics_rpc_cache_bytes",
+                     "Bytes held by this process's response cache (memory storage)", size)
+        yield _gauge("metrics_rpc_cache_entries",
+                     "Entries in this process's response cache (memory storage)", entries)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _worker() -> str | None:
+    """This worker's index when the server runs several (``METRICS_RPC_WORKERS``)."""
+    return os.environ.get("METRICS_RPC_WORKER")
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    worker = _worker()
+    if worker is None:
+        return GaugeMetricFamily(name, documentation, value)
+    family = GaugeMetricFamily(name, documentation, labels=["worker"])
+    family.add_metric([worker], value)
+    return family
 
 
 class _PoolCollector(Collector):
@@ -73,16 +93,45 @@ class _PoolCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         size, in_use, waiting = self._stats()
-        yield GaugeMetricFamily("metrics_rpc_db_pool_size", "Connections in the pool", size)
-        yield GaugeMetricFamily("metrics_rpc_db_pool_in_use", "Connections in use", in_use)
-        yield GaugeMetricFamily(
-            "metrics_rpc_db_pool_waiting", "Requests waiting for a connection", waiting
-        )
+        yield _gauge("metrics_rpc_db_pool_size", "Connections in the pool", size)
+        yield _gauge("metrics_rpc_db_pool_in_use", "Connections in use", in_use)
+        yield _gauge("metrics_rpc_db_pool_waiting", "Requests waiting for a connection",
+                     waiting)
+
+
+class _ReplicaCollector(Collector):
+    """Per read replica: up, lag, and the reads routed to replicas or to the primary."""
+
+    def __init__(self, state: Callable[[], Any]) -> None:
+        self._state = state
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        replicas, reads = self._state()
+        worker = _worker()
+        extra = [] if worker is None else ["worker"]
+        up = GaugeMetricFamily("metrics_rpc_db_replica_up",
+                               "1 when the read replica is used (reachable, not lagging)",
+                               labels=["replica", *extra])
+        lag = GaugeMetricFamily("metrics_rpc_db_replica_lag_seconds",
+                                "Replay lag of the read replica at its last check",
+                                labels=["replica", *extra])
+        for name, usable, seconds in replicas:
+            up.add_metric([name, *([worker] if worker else [])], 1.0 if usable else 0.0)
+            lag.add_metric([name, *([worker] if worker else [])], seconds)
+        routed = CounterMetricFamily("metrics_rpc_db_reads",
+                                   "GET/HEAD calls by where they ran (replica or primary)",
+                                   labels=["target", *extra])
+        for target, count in reads.items():
+            routed.add_metric([target, *([worker] if worker else [])], count)
+        yield up
+        yield lag
+        yield routed
 
 
 class Observability:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._local: list[Collector] = []  # this process's gauges
         self.requests = Counter(
             "metrics_rpc_requests", "RPC requests by function and status",
             ["function", "status"], registry=self.registry,
@@ -121,10 +170,16 @@ class Observability:
         )
 
     def watch_cache(self, stats: Callable[[], tuple[int, int]]) -> None:
-        self.registry.register(_CacheBytesCollector(stats))
+        self._local.append(_CacheBytesCollector(stats))
+        self.registry.register(self._local[-1])
 
     def watch_pool(self, stats: Callable[[], tuple[int, int, int]]) -> None:
-        self.registry.register(_PoolCollector(stats))
+        self._local.append(_PoolCollector(stats))
+        self.registry.register(self._local[-1])
+
+    def watch_replicas(self, state: Callable[[], Any]) -> None:
+        self._local.append(_ReplicaCollector(state))
+        self.registry.register(self._local[-1])
 
     def emit(self, event: Any) -> None:
         if isinstance(event, RequestFinished):
@@ -150,4 +205,10 @@ class Observability:
             log.warning("database unavailable: %s", event.error)
 
     def exposition(self) -> bytes:
+        if os.environ.get(MULTIPROC_ENV):  # several workers: every worker's counts, summed
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            for collector in self._local:
+                registry.register(collector)
+            return generate_latest(registry)
         return generate_latest(self.registry)

@@ -125,6 +125,25 @@ class ThrowawayCluster:
         )
         return out.stdout.strip() == "1"
 
+    def make_standby(self, folder: Path) -> ThrowawayCluster:
+        """A streaming standby of this running cluster in ``folder`` (``pg_basebackup -R``:
+        it follows this cluster once started); not started yet."""
+        standby = ThrowawayCluster(folder)
+        standby.folder.mkdir(parents=True)
+        standby.sockdir.mkdir()
+        if self._as_root:
+            entry = pwd.getpwnam(_SERVER_USER)
+            for path in (standby.folder, standby.sockdir):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        result = self._run(
+            ["pg_basebackup", "-h", self.host, "-p", str(self.port), "-U", SUPERUSER,
+             "-D", str(standby.datadir), "-R", "-X", "stream", "--no-sync"],
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ClusterError(f"pg_basebackup failed: {result.stderr.strip()}")
+        return standby
+
     def __enter__(self) -> ThrowawayCluster:
         return self.start()
 
@@ -156,7 +175,7 @@ class ThrowawayCluster:
         tool = argv[0]
         binary = self._bindir / tool
         cmd = [str(binary) if binary.exists() else tool, *argv[1:]]
-        if self._as_root and tool in ("initdb", "pg_ctl"):
+        if self._as_root and tool in ("initdb", "pg_ctl", "pg_basebackup"):
             cmd = ["runuser", "-u", _SERVER_USER, "--", *cmd]
         env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
         result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)

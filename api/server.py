@@ -1,9 +1,32 @@
-"""``metrics-rpc serve``: uvicorn (uvloop + httptools) on the API port, plus the admin port."""
+"""``metrics-rpc serve``: uvicorn (uvloop + httptools) on the API port, plus the admin port,
+in one process or in ``METRICS_RPC_WORKERS`` processes sharing the ports.
+
+Shutdown (SIGTERM or SIGINT): ``/ready`` turns 503 at once (the runtime is *draining*),
+the API port stops accepting connections (a proxy retries them on another replica), and
+requests in flight, streams included, get ``METRICS_RPC_SHUTDOWN_GRACE`` to finish before
+they are cancelled; the admin port (``/live``, ``/ready`` = 503) stays up until then. A
+second SIGINT stops at once.
+
+Workers: each is its own process with its own event loop, pools, schema-cache listener
+and replica health checks, bound to the same ports with ``SO_REUSEPORT`` (the kernel
+spreads connections over them). The supervisor (this process) restarts a worker that dies
+and passes SIGTERM on to all of them. ``/metrics`` sums the counters and histograms of
+every worker (prometheus_client's multiprocess mode, in a folder the supervisor makes).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from collections.abc import Generator
 from typing import Any
 
 import uvicorn
@@ -12,8 +35,10 @@ from api.app import create_admin_app, create_app
 from api.config import Settings
 from api.request_limits import head_limited_protocol
 
+log = logging.getLogger("metrics_rpc")
 _LOG_LEVELS = {"crit": "critical", "error": "error", "warn": "warning", "info": "info",
                "debug": "debug"}
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def uvicorn_config(app: Any, host: str, port: int, settings: Settings) -> uvicorn.Config:
@@ -22,34 +47,140 @@ def uvicorn_config(app: Any, host: str, port: int, settings: Settings) -> uvicor
         app, host=host, port=port, loop="uvloop", http=head_limited_protocol(settings),
         lifespan="on", log_level=_LOG_LEVELS.get(settings.log_level, "error"),
         access_log=False, server_header=False, proxy_headers=False,
+        # typed int, used as an asyncio timeout: a fraction of a second works
+        timeout_graceful_shutdown=max(settings.shutdown_grace.seconds, 0.001),  # type: ignore[arg-type]
     )
 
 
-async def serve_async(settings: Settings) -> None:
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal handlers: ``serve_async`` handles them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def _listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve_async(settings: Settings, *, reuse_port: bool = False) -> None:
     app = create_app(settings)
+    runtime = app.state.runtime
     host = settings.bind_host
-    servers = [uvicorn.Server(uvicorn_config(app, host, settings.server_port, settings))]
+    main = _Server(uvicorn_config(app, host, settings.server_port, settings))
+    sockets = [_listening_socket(host, settings.server_port, reuse_port)]
+    tasks = [asyncio.create_task(main.serve(sockets=sockets))]
+    admin: _Server | None = None
     if settings.admin_server_port:
-        admin = create_admin_app(app.state.runtime)
-        admin_config = uvicorn_config(admin, host, settings.admin_server_port, settings)
+        admin_config = uvicorn_config(create_admin_app(runtime), host,
+                                      settings.admin_server_port, settings)
         admin_config.lifespan = "off"
-        servers.append(uvicorn.Server(admin_config))
-    tasks = [asyncio.create_task(s.serve()) for s in servers]
+        admin = _Server(admin_config)
+        admin_socket = _listening_socket(host, settings.admin_server_port, reuse_port)
+        tasks.append(asyncio.create_task(admin.serve(sockets=[admin_socket])))
+
+    def on_signal(sig: int) -> None:
+        if runtime.draining and sig == signal.SIGINT:
+            main.force_exit = True
+        runtime.draining = True  # /ready: 503 from now on
+        main.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for server in servers:  # one got the signal (or failed): stop the others too
-            server.should_exit = True
+        # the API port has drained (or a server failed): the admin port goes too
+        main.should_exit = True
+        if admin is not None:
+            admin.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
 
 
-def serve(settings: Settings) -> None:
-    """Run the API until SIGINT/SIGTERM."""
+def _run(settings: Settings, reuse_port: bool) -> None:
     logging.basicConfig(level=logging.INFO if settings.log_level in ("info", "debug")
                         else logging.WARNING)
     try:
         import uvloop
 
-        uvloop.run(serve_async(settings))
+        uvloop.run(serve_async(settings, reuse_port=reuse_port))
     except ImportError:  # pragma: no cover - uvloop is a dependency
-        asyncio.run(serve_async(settings))
+        asyncio.run(serve_async(settings, reuse_port=reuse_port))
+
+
+def serve(settings: Settings) -> None:
+    """Run the API until SIGINT/SIGTERM: in this process, or in ``settings.workers``
+    worker processes."""
+    if settings.workers.count <= 1:
+        _run(settings, reuse_port=False)
+        return
+    Supervisor(settings).run()
+
+
+def _worker_main(settings: Settings, index: int) -> None:
+    os.environ["METRICS_RPC_WORKER"] = str(index)
+    _run(settings, reuse_port=True)
+
+
+class Supervisor:
+    """Starts ``settings.workers`` worker processes, restarts one that dies, and passes
+    SIGTERM/SIGINT on to all of them (each then drains as above)."""
+
+    RESTART_DELAY = 1.0
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        # spawn: a worker starts from a clean interpreter (no loop or pool copied by fork)
+        self._context = multiprocessing.get_context("spawn")
+        self._workers: dict[int, Any] = {}
+        self._stopping = False
+
+    def run(self) -> None:
+        logging.basicConfig(level=logging.INFO)
+        metrics_dir = tempfile.mkdtemp(prefix="metrics-rpc-prometheus-")
+        os.environ[MULTIPROC_ENV] = metrics_dir  # inherited by the workers
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        try:
+            for index in range(self.settings.workers.count):
+                self._start(index)
+            log.warning("metrics-rpc: %d workers on port %d", self.settings.workers.count,
+                        self.settings.server_port)
+            while self._workers:
+                for index, process in list(self._workers.items()):
+                    process.join(0.2)
+                    if process.exitcode is None:
+                        continue
+                    del self._workers[index]
+                    if not self._stopping:
+                        log.error("worker %d exited (%s): restarting it", index,
+                                  process.exitcode)
+                        time.sleep(self.RESTART_DELAY)
+                        self._start(index)
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+    def _start(self, index: int) -> None:
+        process = self._context.Process(target=_worker_main, args=(self.settings, index),
+                                        name=f"metrics-rpc-worker-{index}")
+        process.start()
+        self._workers[index] = process
+
+    def _on_signal(self, sig: int, _frame: Any) -> None:
+        self._stopping = True
+        for process in self._workers.values():
+            if process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, sig)

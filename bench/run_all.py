@@ -19,6 +19,7 @@ from bench import (
     large_results,
     response_cache,
     rpc_throughput,
+    scale_out,
 )
 from bench.dataset import ensure_dataset, parse_span
 
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     aggregation.run(span=span, repeat=5 if quick else 20, raw_repeat=1 if quick else 2)
     functions.run(span=span, repeat=5 if quick else 20)
     ingest.run(server=servers[0], requests=50 if quick else 300, batch=2000, concurrency=4)
+    scale_out.run(duration=3 if quick else 8, rounds=1 if quick else 3, connections=32, pool=10)
     print(f"\nall benchmarks done in {time.monotonic() - began:.0f} s")
     return harness.exit_code()
 

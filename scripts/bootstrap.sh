@@ -47,11 +47,13 @@ if [ "$mode" != run ]; then
     need_cmd chromium chromium  # the dashboard's browser tests (Playwright drives it)
     need_cmd node nodejs  # postgrest-js, checked against the server (tests/api/postgrest_js)
     need_cmd npm npm
+    [ -x /usr/sbin/pgbouncer ] || need_cmd pgbouncer pgbouncer  # tests/api/test_pgbouncer.py
 fi
 if [ "$mode" = bench ]; then
     need_cmd wrk wrk
     need_cmd hyperfine hyperfine
     need_cmd pgbench postgresql-contrib
+    [ -x /usr/sbin/pgbouncer ] || need_cmd pgbouncer pgbouncer  # bench.scale_out
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

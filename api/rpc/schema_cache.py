@@ -287,7 +287,9 @@ class SchemaCacheLoader:
         channel: str | None,
         on_loaded: Any,
         on_event: Any,
+        statement_cache: bool = True,  # off behind PgBouncer (PGRST_DB_PREPARED_STATEMENTS)
     ) -> None:
+        self._statement_cache_size = 100 if statement_cache else 0
         self._db_uri = db_uri
         self._schemas = tuple(schemas)
         self._channel = channel
@@ -306,7 +308,9 @@ class SchemaCacheLoader:
         backoff = 0.25
         while True:
             try:
-                conn = await asyncpg.connect(self._db_uri, timeout=5)
+                conn = await asyncpg.connect(
+                    self._db_uri, timeout=5, statement_cache_size=self._statement_cache_size
+                )
             except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 self.connected = False
                 self._on_event(DatabaseUnavailable(str(exc) or type(exc).__name__))

@@ -46,6 +46,7 @@ from api.errors import (
     from_postgres_exception,
 )
 from api.http import RequestContext
+from api.replicas import PRIMARY_LSN_SQL, Replica, ReplicaSet
 from api.rpc.auth import AuthResult
 from api.rpc.query import RESPONSE_GUCS_SQL, SET_CONTEXT_SQL, SWITCH_ROLE_SQL, Statement
 from api.rpc.schema_cache import SchemaCache
@@ -117,50 +118,91 @@ class ResultStream(msgspec.Struct):
 
 
 class Database:
-    """The connection pool of the authenticator role and the transactions run on it."""
+    """The connection pools of the authenticator role (the primary's, and one per read
+    replica) and the transactions run on them."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.pool: asyncpg.Pool | None = None
         self.waiting = 0  # requests waiting for a pooled connection
+        # PgBouncer transaction pooling (PGRST_DB_PREPARED_STATEMENTS=false): consecutive
+        # transactions may run on different server sessions, so nothing is left in the
+        # session: the role and its settings are SET LOCAL in every transaction
+        self.local_role = not settings.db_prepared_statements
+        cache_size = 1024 if settings.db_prepared_statements else 0
+        self._pool_kwargs: dict[str, Any] = {
+            "min_size": 0,  # starting needs no database; the pool connects on use
+            "max_size": settings.db_pool,
+            "connection_class": RpcConnection,
+            "statement_cache_size": cache_size,
+            "max_inactive_connection_lifetime": 300.0,
+        }
+        self.replicas = ReplicaSet(
+            settings.db_read_uris, settings.db_uri, settings.db_replica_max_lag.seconds,
+            self._create_pool, {"statement_cache_size": cache_size},
+        )
+        self.reads = {"primary": 0, "replica": 0}  # GET/HEAD calls by where they ran
+
+    async def _create_pool(self, uri: str) -> asyncpg.Pool:
+        return await asyncpg.create_pool(uri, **self._pool_kwargs)
 
     async def start(self) -> None:
-        # min_size=0: starting needs no database; the pool connects (and reconnects) on use
-        self.pool = await asyncpg.create_pool(
-            self.settings.db_uri,
-            min_size=0,
-            max_size=self.settings.db_pool,
-            connection_class=RpcConnection,
-            statement_cache_size=1024 if self.settings.db_prepared_statements else 0,
-            max_inactive_connection_lifetime=300.0,
-        )
+        self.pool = await self._create_pool(self.settings.db_uri)
+        await self.replicas.start()
 
     async def close(self) -> None:
+        await self.replicas.close()
         if self.pool is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.pool.close(), 5)
             self.pool = None
 
     def pool_stats(self) -> tuple[int, int, int]:
-        """(size, in use, waiting)."""
+        """(size, in use, waiting) of the primary's pool."""
         if self.pool is None:
             return 0, 0, self.waiting
         size = self.pool.get_size()
         return size, size - self.pool.get_idle_size(), self.waiting
 
+    def replica_stats(self) -> tuple[list[tuple[str, bool, float]], dict[str, int]]:
+        """((name, usable, lag seconds) per replica, reads by where they ran)."""
+        max_lag = self.replicas.max_lag
+        return ([(r.name, r.usable(max_lag, 0), r.lag) for r in self.replicas.replicas],
+                dict(self.reads))
+
+    # --- routing ---------------------------------------------------------------------------
+
+    def _replica_for(self, statement: Statement, auth: AuthResult,
+                     context: RequestContext) -> Replica | None:
+        """A replica for GET/HEAD of a non-volatile function, or None: the primary."""
+        if (not self.replicas or context.method not in ("GET", "HEAD")
+                or statement.plan.function.volatility == "volatile"):
+            return None
+        replica = self.replicas.pick(client_key(auth))
+        self.reads["primary" if replica is None else "replica"] += 1
+        return replica
+
+    async def _note_write(self, conn: Any, auth: AuthResult) -> None:
+        """Read-your-writes: the client's reads need a replica past this WAL position."""
+        if self.replicas:
+            self.replicas.note_write(client_key(auth), await conn.fetchval(PRIMARY_LSN_SQL))
+
     # --- connections -----------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
     async def connection(
-        self, auth: AuthResult, cache: SchemaCache | None
+        self, auth: AuthResult, cache: SchemaCache | None, replica: Replica | None = None,
     ) -> AsyncIterator[RpcConnection]:
-        """A pooled connection whose session role is ``auth.role`` (with the role settings
-        of ``cache``, the request's snapshot); DB errors come out as ``ApiError``."""
-        if self.pool is None:
+        """A pooled connection (the primary's, or ``replica``'s) whose session role is
+        ``auth.role`` (with the role settings of ``cache``, the request's snapshot; in
+        local-role mode the role is set by ``begin`` instead); DB errors come out as
+        ``ApiError``."""
+        pool = self.pool if replica is None else replica.pool
+        if pool is None:
             raise DbConnectionError("the connection pool is not started")
         self.waiting += 1
         try:
-            conn = await self.pool.acquire(timeout=self.settings.db_pool_acquisition_timeout)
+            conn = await pool.acquire(timeout=self.settings.db_pool_acquisition_timeout)
         except TimeoutError:
             raise PoolTimeout() from None
         except _CONNECTION_ERRORS as exc:
@@ -172,45 +214,59 @@ class Database:
         try:
             with map_db_errors(auth):
                 try:
-                    await conn.switch_role(auth.role, cache)
+                    if not self.local_role:
+                        await conn.switch_role(auth.role, cache)
                     yield conn
                 except _CONNECTION_ERRORS:
                     conn.terminate()  # broken: the pool opens a new one in its place
                     raise
         finally:
             with contextlib.suppress(Exception):
-                await self.pool.release(conn)
+                await pool.release(conn)
+
+    async def begin(self, conn: Any, auth: AuthResult, cache: SchemaCache | None, *,
+                    read_only: bool) -> None:
+        """BEGIN, and in local-role mode SET LOCAL the role and its settings, in one round
+        trip (a simple query: the values are the catalog's, quoted as literals)."""
+        sql = "begin read only" if read_only else "begin"
+        if self.local_role:
+            sql += "; " + local_role_sql(auth.role, cache)
+        await conn.execute(sql)
 
     # --- running statements ----------------------------------------------------------------
 
     async def call(self, statement: Statement, auth: AuthResult, context: RequestContext,
                    cache: SchemaCache | None) -> CallResult:
         """Run a non-streaming statement. A read is retried up to ``READ_RETRIES`` times
-        when the database was unavailable (a pooled connection the server dropped); an
-        error the function raised on purpose (``PT503``) is never retried."""
+        when the database was unavailable (a pooled connection the server dropped); a read
+        that a replica failed is retried elsewhere (the primary when no replica is left);
+        an error the function raised on purpose (``PT503``) is never retried."""
         args = (*context.values(auth.claims_json), *statement.params)
         retries = READ_RETRIES if statement.plan.read_only else 0
         while True:
+            replica = self._replica_for(statement, auth, context)
             try:
-                async with self.connection(auth, cache) as conn:
-                    return await self._call_on(conn, statement, args)
+                async with self.connection(auth, cache, replica) as conn:
+                    return await self._call_on(conn, statement, args, auth, cache)
             except DatabaseUnavailable:
+                if replica is not None:
+                    self.replicas.mark_down(replica)
+                    continue
                 if retries == 0:
                     raise
                 retries -= 1
 
-    async def _call_on(self, conn: Any, statement: Statement,
-                       args: Sequence[Any]) -> CallResult:
+    async def _call_on(self, conn: Any, statement: Statement, args: Sequence[Any],
+                       auth: AuthResult, cache: SchemaCache | None) -> CallResult:
         plan = statement.plan
-        if not plan.explicit_tx:
+        if not plan.explicit_tx and not self.local_role:
             row = await conn.fetchrow(statement.sql, *args)
             if plan.singular and row[0] != 1:
                 raise SingularityError(row[0])
             if plan.max_affected is not None and row[0] > plan.max_affected:
                 raise MaxAffectedViolation(row[0])
         else:
-            tx = conn.transaction(readonly=plan.read_only)
-            await tx.start()
+            await self.begin(conn, auth, cache, read_only=plan.read_only)
             try:
                 row = await conn.fetchrow(statement.sql, *args)
                 if plan.singular and row[0] != 1:
@@ -220,12 +276,12 @@ class Database:
                 if plan.rollback:  # deferred constraints are still checked, as PostgREST
                     await conn.execute("set constraints all immediate")
             except BaseException:
-                await tx.rollback()
+                with contextlib.suppress(Exception):
+                    await conn.execute("rollback")
                 raise
-            if plan.rollback:
-                await tx.rollback()
-            else:
-                await tx.commit()
+            await conn.execute("rollback" if plan.rollback else "commit")
+            if not plan.read_only and not plan.rollback:
+                await self._note_write(conn, auth)
         return CallResult(rows=row[0], body=row[1], total=row[2], response_headers=row[3],
                           response_status=row[4])
 
@@ -234,12 +290,31 @@ class Database:
         self, statement: Statement, auth: AuthResult, context: RequestContext,
         cache: SchemaCache | None,
     ) -> AsyncIterator[ResultStream]:
-        """Open a cursor on a streaming statement; the first batch is read before yielding."""
-        plan = statement.plan
+        """Open a cursor on a streaming statement; the first batch is read before yielding.
+        A replica that cannot be reached is skipped before the stream starts."""
         args = (*context.values(auth.claims_json), *statement.params)
-        async with self.connection(auth, cache) as conn:
-            tx = conn.transaction(readonly=plan.read_only)
-            await tx.start()
+        async with contextlib.AsyncExitStack() as stack:
+            while True:
+                replica = self._replica_for(statement, auth, context)
+                try:
+                    stream = await stack.enter_async_context(
+                        self._stream_on(replica, statement, args, auth, cache)
+                    )
+                    break
+                except DatabaseUnavailable:
+                    if replica is None:
+                        raise
+                    self.replicas.mark_down(replica)
+            yield stream
+
+    @contextlib.asynccontextmanager
+    async def _stream_on(
+        self, replica: Replica | None, statement: Statement, args: Sequence[Any],
+        auth: AuthResult, cache: SchemaCache | None,
+    ) -> AsyncIterator[ResultStream]:
+        plan = statement.plan
+        async with self.connection(auth, cache, replica) as conn:
+            await self.begin(conn, auth, cache, read_only=plan.read_only)
             try:
                 cursor = await conn.cursor(statement.sql, *args)
                 rows = await cursor.fetch(STREAM_BATCH_ROWS)
@@ -253,19 +328,19 @@ class Database:
                 )
             except BaseException:
                 with contextlib.suppress(Exception):
-                    await tx.rollback()
+                    await conn.execute("rollback")
                 raise
-            if plan.rollback:
-                await tx.rollback()
-            else:
-                await tx.commit()
+            await conn.execute("rollback" if plan.rollback else "commit")
+            if not plan.read_only and not plan.rollback:
+                await self._note_write(conn, auth)
 
     @contextlib.asynccontextmanager
     async def transaction_as(
         self, auth: AuthResult, context: RequestContext, cache: SchemaCache | None, *,
         read_only: bool = False,
     ) -> AsyncIterator[Any]:
-        """A connection in a transaction as ``auth.role`` with the request GUCs set.
+        """A connection in a transaction as ``auth.role`` with the request GUCs set, on the
+        primary.
 
         For other handlers (e.g. remote write ingest) that run their own SQL::
 
@@ -275,12 +350,35 @@ class Database:
         Commits when the block ends, rolls back on an exception; PostgreSQL errors come out
         as ``ApiError`` with PostgREST's status mapping.
         """
-        async with (  # connection() maps the errors of the whole block
-            self.connection(auth, cache) as conn,
-            conn.transaction(readonly=read_only),
-        ):
-            await conn.fetch(SET_CONTEXT_SQL, *context.values(auth.claims_json))
-            yield conn
+        async with self.connection(auth, cache) as conn:  # maps the errors of the block
+            await self.begin(conn, auth, cache, read_only=read_only)
+            try:
+                await conn.fetch(SET_CONTEXT_SQL, *context.values(auth.claims_json))
+                yield conn
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await conn.execute("rollback")
+                raise
+            await conn.execute("commit")
+            if not read_only:
+                await self._note_write(conn, auth)
+
+
+def client_key(auth: AuthResult) -> str:
+    """Whose writes a read must see: the JWT ``sub``, else the token's claims."""
+    return f"sub:{auth.sub}" if auth.sub is not None else auth.claims_json
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def local_role_sql(role: str, cache: SchemaCache | None) -> str:
+    """``SET LOCAL`` of ``role`` and its ``ALTER ROLE … SET`` settings, as one statement."""
+    settings = cache.session_settings(role) if cache else ()
+    calls = ", ".join(f"set_config({quote_literal(name)}, {quote_literal(value)}, true)"
+                      for name, value in (("role", role), *settings))
+    return f"select {calls}"
 
 
 @contextlib.contextmanager

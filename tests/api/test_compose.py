@@ -42,8 +42,10 @@ def env_example() -> dict[str, str]:
 
 
 def test_services(services: dict[str, dict[str, Any]]) -> None:
-    assert set(services) == {"db", "migrate", "redis", *API_REPLICAS, "caddy", "prometheus"}
+    assert set(services) == {"db", "db-replica", "migrate", "redis", *API_REPLICAS, "caddy",
+                             "prometheus"}
     assert services["db"]["image"].startswith("postgres:")
+    assert services["db-replica"]["image"] == services["db"]["image"]
     assert services["redis"]["image"].startswith("redis:")
     assert services["caddy"]["image"].startswith("caddy:2")
 
@@ -84,6 +86,7 @@ def dependencies(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, str
 def test_start_order_by_conditions(services: dict[str, dict[str, Any]]) -> None:
     deps = dependencies(services)
     assert deps["db"] == {} and deps["redis"] == {}
+    assert deps["db-replica"] == {"db": "service_healthy"}
     assert deps["migrate"] == {"db": "service_healthy"}
     for replica in API_REPLICAS:
         assert deps[replica] == {
@@ -131,8 +134,28 @@ def test_api_settings_are_real_settings(services: dict[str, dict[str, Any]]) -> 
     filled["METRICS_RPC_RATE_LIMITS"] = defaults[1]
     filled["METRICS_RPC_RATE_LIMIT_FAIL_OPEN"] = "true"
     filled["PGRST_JWT_AUD"] = ""
+    filled["METRICS_RPC_WORKERS"] = "2"
     settings = load_settings(filled)
     assert settings.server_port == 3000
+    assert settings.workers.count == 2  # with Redis rate limits, as load_settings requires
+    assert settings.db_read_uris == (filled["METRICS_RPC_DB_READ_URIS"],)
+    assert settings.db_read_uris[0].endswith("@db-replica:5432/metrics")
+    assert settings.shutdown_grace.seconds < _seconds(services["api-1"]["stop_grace_period"])
+
+
+def _seconds(text: str) -> float:
+    return float(text.removesuffix("s"))
+
+
+def test_the_read_replica_streams_from_the_primary(services: dict[str, dict[str, Any]]) -> None:
+    replica = services["db-replica"]
+    script = replica["command"][0]
+    assert "pg_basebackup -h db" in script and " -R " in script and "exec postgres" in script
+    assert replica["user"] == "postgres"
+    primary_init = [v for v in services["db"]["volumes"] if "docker-entrypoint-initdb.d" in v]
+    assert primary_init, "the primary must allow replication connections"
+    hba_script = (ROOT / primary_init[0].split(":")[0]).read_text()
+    assert "host replication" in hba_script
 
 
 def test_only_caddy_is_trusted_and_only_caddy_is_published(

@@ -140,3 +140,42 @@ def test_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
     bad.write_text("db-uri = \n")
     with pytest.raises(ConfigError, match=r"bad\.conf"):
         load_settings({}, config_file=bad)
+
+
+# --- scale-out settings ------------------------------------------------------------------
+
+
+def test_durations_read_units_and_plain_seconds() -> None:
+    from api.config import Duration
+
+    assert Duration.parse("5s").seconds == 5.0
+    assert Duration.parse("500ms").seconds == 0.5
+    assert Duration.parse("2m").seconds == 120.0
+    assert Duration.parse("3").seconds == 3.0
+    with pytest.raises(ValueError, match="duration"):
+        Duration.parse("soon")
+
+
+def test_scale_out_settings_from_the_environment() -> None:
+    settings = load_settings({
+        "METRICS_RPC_WORKERS": "3", "METRICS_RPC_RATE_LIMITS": "off",
+        "METRICS_RPC_DB_READ_URIS": "postgresql://a/x, postgresql://b/x",
+        "METRICS_RPC_DB_REPLICA_MAX_LAG": "250ms", "METRICS_RPC_SHUTDOWN_GRACE": "30s",
+        "PGRST_DB_PREPARED_STATEMENTS": "false",
+    })
+    assert settings.workers.count == 3
+    assert settings.db_read_uris == ("postgresql://a/x", "postgresql://b/x")
+    assert settings.db_replica_max_lag.seconds == 0.25
+    assert settings.shutdown_grace.seconds == 30.0
+    assert settings.db_prepared_statements is False
+    assert load_settings({"METRICS_RPC_WORKERS": "auto", "METRICS_RPC_RATE_LIMITS": "off"}
+                         ).workers.count >= 1
+
+
+def test_workers_with_memory_rate_limits_are_refused_naming_redis() -> None:
+    with pytest.raises(ConfigError, match="METRICS_RPC_RATE_LIMIT_STORAGE=redis://"):
+        load_settings({"METRICS_RPC_WORKERS": "2"})
+    assert load_settings({"METRICS_RPC_WORKERS": "2",
+                          "METRICS_RPC_RATE_LIMIT_STORAGE": "redis://r:6379/0"}).workers.count == 2
+    with pytest.raises(ConfigError, match="METRICS_RPC_WORKERS"):
+        load_settings({"METRICS_RPC_WORKERS": "none"})
