@@ -147,7 +147,7 @@ async def send_all(base: str, token: str, bodies: Sequence[bytes],
                 if failures == 1:
                     print(f"  first failure: {resp.status_code} {resp.text[:300]}")
             else:
-                written += (int(resp.headers["X-Prometheus-Remote-Write-Samples-Written"])
+                written += (int(resp.headers["X-Metrics-Rpc-Samples-Written"])
                             - int(resp.headers["X-Metrics-Rpc-Samples-Duplicate"]))
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
