@@ -19,8 +19,9 @@ raw samples):
 How: the series are registered with the data model's own routing
 (``metrics.route_schema``); samples are COPYed straight into ``metrics.samples`` month by
 month (partitions made by ``metrics.ensure_partitions``); the rollup tiers and latest state
-are then built per month with one set-based statement each, with the semantics of
-``ingest.write_samples`` ("last" = greatest (time, series), plus sum and count); container
+are then built by the data model's ``metrics.rebuild_rollups(from, to)``, with the
+semantics of ``ingest.write_samples`` ("last" = greatest (time, series), plus sum and
+count; the value labels are ``api.ingest.decode.BIG_NUMBER_LABELS``); container
 observations are COPYed into ``sessions.observations``, whose statement trigger builds the
 sessions. The database is dropped and re-created first, and its description (span, end,
 counts) is stored as the database comment, so benchmarks reuse a matching dataset.
@@ -45,9 +46,9 @@ from typing import Any
 import asyncpg
 from tqdm import tqdm
 
+from api.ingest.decode import BIG_NUMBER_LABELS
 from bench import harness
 
-BIG_NUMBER_LABELS = ("supply", "excluded_supply", "amount")
 OBSERVATION_EVERY = timedelta(minutes=5)
 
 
@@ -266,56 +267,6 @@ async def _sample_rows(plan: Plan, specs: list[SeriesSpec], lo: datetime, hi: da
         day = day_end
 
 
-# The data model has no bulk "rebuild rollups for a range" yet, so these statements do
-# what ingest.write_samples does per batch (checked: identical tiers and latest state).
-# Sorted by bucket first: the samples arrive in time order, so the sort is nearly free.
-ROLLUP_1M = """
-INSERT INTO metrics.rollup_1m (schema, name, bucket, last_time, last_series, last_value,
-                               sum_value, n)
-SELECT DISTINCT ON (b, s.schema, se.name)
-       s.schema, se.name, metrics.floor_to(s.time, interval '1 minute') AS b,
-       s.time, s.series_id, s.value, sum(s.value) OVER w, count(*) OVER w
-FROM metrics.samples AS s
-JOIN metrics.series AS se ON se.id = s.series_id
-WHERE s.time >= $1 AND s.time < $2
-WINDOW w AS (PARTITION BY metrics.floor_to(s.time, interval '1 minute'), s.schema, se.name
-             ORDER BY s.time DESC, s.series_id DESC
-             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-ORDER BY b, s.schema, se.name, s.time DESC, s.series_id DESC
-"""
-# Coarser tiers from the finer one, as write_samples folds minutes into hours and days.
-ROLLUP_UP = """
-INSERT INTO metrics.{target} (schema, name, bucket, last_time, last_series, last_value,
-                              sum_value, n)
-SELECT DISTINCT ON (b, schema, name)
-       schema, name, b, last_time, last_series, last_value, sum(sum_value) OVER w,
-       (sum(n) OVER w)::bigint
-FROM (SELECT r.*, metrics.floor_to(r.bucket, interval '{step}') AS b
-      FROM metrics.{source} AS r
-      WHERE r.bucket >= metrics.floor_to($1, interval '{step}') AND r.bucket < $2) AS x
-WINDOW w AS (PARTITION BY b, schema, name ORDER BY last_time DESC, last_series DESC
-             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-ORDER BY b, schema, name, last_time DESC, last_series DESC
-"""
-LATEST_BY_NAME = """
-INSERT INTO metrics.latest_by_name (schema, name, last_time, last_series, last_value,
-                                    total_sum, n)
-SELECT DISTINCT ON (schema, name)
-       schema, name, last_time, last_series, last_value, sum(sum_value) OVER w,
-       (sum(n) OVER w)::bigint
-FROM metrics.rollup_1d
-WINDOW w AS (PARTITION BY schema, name)
-ORDER BY schema, name, last_time DESC, last_series DESC
-"""
-LATEST_BY_SERIES = """
-INSERT INTO metrics.latest_by_series (series_id, last_time, last_value)
-SELECT DISTINCT ON (s.series_id) s.series_id, s.time, s.value
-FROM metrics.samples AS s
-WHERE s.schema = 'geo' AND s.time >= $1
-ORDER BY s.series_id, s.time DESC
-"""
-
-
 async def _load_month(plan: Plan, lo: datetime, hi: datetime,
                       progress: Callable[[int], None]) -> None:
     specs = catalogue()
@@ -328,11 +279,6 @@ async def _load_month(plan: Plan, lo: datetime, hi: datetime,
             await conn.copy_to_table(
                 "samples", schema_name="metrics", columns=["time", "series_id", "schema", "value"],
                 source=_sample_rows(plan, specs, lo, hi, progress), format="text")
-            await conn.execute(ROLLUP_1M, lo, hi)
-            await conn.execute(ROLLUP_UP.format(target="rollup_1h", source="rollup_1m",
-                                                step="1 hour"), lo, hi)
-            await conn.execute(ROLLUP_UP.format(target="rollup_1d", source="rollup_1h",
-                                                step="1 day"), lo, hi)
         await _load_observations(conn, plan, lo, hi, progress)
     finally:
         await conn.close()
@@ -446,10 +392,9 @@ async def _prepare(dsn: str, users: int) -> tuple[list[int], list[str]]:
 async def _finish(dsn: str, start: datetime, description: dict[str, Any], db: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("SET work_mem = '256MB'")
-        await conn.execute(LATEST_BY_NAME)
-        await conn.execute(LATEST_BY_SERIES, max(start, _parse_time(description["end"])
-                                                 - timedelta(days=2)))
+        # the data model's own rollups, from the samples the workers COPYed
+        await conn.execute("SELECT * FROM metrics.rebuild_rollups($1, $2)",
+                           start, _parse_time(description["end"]) + timedelta(minutes=1))
         await conn.execute("ANALYZE")
         counts = await conn.fetchrow(
             """SELECT (SELECT count(*) FROM metrics.samples) AS samples,

@@ -6,7 +6,8 @@ Generates a small dataset (``--span``, default 2d) with ``bench.dataset``, repla
 sample through ``ingest.write_samples`` (batches of 5,000, big-number values back in their
 labels) into a second fresh database, and compares the rollup tiers and latest state row
 by row. Run it after the data model's write path changes: the generator builds rollups
-with its own statements, and this says whether they still agree.
+with ``metrics.rebuild_rollups`` (bulk, from the raw samples), the ingest batch by batch,
+and this says whether the two still agree.
 """
 
 from __future__ import annotations

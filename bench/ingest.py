@@ -147,8 +147,10 @@ async def send_all(base: str, token: str, bodies: Sequence[bytes],
                 if failures == 1:
                     print(f"  first failure: {resp.status_code} {resp.text[:300]}")
             else:
-                written += (int(resp.headers["X-Prometheus-Remote-Write-Samples-Written"])
-                            - int(resp.headers["X-Metrics-Rpc-Samples-Duplicate"]))
+                # ours, or the 2.0 header of a checkout from before it (--baseline)
+                stored = resp.headers.get("X-Metrics-Rpc-Samples-Written") or resp.headers[
+                    "X-Prometheus-Remote-Write-Samples-Written"]
+                written += int(stored) - int(resp.headers["X-Metrics-Rpc-Samples-Duplicate"])
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:

@@ -304,7 +304,7 @@ class RemoteWriteSink:
                 problem = f"API unreachable: {exc}"
             else:
                 # stored = new + already present (our API says how many were duplicates)
-                stored = int(response.headers.get("X-Prometheus-Remote-Write-Samples-Written",
+                stored = int(response.headers.get("X-Metrics-Rpc-Samples-Written",
                                                   samples if response.is_success else 0))
                 written = stored - int(response.headers.get("X-Metrics-Rpc-Samples-Duplicate", 0))
                 if response.is_success:

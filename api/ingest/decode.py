@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -52,8 +52,9 @@ _STALE_BYTES = struct.pack("<Q", STALE_NAN_BITS)
 # Exporters send token amounts as label values (float64 would lose digits); the first
 # present one is the sample's value, computed exactly in SQL. We only check the syntax so a
 # malformed one rejects its sample instead of failing the whole batch in the database.
+# Both rules live in sql/functions/metrics/00_routing.sql (metrics.value_labels,
+# metrics.label_number); tests/api/test_series_identity.py checks these copies agree.
 BIG_NUMBER_LABELS = ("supply", "excluded_supply", "amount")
-# The same syntax metrics.label_number accepts.
 _WS = r"[ \t\n\r\f\v]*"
 _DECIMAL = re.compile(_WS + r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?" + _WS)
 _MAX_DECIMAL_LENGTH = 1000
@@ -289,31 +290,7 @@ def decode_v1(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
     request = remote_view_pb2.WriteRequest()
     _parse(request, raw, Protocol.V1.value)
     out = DecodedWrite(Protocol.V1)
-    times: dict[int, datetime] = {}
-    cache = _LABEL_SETS
-    for series in request.timeseries:
-        if series.histograms:
-            _reject_histograms(out, len(series.histograms))
-        if series.exemplars:
-            out.exemplars_received += len(series.exemplars)
-        samples = series.samples
-        if not samples:
-            continue
-        out.received += len(samples)
-        key = tuple(series.labels)
-        label_set = cache.get(key)
-        if label_set is None:
-            label_set = (_with_value_label_v1(key)
-                         or _remember(key, _label_set(_parse_labels(key))))
-        series_key, amount, problem, shape = label_set
-        if series_key is None:
-            out.reject(problem or "invalid label set", len(samples))
-            continue
-        if (problem := limits.problem(shape)) is not None:
-            out.reject(problem, len(samples))
-            out.label_limited += len(samples)
-            continue
-        _append_samples(out, times, series_key, amount, samples)
+    _decode_series(out, request.timeseries, limits, _labels_v1, _label_set_v1)
     return out
 
 
@@ -323,9 +300,42 @@ def decode_v2(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
     _parse(request, raw, Protocol.V2.value)
     out = DecodedWrite(Protocol.V2)
     symbols = list(request.symbols)
+
+    def labels_v2(series: Any) -> tuple[str, ...] | None:
+        try:
+            return tuple([symbols[ref] for ref in series.labels_refs])
+        except IndexError:
+            return None
+
+    _decode_series(out, request.timeseries, limits, labels_v2, _label_set_v2)
+    return out
+
+
+def _labels_v1(series: Any) -> tuple[bytes, ...]:
+    return tuple(series.labels)
+
+
+def _label_set_v1(key: tuple[Any, ...]) -> _LabelSet:
+    return _with_value_label_v1(key) or _remember(key, _parsed_v1(key))
+
+
+def _label_set_v2(key: tuple[Any, ...]) -> _LabelSet:
+    if len(key) % 2:
+        return _remember(key, (None, None, "odd number of label references", _NO_SHAPE))
+    return _with_value_label_v2(key) or _remember(key, _parsed_v2(key))
+
+
+def _decode_series(
+    out: DecodedWrite, timeseries: Iterable[Any], limits: LabelLimits,
+    labels_of: Callable[[Any], tuple[Any, ...] | None],
+    label_set_of: Callable[[tuple[Any, ...]], _LabelSet],
+) -> None:
+    """The per-series loop both versions share: ``labels_of`` gives a series' label key
+    (None: its label references are out of range), ``label_set_of`` reads a key the label
+    set cache does not hold yet."""
     times: dict[int, datetime] = {}
     cache = _LABEL_SETS
-    for series in request.timeseries:
+    for series in timeseries:
         if series.histograms:
             _reject_histograms(out, len(series.histograms))
         if series.exemplars:
@@ -334,19 +344,13 @@ def decode_v2(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
         if not samples:
             continue
         out.received += len(samples)
-        try:
-            key = tuple([symbols[ref] for ref in series.labels_refs])
-        except IndexError:
+        key = labels_of(series)
+        if key is None:
             out.reject("label reference outside the symbols table", len(samples))
             continue
         label_set = cache.get(key)
         if label_set is None:
-            if len(key) % 2:
-                label_set = _remember(key, (None, None, "odd number of label references",
-                                            _NO_SHAPE))
-            else:
-                label_set = (_with_value_label_v2(key) or _remember(
-                    key, _label_set(zip(key[::2], key[1::2], strict=True))))
+            label_set = label_set_of(key)
         series_key, amount, problem, shape = label_set
         if series_key is None:
             out.reject(problem or "invalid label set", len(samples))
@@ -356,7 +360,6 @@ def decode_v2(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
             out.label_limited += len(samples)
             continue
         _append_samples(out, times, series_key, amount, samples)
-    return out
 
 
 def _reject_histograms(out: DecodedWrite, count: int) -> None:

@@ -109,7 +109,7 @@ class FakeReceiver:
                 fake.stored.update(zip(zip(out.names, out.labels, out.times, strict=True),
                                        zip(out.values, out.amounts, strict=True), strict=True))
                 self.send_response(204)  # headers as the real endpoint sends them
-                self.send_header("X-Prometheus-Remote-Write-Samples-Written", str(out.accepted))
+                self.send_header("X-Metrics-Rpc-Samples-Written", str(out.accepted))
                 self.send_header("X-Metrics-Rpc-Samples-Duplicate", str(out.accepted - written))
                 self.end_headers()
 

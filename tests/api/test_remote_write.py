@@ -151,7 +151,8 @@ def test_samples_land_routed_and_exact_and_a_replay_changes_nothing(api, databas
     body = write_request_v1(tokenomics_series())
     first = post(api, body)
     assert first.status_code == 204, first.text
-    assert first.headers["X-Prometheus-Remote-Write-Samples-Written"] == "5"
+    assert first.headers["X-Metrics-Rpc-Samples-Written"] == "5"
+    assert "X-Prometheus-Remote-Write-Samples-Written" not in first.headers  # 1.0: none
     assert first.headers["X-Metrics-Rpc-Samples-Duplicate"] == "0"
 
     supply = rpc(api, "get_agg_metric", p_metric_name="manifest_tokenomics_total_supply",
@@ -235,7 +236,7 @@ def test_invalid_samples_give_400_with_the_count_and_the_valid_ones_land(api, da
     assert error["code"] == "MRPC400"
     assert error["message"].startswith("3 of 4 samples rejected, 1 written")
     assert "2: no __name__ label" in error["message"]
-    assert response.headers["X-Prometheus-Remote-Write-Samples-Written"] == "1"
+    assert response.headers["X-Metrics-Rpc-Samples-Written"] == "1"
     assert sample_count(database) == before + 1
 
 

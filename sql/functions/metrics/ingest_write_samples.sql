@@ -45,17 +45,16 @@ BEGIN
         SELECT k.ord, k.name, k.labels::jsonb AS labels
         FROM unnest(p_names, p_labels, p_ids) WITH ORDINALITY AS k(name, labels, id, ord)
         WHERE k.id IS NULL AND k.name IS NOT NULL AND k.labels IS NOT NULL
-    ), routed AS (
-        -- metrics.route_schema, inlined (a function with SET cannot be)
-        SELECT k.ord, k.name, k.labels,
-               coalesce((SELECT r.target_schema
-                         FROM metrics.schema_routes AS r
-                         WHERE (r.metric_name IS NULL OR r.metric_name = k.name)
-                           AND (r.label_name IS NULL OR k.labels ->> r.label_name = r.label_value)
-                         ORDER BY r.priority
-                         LIMIT 1), 'common') AS schema
+    ), valid AS (
+        SELECT array_agg(k.ord ORDER BY k.ord) AS ords, array_agg(k.name ORDER BY k.ord) AS names,
+               array_agg(k.labels ORDER BY k.ord) AS labels
         FROM k
         WHERE jsonb_typeof(k.labels) = 'object'
+    ), routed AS (
+        SELECT r.ord, r.name, r.labels, r.schema
+        FROM valid AS v,
+             unnest(v.ords, v.names, v.labels, metrics.route_schemas(v.names, v.labels))
+                 AS r(ord, name, labels, schema)
     )
     SELECT array_agg(r.ord), array_agg(r.schema), array_agg(r.name), array_agg(r.labels),
            array_agg(se.id)
@@ -107,7 +106,7 @@ CREATE OR REPLACE FUNCTION ingest.write_series_samples(
     p_series  integer[],         -- per sample: its series, 1-based position in the arrays above
     p_times   timestamptz[],     -- per sample
     p_values  double precision[],-- per sample: the sample value
-    p_amounts text[],            -- per sample: its supply/excluded_supply/amount label, or NULL
+    p_amounts text[],            -- per sample: its value label (metrics.value_labels()), or NULL
     p_now     timestamptz DEFAULT NULL, -- the ingest window's clock; NULL: no window
     p_max_future interval DEFAULT NULL, -- samples later than p_now + this are too new
     p_max_new_series integer DEFAULT NULL) -- series this call may register; NULL: no cap
@@ -229,7 +228,7 @@ BEGIN
                       WHEN u.t < v_oldest AND k.schema <> 'cumsum' THEN 2
                       ELSE 0 END AS why,
                  -- NaN is a Prometheus staleness marker (or no value): never stored, even
-                 -- when a stale series still carries a supply label.
+                 -- when a stale series still carries a value label.
                  CASE WHEN u.v = 'NaN' THEN NULL
                       WHEN u.a IS NOT NULL THEN metrics.label_number(u.a)
                       ELSE u.v::text::numeric   -- shortest exact digits; +-Infinity kept
@@ -361,12 +360,10 @@ BEGIN
                 WINDOW w AS (PARTITION BY schema, name, bucket)
                 ORDER BY schema, name, bucket, t DESC, s DESC
                 ON CONFLICT (schema, name, bucket) DO UPDATE SET
-                    last_time   = CASE WHEN (excluded.last_time, excluded.last_series) > (r.last_time, r.last_series)
-                                       THEN excluded.last_time ELSE r.last_time END,
-                    last_series = CASE WHEN (excluded.last_time, excluded.last_series) > (r.last_time, r.last_series)
-                                       THEN excluded.last_series ELSE r.last_series END,
-                    last_value  = CASE WHEN (excluded.last_time, excluded.last_series) > (r.last_time, r.last_series)
-                                       THEN excluded.last_value ELSE r.last_value END,
+                    (last_time, last_series, last_value) =
+                        (SELECT * FROM metrics.last_sample(
+                            excluded.last_time, excluded.last_series, excluded.last_value,
+                            r.last_time, r.last_series, r.last_value)),
                     sum_value   = r.sum_value + excluded.sum_value,
                     n           = r.n + excluded.n
                 $tier$, CASE v_tier WHEN 'minute' THEN 'rollup_1m' WHEN 'hour' THEN 'rollup_1h'
@@ -384,12 +381,10 @@ BEGIN
         WINDOW w AS (PARTITION BY schema, name)
         ORDER BY schema, name, t DESC, s DESC
         ON CONFLICT (schema, name) DO UPDATE SET
-            last_time   = CASE WHEN (excluded.last_time, excluded.last_series) > (l.last_time, l.last_series)
-                               THEN excluded.last_time ELSE l.last_time END,
-            last_series = CASE WHEN (excluded.last_time, excluded.last_series) > (l.last_time, l.last_series)
-                               THEN excluded.last_series ELSE l.last_series END,
-            last_value  = CASE WHEN (excluded.last_time, excluded.last_series) > (l.last_time, l.last_series)
-                               THEN excluded.last_value ELSE l.last_value END,
+            (last_time, last_series, last_value) =
+                (SELECT * FROM metrics.last_sample(
+                    excluded.last_time, excluded.last_series, excluded.last_value,
+                    l.last_time, l.last_series, l.last_value)),
             total_sum   = l.total_sum + excluded.total_sum,
             n           = l.n + excluded.n;
 
@@ -408,7 +403,7 @@ $$;
 
 COMMENT ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) IS
 $$Writes one batch of Prometheus samples exactly once, given per series (p_ids, p_names, p_labels: one element per distinct series) and per sample (p_series: the 1-based position of its series in those arrays, p_times, p_values, p_amounts).
-p_labels are the series labels as a JSON object without __name__ and without supply/excluded_supply/amount; a sample's value is its p_amounts element (the first present of those labels, a plain decimal number) when not NULL, else p_values, as exact numeric (+-Infinity kept).
+p_labels are the series labels as a JSON object without __name__ and without the value labels (metrics.value_labels()); a sample's value is its p_amounts element (the first present value label, a plain decimal number: metrics.label_number) when not NULL, else p_values, as exact numeric (+-Infinity kept).
 p_ids may carry the series ids an earlier call returned (NULL: unknown); they are used only while p_routes equals the current metrics.routes_token(), and only when the id still names a series of that name; every other series is routed by metrics.schema_routes, looked up by (schema, name, labels) and registered when unseen.
 Not stored: samples whose value is NaN, whose time is NULL or infinite, whose series has no name or labels that are not a JSON object, or whose p_amounts element is not a decimal number. A sample whose (time, series) is already stored, or repeated in the batch, is a duplicate and changes nothing.
 Rollups (1 minute, 1 hour, 1 day) and latest state are updated in the same transaction.
@@ -439,6 +434,7 @@ DECLARE
     k_labels text[];
     v_series integer[];
     v_amount text[];
+    v_value_labels text[] := metrics.value_labels();
 BEGIN
     IF coalesce(cardinality(p_names), 0) <> v_received
        OR coalesce(cardinality(p_labels), 0) <> v_received
@@ -460,13 +456,16 @@ BEGIN
         SELECT u.ord, u.n,
                CASE WHEN isfinite(u.t) AND u.n IS NOT NULL
                          AND (u.l IS NULL OR jsonb_typeof(u.l) = 'object')
-                    THEN CASE WHEN u.l ?| '{supply,excluded_supply,amount}'
-                              THEN (u.l - '{supply,excluded_supply,amount}'::text[])::text
+                    THEN CASE WHEN u.l ?| v_value_labels
+                              THEN (u.l - v_value_labels)::text
                               ELSE coalesce(u.l, '{}')::text END
                END AS kt,
-               CASE WHEN u.l ? 'supply' THEN coalesce(u.l ->> 'supply', '')
-                    WHEN u.l ? 'excluded_supply' THEN coalesce(u.l ->> 'excluded_supply', '')
-                    WHEN u.l ? 'amount' THEN coalesce(u.l ->> 'amount', '')
+               CASE WHEN u.l ?| v_value_labels
+                    THEN (SELECT coalesce(u.l ->> vl.name, '')
+                          FROM unnest(v_value_labels) WITH ORDINALITY AS vl(name, o)
+                          WHERE u.l ? vl.name
+                          ORDER BY vl.o
+                          LIMIT 1)
                END AS amount
         FROM unnest(p_times, p_names, p_labels) WITH ORDINALITY AS u(t, n, l, ord)
     ), k AS MATERIALIZED (
@@ -488,7 +487,7 @@ $$;
 
 COMMENT ON FUNCTION ingest.write_samples(timestamptz[], text[], jsonb[], double precision[]) IS
 $$Writes one batch of Prometheus samples exactly once. Parallel arrays, one element per sample: time, metric name, labels (the full label set minus __name__, a JSON object) and the sample value.
-Each sample is routed to a schema by metrics.schema_routes; its series is (schema, name, labels minus supply/excluded_supply/amount); its value is the first present of the labels supply, excluded_supply, amount (a plain decimal number), else the sample value, as exact numeric (+-Infinity kept).
+Each sample is routed to a schema by metrics.schema_routes; its series is (schema, name, labels minus the value labels of metrics.value_labels()); its value is the first present value label (a plain decimal number: metrics.label_number), else the sample value, as exact numeric (+-Infinity kept).
 Not stored: samples whose value is NaN (Prometheus staleness markers), a NULL or infinite time, a NULL name, labels that are not an object, or a value label that is not a decimal number.
 A sample whose (time, series) is already stored, or repeated in the batch, is a duplicate and changes nothing; so a replayed batch changes nothing.
 Rollups (1 minute, 1 hour, 1 day) and latest state are updated in the same transaction.
