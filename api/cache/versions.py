@@ -83,7 +83,11 @@ class DataVersions:
             except _CONNECTION_ERRORS as exc:
                 log.warning("response cache: data version probe failed: %s", exc)
                 self._lost.set()
-            waiting.set_result(token)
+            except Exception:  # e.g. asyncpg's InternalClientError while the server goes away
+                log.exception("response cache: data version probe failed")
+                self._lost.set()
+            finally:  # every waiter gets an answer: None (unknown) means bypass, never a hang
+                waiting.set_result(token)
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         stamp, _, domains = payload.partition(" ")

@@ -86,8 +86,12 @@ class Traffic:
     def _read(self) -> None:
         with httpx.Client(timeout=60) as client:
             while not self.stop_reading.is_set():
-                response = client.get(
-                    f"{self.server.base_url}/rpc/get_all_latest_common_metrics")
+                try:
+                    response = client.get(
+                        f"{self.server.base_url}/rpc/get_all_latest_common_metrics")
+                except httpx.HTTPError as exc:  # a hang or a reset is an answer too: a wrong one
+                    self.read_answers.append((0, repr(exc)))
+                    continue
                 self.read_answers.append((response.status_code, response.text[:200]))
                 if response.status_code == 503:
                     time.sleep(0.05)
