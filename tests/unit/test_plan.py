@@ -21,21 +21,7 @@ from api.rpc.plan import (
     plan_call,
 )
 from api.rpc.schema_cache import Arg, Column, build_schema_cache
-
-SCHEMAS = ("api", "v2")
-
-
-def row(name: str, **kw: Any) -> dict[str, Any]:
-    """A FUNCTIONS_SQL row with defaults for a scalar immutable function."""
-    base: dict[str, Any] = {
-        "oid": 1, "schema": "api", "name": name, "volatility": "i", "retset": False,
-        "rows": 0.0, "comment": None, "arg_names": [], "arg_modes": [], "arg_types": [],
-        "n_defaults": 0, "return_type": "integer", "return_typtype": "b", "comp_names": [],
-        "comp_types": [],
-    }
-    base.update(kw)
-    return base
-
+from tests.unit.plans import SCHEMAS, row
 
 ROWS = [
     row("add", arg_names=["a", "b"], arg_types=["integer", "integer"], n_defaults=1),
