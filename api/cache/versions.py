@@ -64,9 +64,10 @@ class DataVersions:
             return None
         if self._next is None:
             self._next = asyncio.get_running_loop().create_future()
-            if self._prober is None or self._prober.done():
-                self._prober = asyncio.create_task(self._probe_loop(), name="data-version-probe")
-        return await asyncio.shield(self._next)
+        next_token = self._next
+        if self._prober is None or self._prober.done():  # nobody would answer it otherwise
+            self._prober = asyncio.create_task(self._probe_loop(), name="data-version-probe")
+        return await asyncio.shield(next_token)
 
     async def _probe_loop(self) -> None:
         while self._next is not None:
