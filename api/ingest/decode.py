@@ -8,12 +8,11 @@ that cannot be stored are counted (rejected or skipped) and the rest still go th
 
 What happens to each sample (see docs/INGEST.md):
 
-- stale marker (the NaN with bits ``0x7ff0000000000002``): skipped, not an error. Prometheus
-  sends one when a series disappears; big-number label sets change every block, so every
-  change ends a series, and storing the marker would add a bogus "last value" at the time
-  the new label set takes over.
-- any other NaN, +Inf, -Inf: skipped, not an error (summaries without observations report
-  NaN quantiles all the time). Our values are exact numbers; a NaN would poison every sum.
+- stale marker (the NaN with bits ``0x7ff0000000000002``): passed on as it is; the
+  database takes it as the end of its series (a float8 keeps its NaN payload through
+  asyncpg's binary format), never as a value.
+- any other NaN, +Inf, -Inf: passed on and stored as a value; left out of every sum and
+  rollup in the database.
 - rejected (→ 400 after the valid samples are written): no ``__name__``, an empty or
   repeated label name, a timestamp ≤ 0 or past year 9999, a big-number label (``supply``,
   ``excluded_supply``, ``amount``) that is not a plain decimal number, native histograms
@@ -48,7 +47,6 @@ from api.ingest._proto import remote_view_pb2, types_pb2, write_v2_pb2
 
 STALE_NAN_BITS = 0x7FF0000000000002
 STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
-_STALE_BYTES = struct.pack("<Q", STALE_NAN_BITS)
 # Exporters send token amounts as label values (float64 would lose digits); the first
 # present one is the sample's value, computed exactly in SQL. We only check the syntax so a
 # malformed one rejects its sample instead of failing the whole batch in the database.
@@ -117,8 +115,6 @@ class DecodedWrite:
     values: list[float] = field(default_factory=list)
     amounts: list[str | None] = field(default_factory=list)
     received: int = 0  # float and histogram samples in the request
-    skipped_stale: int = 0
-    skipped_non_finite: int = 0
     rejected: dict[str, int] = field(default_factory=dict)  # reason → samples
     label_limited: int = 0  # samples of series over the label limits (also in rejected)
     histograms_received: int = 0
@@ -516,16 +512,10 @@ def _append_samples(
     out: DecodedWrite, times: dict[int, datetime], key: SeriesKey, amount: str | None,
     samples: Any,
 ) -> None:
-    position = 0  # listed on its first stored sample: a series of stale markers is not sent
+    position = 0  # listed on its first sample
     out_series, out_times, out_values, out_amounts = out.series, out.times, out.values, out.amounts
     for sample in samples:
         value = sample.value
-        if value - value != 0.0:  # NaN or ±Inf, one comparison on the hot path
-            if value != value and struct.pack("<d", value) == _STALE_BYTES:
-                out.skipped_stale += 1
-            else:
-                out.skipped_non_finite += 1
-            continue
         ms = sample.timestamp
         when = times.get(ms)
         if when is None:

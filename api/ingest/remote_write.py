@@ -16,8 +16,8 @@ never correctness.
 
 Status codes, chosen so that a sender following the remote-write spec loses nothing:
 
-- 204: every sample stored (or already stored: a replay changes nothing) or deliberately
-  skipped (stale markers, NaN, ±Inf; see :mod:`api.ingest.decode`).
+- 204: every sample taken: stored (or already stored: a replay changes nothing), NaN and
+  ±Inf included, or a stale marker recorded as the end of its series (docs/INGEST.md).
 - 400: malformed request (headers, snappy, protobuf, a body of the other version than the
   ``Content-Type`` says): nothing written; or some samples invalid or over a limit (the
   ingest window, label limits, new series caps, a conflicting duplicate): the valid ones
@@ -213,8 +213,6 @@ class IngestFinished(msgspec.Struct, frozen=True):
     written: int = 0
     duplicates: int = 0
     rejected: int = 0
-    skipped_stale: int = 0
-    skipped_non_finite: int = 0
     limited: dict[str, int] = {}  # limit → samples refused by it (also in ``rejected``)
     series_refused: int = 0  # series over the new-series caps
 
@@ -247,11 +245,6 @@ class IngestMetrics:
             "metrics_rpc_ingest_samples_rejected", "Invalid samples answered with 400",
             registry=registry,
         )
-        self.skipped = Counter(
-            "metrics_rpc_ingest_samples_skipped",
-            "Samples deliberately not stored: stale markers, other NaN and infinities",
-            ["reason"], registry=registry,
-        )
         self.limited = Counter(
             "metrics_rpc_ingest_samples_limited",
             "Samples refused by an ingest limit (too_old, too_new, label_limits, "
@@ -271,8 +264,6 @@ class IngestMetrics:
         self.written.inc(event.written)
         self.duplicates.inc(event.duplicates)
         self.rejected.inc(event.rejected)
-        self.skipped.labels("stale").inc(event.skipped_stale)
-        self.skipped.labels("non_finite").inc(event.skipped_non_finite)
         for limit, count in event.limited.items():
             self.limited.labels(limit).inc(count)
         self.series_refused.inc(event.series_refused)
@@ -387,8 +378,6 @@ class RemoteWrite:
             event.update(
                 protocol="1.0" if decoded.protocol is decode.Protocol.V1 else "2.0",
                 received=decoded.received,
-                skipped_stale=decoded.skipped_stale,
-                skipped_non_finite=decoded.skipped_non_finite,
             )
             result = await self._write_or_5xx(auth, headers, decoded)
             if decoded.protocol is decode.Protocol.V1:

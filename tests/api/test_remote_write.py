@@ -207,17 +207,73 @@ def test_basic_auth_password_is_a_writer_token(api):
     assert response.status_code == 204, response.text
 
 
-def test_stale_markers_and_nan_are_skipped_and_counted(api, database):
-    before = sample_count(database)
-    body = write_request_v1([Series({"__name__": "rw_stale"},
-                                    [(T0 + 4000, STALE_NAN), (T0 + 5000, float("nan")),
-                                     (T0 + 6000, float("inf"))])])
-    response = post(api, body)
+def names_stored(database, name: str) -> str:
+    return database.psql(
+        "select string_agg(s.value::text, ',' order by s.time) from metrics.samples as s "
+        f"join metrics.series as se on se.id = s.series_id where se.name = '{name}'")
+
+
+def latest_common(api: ApiServer) -> dict[str, str]:
+    return {row["table_name"]: row["value"]
+            for row in rpc(api, "get_all_latest_common_metrics")}
+
+
+def test_nan_and_infinities_are_stored_and_counted_but_never_summed(api, database):
+    series = [Series({"__name__": "rw_non_finite"}, [
+        (T0 + 4000, 2.0), (T0 + 5000, float("nan")), (T0 + 6000, float("inf")),
+        (T0 + 7000, float("-inf"))])]
+    response = post(api, write_request_v2(series), headers=V2_HEADERS)
     assert response.status_code == 204, response.text
-    assert sample_count(database) == before
-    metrics = httpx.get(f"{api.base_url}/metrics").text
-    assert 'metrics_rpc_ingest_samples_skipped_total{reason="stale"}' in metrics
-    assert 'metrics_rpc_ingest_samples_skipped_total{reason="non_finite"}' in metrics
+    assert response.headers["X-Prometheus-Remote-Write-Samples-Written"] == "4"
+    assert names_stored(database, "rw_non_finite") == "2,NaN,Infinity,-Infinity"
+    rows = rpc(api, "get_agg_metric", p_metric_name="rw_non_finite", p_schema="common",
+               **hour_range())
+    assert [Decimal(row["value"]) for row in rows] == [Decimal(2)]  # the last finite one
+    replay = post(api, write_request_v2(series), headers=V2_HEADERS)
+    assert replay.status_code == 204, replay.text
+    assert replay.headers["X-Metrics-Rpc-Samples-Duplicate"] == "4"
+
+
+def test_a_stale_marker_ends_its_series_until_a_later_sample(api, database):
+    def send(at: int, value: float) -> None:
+        body = write_request_v2([Series({"__name__": "rw_gone", "instance": "a"},
+                                        [(T0 + at, value)])])
+        response = post(api, body, headers=V2_HEADERS)
+        assert response.status_code == 204, response.text
+        assert response.headers["X-Prometheus-Remote-Write-Samples-Written"] == "1"
+
+    send(8000, 1.0)
+    assert latest_common(api)["rw_gone"] == "1"
+    before = sample_count(database)
+    send(9000, STALE_NAN)
+    assert sample_count(database) == before  # a marker is no value
+    assert "rw_gone" not in latest_common(api)
+    send(9000, STALE_NAN)  # taken again: a replay
+    send(10_000, 3.0)
+    assert latest_common(api)["rw_gone"] == "3"
+
+
+@pytest.mark.parametrize("marker_first", [True, False], ids=["marker-first", "sample-first"])
+def test_a_big_number_block_change_is_no_conflict(api, database, marker_first):
+    """A new supply value is a new label set of the same series: Prometheus ends the old
+    one with a stale marker at the time the new one's first sample lands. The sample wins;
+    the marker is still taken."""
+    name = f"rw_block_change_{'marker' if marker_first else 'sample'}"
+    at = T0 + 12 * 60_000
+
+    def labels(supply: str) -> dict[str, str]:
+        return {"__name__": name, "supply": supply, "job": "tokenomics"}
+
+    first = post(api, write_request_v2([Series(labels("100"), [(at - 60_000, 1.0)])]),
+                 headers=V2_HEADERS)
+    assert first.status_code == 204, first.text
+    change = [Series(labels("100"), [(at, STALE_NAN)]), Series(labels("101"), [(at, 1.0)])]
+    for body in ([write_request_v2(change)] if marker_first else
+                 [write_request_v2(change[1:]), write_request_v2(change[:1])]):
+        response = post(api, body, headers=V2_HEADERS)
+        assert response.status_code == 204, response.text
+    assert names_stored(database, name) == "100,101"
+    assert latest_common(api)[name] == "101"
 
 
 # --- partial and malformed requests ---------------------------------------------------

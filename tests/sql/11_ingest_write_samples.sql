@@ -6,15 +6,15 @@ BEGIN;
 SET LOCAL TimeZone = 'UTC';
 SELECT plan(21);
 
--- A batch with an in-batch duplicate and a NaN (staleness marker).
+-- A batch with an in-batch duplicate and a NaN (stored, never rolled up: 73_non_finite).
 SELECT results_eq($$ SELECT * FROM tests.write_samples('[
     ["2026-10-05 10:00:10+00", "up", {"job": "node"}, 1],
     ["2026-10-05 10:00:10+00", "up", {"job": "node"}, 1],
     ["2026-10-05 10:00:20+00", "up", {"job": "node"}, "NaN"],
     ["2026-10-05 10:00:30+00", "up", {"job": "node"}, 0],
     ["2026-10-05 10:00:40+00", "up", {"job": "other"}, 1]]') $$,
-    $$ VALUES (5::bigint, 3::bigint, 1::bigint) $$,
-    'received 5: 3 written, 1 duplicate within the batch, 1 NaN skipped');
+    $$ VALUES (5::bigint, 4::bigint, 1::bigint) $$,
+    'received 5: 4 written (the NaN too), 1 duplicate within the batch');
 
 CREATE TEMP TABLE state_before AS
 SELECT (SELECT count(*) FROM metrics.samples) AS samples,
@@ -50,13 +50,13 @@ SELECT results_eq($$ SELECT written FROM tests.write_samples('[
     ["2026-10-05 11:00:00+00", "v_big", {}, 1e300],
     ["2026-10-05 11:00:00+00", "v_inf", {}, "Infinity"],
     ["2026-10-05 11:00:00+00", "v_bad", {"supply": "12abc"}, 1],
-    ["2026-10-05 11:00:00+00", "v_stale", {"supply": "5"}, "NaN"]]') $$,
-    $$ VALUES (6::bigint) $$, 'a supply label that is no number and a stale marker are not stored');
+    ["2026-10-05 11:00:00+00", "v_nan", {"supply": "5"}, "NaN"]]') $$,
+    $$ VALUES (7::bigint) $$, 'a supply label that is no number is not stored');
 SELECT results_eq($$ SELECT s.name, v.value::text FROM metrics.samples AS v JOIN metrics.series AS s ON s.id = v.series_id
                      WHERE v.time = '2026-10-05 11:00:00+00' ORDER BY s.name $$,
     $$ VALUES ('v_amount', '-0.000000000000000000001'), ('v_big', '1' || repeat('0', 300)),
-              ('v_excluded', '987654321098765432109'), ('v_inf', 'Infinity'), ('v_plain', '0.1'),
-              ('v_supply', '123456789012345678901') $$,
+              ('v_excluded', '987654321098765432109'), ('v_inf', 'Infinity'), ('v_nan', '5'),
+              ('v_plain', '0.1'), ('v_supply', '123456789012345678901') $$,
     'effective values: first of supply, excluded_supply, amount, else the sample value; exact');
 
 -- Series identity leaves out the big-number labels: new supply values are new samples.

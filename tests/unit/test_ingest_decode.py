@@ -67,7 +67,7 @@ def test_round_trip_builds_series_and_sample_arrays(decoder):
         {"instance": "x"},
     ]
     assert out.labels[0] is out.labels[1]  # built once per series
-    assert out.rejected == {} and out.skipped_stale == out.skipped_non_finite == 0
+    assert out.rejected == {}
 
 
 @pytest.mark.parametrize("decoder", [v1, v2])
@@ -104,19 +104,15 @@ def test_nul_characters_are_rejected_not_sent_to_the_database():
 
 
 @pytest.mark.parametrize("decoder", [v1, v2])
-def test_stale_markers_and_non_finite_values_are_skipped_not_rejected(decoder):
+def test_stale_markers_and_non_finite_values_are_passed_on_bit_for_bit(decoder):
     other_nan = struct.unpack("<d", struct.pack("<Q", 0x7FF8000000000001))[0]
-    out = decoder([Series({"__name__": "m"}, [
-        (T0, STALE_NAN), (T0 + 1, math.nan), (T0 + 2, other_nan), (T0 + 3, math.inf),
-        (T0 + 4, -math.inf), (T0 + 5, 7.0),
-    ])])
-    assert out.skipped_stale == 1
-    assert out.skipped_non_finite == 4
-    assert out.values == [7.0]
+    sent = [STALE_NAN, math.nan, other_nan, math.inf, -math.inf, 7.0]
+    out = decoder([Series({"__name__": "m"}, [(T0 + i, v) for i, v in enumerate(sent)])])
+    assert [struct.pack("<d", v) for v in out.values] == [struct.pack("<d", v) for v in sent]
     assert out.rejected == {}
     assert out.received == 6
     only_stale = decoder([Series({"__name__": "gone"}, [(T0, STALE_NAN)])])
-    assert only_stale.series_keys == []  # nothing to store: the series is not even sent
+    assert only_stale.series_names == ["gone"]  # sent: the marker ends the series
 
 
 def test_stale_marker_bits_survive_the_protobuf_runtime():

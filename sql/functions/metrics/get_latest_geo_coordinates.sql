@@ -12,6 +12,8 @@ AS $$
         FROM metrics.latest_by_series AS l
         JOIN metrics.series AS s ON s.id = l.series_id
         WHERE s.schema = 'geo'
+          -- a series a stale marker ended after its last sample has gone
+          AND (s.ended_at IS NULL OR s.ended_at <= l.last_time)
           AND s.name IN ('manifest_geo_latitude', 'manifest_geo_longitude', 'manifest_geo_metadata')
         ORDER BY s.labels ->> 'instance', s.name, l.last_time DESC, l.series_id DESC
     ), per_instance AS (
@@ -30,6 +32,6 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION api.get_latest_geo_coordinates() IS
-$$Latest location of every instance (the `instance` label): latitude and longitude are the latest values of manifest_geo_latitude and manifest_geo_longitude, country_name and city the labels of its latest manifest_geo_metadata sample (NULL if none). Instances without both coordinates are left out.$$;
+$$Latest location of every instance (the `instance` label): latitude and longitude are the latest values of manifest_geo_latitude and manifest_geo_longitude, country_name and city the labels of its latest manifest_geo_metadata sample (NULL if none). Instances without both coordinates are left out. A series that has gone (a stale marker later than its last sample, docs/INGEST.md) is left out.$$;
 REVOKE ALL ON FUNCTION api.get_latest_geo_coordinates() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.get_latest_geo_coordinates() TO web_anon, writer;

@@ -168,6 +168,10 @@ DECLARE
     v_too_old bigint;
     v_too_new bigint;
     v_refused bigint;
+    -- stale markers taken (series ends): series and time
+    e_series bigint[];
+    e_time   timestamptz[];
+    v_ended  bigint := 0;
     -- the ingest window: not later than p_now + p_max_future, not older than the retention
     -- (every schema but cumsum, which is kept forever)
     v_latest timestamptz := coalesce(p_now + coalesce(p_max_future, interval '0'), 'infinity');
@@ -215,30 +219,37 @@ BEGIN
 
     -- 3. The valid samples, once: series, schema, name, time and exact value; counted
     --    apart: samples outside the window (why 1, 2) and of refused series (why 3).
-    SELECT array_agg(x.time) FILTER (WHERE x.why = 0), array_agg(x.series_id) FILTER (WHERE x.why = 0),
-           array_agg(x.schema) FILTER (WHERE x.why = 0), array_agg(x.value) FILTER (WHERE x.why = 0),
-           array_agg(x.name) FILTER (WHERE x.why = 0),
+    --    Stale markers (value NULL) in the window are series ends, kept apart (e_*).
+    SELECT array_agg(x.time) FILTER (WHERE x.why = 0 AND x.value IS NOT NULL),
+           array_agg(x.series_id) FILTER (WHERE x.why = 0 AND x.value IS NOT NULL),
+           array_agg(x.schema) FILTER (WHERE x.why = 0 AND x.value IS NOT NULL),
+           array_agg(x.value) FILTER (WHERE x.why = 0 AND x.value IS NOT NULL),
+           array_agg(x.name) FILTER (WHERE x.why = 0 AND x.value IS NOT NULL),
+           array_agg(x.series_id) FILTER (WHERE x.why = 0 AND x.value IS NULL),
+           array_agg(x.time) FILTER (WHERE x.why = 0 AND x.value IS NULL),
            count(*) FILTER (WHERE x.why = 1), count(*) FILTER (WHERE x.why = 2),
            count(*) FILTER (WHERE x.why = 3)
-    INTO w_time, w_series, w_schema, w_value, w_name, v_too_new, v_too_old, v_refused
-    FROM (SELECT k.id AS series_id, k.schema, k.name, u.t AS time,
+    INTO w_time, w_series, w_schema, w_value, w_name, e_series, e_time,
+         v_too_new, v_too_old, v_refused
+    FROM (SELECT k.id AS series_id, k.schema, k.name, u.t AS time, u.stale,
                  CASE WHEN k.refused THEN 3
                       WHEN k.id IS NULL THEN 4
                       WHEN u.t > v_latest THEN 1
                       WHEN u.t < v_oldest AND k.schema <> 'cumsum' THEN 2
                       ELSE 0 END AS why,
-                 -- NaN is a Prometheus staleness marker (or no value): never stored, even
-                 -- when a stale series still carries a value label.
-                 CASE WHEN u.v = 'NaN' THEN NULL
+                 -- A stale marker (the NaN with bits 0x7ff0000000000002) has no value,
+                 -- even when its series still carries a value label: it ends the series.
+                 CASE WHEN u.stale THEN NULL
                       WHEN u.a IS NOT NULL THEN metrics.label_number(u.a)
-                      ELSE u.v::text::numeric   -- shortest exact digits; +-Infinity kept
+                      ELSE u.v::text::numeric   -- shortest exact digits; NaN, +-Infinity kept
                  END AS value
-          FROM unnest(p_series, p_times, p_values, p_amounts) AS u(i, t, v, a)
+          FROM (SELECT u.*, u.v = 'NaN' AND float8send(u.v) = '\x7ff0000000000002'::bytea AS stale
+                FROM unnest(p_series, p_times, p_values, p_amounts) AS u(i, t, v, a)) AS u
           JOIN unnest(k_id, k_schema, p_names, k_refused) WITH ORDINALITY AS k(id, schema, name, refused, i)
             ON k.i = u.i
           WHERE isfinite(u.t)
           OFFSET 0) AS x   -- the value once per sample, not again for the filter
-    WHERE x.value IS NOT NULL;
+    WHERE x.value IS NOT NULL OR x.stale;
     v_valid := coalesce(cardinality(w_time), 0);
 
     -- Partitions for the months of the samples to store (one month, the usual case:
@@ -312,10 +323,13 @@ BEGIN
     -- 5. Roll up what was really written, one pass: per (schema, name, minute) the sum,
     --    the count and the last sample, the greatest (time, series_id) (the greatest array
     --    [epoch, series, value]: hashed, no sort), and the latest sample per geo series.
+    --    Only finite values: NaN and +-Infinity are stored but never rolled up (numeric
+    --    NaN sorts above Infinity, so abs(value) < Infinity leaves both out).
     IF v_written > 0 THEN
         WITH w AS (
             SELECT * FROM unnest(w_time, w_series, w_schema, w_value, w_name)
                 AS w(time, series_id, schema, value, name)
+            WHERE abs(w.value) < 'Infinity'::numeric
         ), minute AS (
             SELECT w.schema, w.name, metrics.floor_to(w.time, interval '1 minute') AS bucket,
                    max(w.time) AS time,
@@ -395,7 +409,24 @@ BEGIN
             WHERE excluded.last_time > l.last_time;
     END IF;
 
-    RETURN QUERY SELECT v_received, v_written, v_valid - v_written - v_conflicts, v_routes, k_id,
+    -- 7. Stale markers: each ends its series at its time (metrics.series.ended_at, only
+    --    ever moved later), so "latest" reads stop showing a series that has gone. A
+    --    marker never conflicts with a sample: at the same time as one, the sample wins
+    --    (a series is ended only by a marker later than its last sample). Each is taken.
+    IF e_series IS NOT NULL THEN
+        v_ended := cardinality(e_series);
+        PERFORM metrics.bump_data_versions(array_agg(DISTINCT se.schema))
+        FROM (SELECT se.id, se.schema FROM metrics.series AS se
+              WHERE se.id = ANY (e_series) ORDER BY se.id FOR UPDATE) AS se   -- lock order
+        HAVING count(*) > 0;
+        UPDATE metrics.series AS se SET ended_at = e.time
+        FROM (SELECT e.id, max(e.time) AS time FROM unnest(e_series, e_time) AS e(id, time)
+              GROUP BY e.id) AS e
+        WHERE se.id = e.id AND (se.ended_at IS NULL OR se.ended_at < e.time);
+        v_written := v_written + v_ended;
+    END IF;
+
+    RETURN QUERY SELECT v_received, v_written, v_valid - (v_written - v_ended) - v_conflicts, v_routes, k_id,
                         v_conflicts, v_too_old, v_too_new, v_refused, v_new_series,
                         coalesce(cardinality(array_positions(k_refused, true)), 0);
 END
@@ -403,13 +434,14 @@ $$;
 
 COMMENT ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) IS
 $$Writes one batch of Prometheus samples exactly once, given per series (p_ids, p_names, p_labels: one element per distinct series) and per sample (p_series: the 1-based position of its series in those arrays, p_times, p_values, p_amounts).
-p_labels are the series labels as a JSON object without __name__ and without the value labels (metrics.value_labels()); a sample's value is its p_amounts element (the first present value label, a plain decimal number: metrics.label_number) when not NULL, else p_values, as exact numeric (+-Infinity kept).
+p_labels are the series labels as a JSON object without __name__ and without the value labels (metrics.value_labels()); a sample's value is its p_amounts element (the first present value label, a plain decimal number: metrics.label_number) when not NULL, else p_values, as exact numeric (NaN and +-Infinity kept, but never rolled up).
+A stale marker (a p_values element with the bits 0x7ff0000000000002) is no value: it ends its series (metrics.series.ended_at moves to its time when later), and counts as written. A series has gone while no sample of it is later than its end; at the same time a sample wins, so a marker never conflicts.
 p_ids may carry the series ids an earlier call returned (NULL: unknown); they are used only while p_routes equals the current metrics.routes_token(), and only when the id still names a series of that name; every other series is routed by metrics.schema_routes, looked up by (schema, name, labels) and registered when unseen.
-Not stored: samples whose value is NaN, whose time is NULL or infinite, whose series has no name or labels that are not a JSON object, or whose p_amounts element is not a decimal number. A sample whose (time, series) is already stored, or repeated in the batch, is a duplicate and changes nothing.
-Rollups (1 minute, 1 hour, 1 day) and latest state are updated in the same transaction.
+Not stored: samples whose time is NULL or infinite, whose series has no name or labels that are not a JSON object, or whose p_amounts element is not a decimal number. A sample whose (time, series) is already stored, or repeated in the batch, is a duplicate and changes nothing.
+Rollups (1 minute, 1 hour, 1 day) and latest state are updated in the same transaction, from the finite values only.
 The ingest window (when p_now is given): samples later than p_now + p_max_future (too_new), or older than p_now - metrics.network_retention() in any schema but cumsum (too_old), are not stored, and no partition is created for them. p_max_new_series caps the series this call registers; samples of the series over the cap are refused (refused).
 A sample at a stored (series, time) with another value is a conflicting duplicate (conflicts): the stored value stays.
-Returns received (array length), written (newly stored), duplicates (exact ones), routes (the routing token to pass with these ids next time), series_ids (per series position, NULL for an invalid or refused series), conflicts, too_old, too_new, refused (samples of refused series), new_series (series registered) and refused_series.$$;
+Returns received (array length), written (newly stored, and stale markers taken), duplicates (exact ones), routes (the routing token to pass with these ids next time), series_ids (per series position, NULL for an invalid or refused series), conflicts, too_old, too_new, refused (samples of refused series), new_series (series registered) and refused_series.$$;
 REVOKE ALL ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) TO writer;
 
@@ -487,10 +519,10 @@ $$;
 
 COMMENT ON FUNCTION ingest.write_samples(timestamptz[], text[], jsonb[], double precision[]) IS
 $$Writes one batch of Prometheus samples exactly once. Parallel arrays, one element per sample: time, metric name, labels (the full label set minus __name__, a JSON object) and the sample value.
-Each sample is routed to a schema by metrics.schema_routes; its series is (schema, name, labels minus the value labels of metrics.value_labels()); its value is the first present value label (a plain decimal number: metrics.label_number), else the sample value, as exact numeric (+-Infinity kept).
-Not stored: samples whose value is NaN (Prometheus staleness markers), a NULL or infinite time, a NULL name, labels that are not an object, or a value label that is not a decimal number.
+Each sample is routed to a schema by metrics.schema_routes; its series is (schema, name, labels minus the value labels of metrics.value_labels()); its value is the first present value label (a plain decimal number: metrics.label_number), else the sample value, as exact numeric (NaN and +-Infinity kept, never rolled up; a Prometheus stale marker ends its series instead, see ingest.write_series_samples).
+Not stored: samples with a NULL or infinite time, a NULL name, labels that are not an object, or a value label that is not a decimal number.
 A sample whose (time, series) is already stored, or repeated in the batch, is a duplicate and changes nothing; so a replayed batch changes nothing.
-Rollups (1 minute, 1 hour, 1 day) and latest state are updated in the same transaction.
+Rollups (1 minute, 1 hour, 1 day) and latest state are updated in the same transaction, from the finite values only.
 Returns received (array length), written (newly stored) and duplicates (exact ones); received - written - duplicates samples were invalid and skipped, or conflicting duplicates (a stored (series, time) with another value: the stored value stays).
 The HTTP ingest calls ingest.write_series_samples, which takes the batch per series.$$;
 REVOKE ALL ON FUNCTION ingest.write_samples(timestamptz[], text[], jsonb[], double precision[]) FROM PUBLIC;

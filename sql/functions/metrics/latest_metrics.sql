@@ -12,10 +12,15 @@ AS $$
            (CASE WHEN p_schema = 'cumsum' THEN l.total_sum ELSE l.last_value END)::text
     FROM metrics.latest_by_name AS l
     WHERE l.schema = p_schema
+      -- a metric whose latest series a stale marker ended after that sample has gone
+      -- (not a running total: that stays)
+      AND (p_schema = 'cumsum'
+           OR NOT EXISTS (SELECT 1 FROM metrics.series AS s
+                          WHERE s.id = l.last_series AND s.ended_at > l.last_time))
 $$;
 
 COMMENT ON FUNCTION metrics.latest_metrics(text) IS
-$$Latest value of every metric of schema p_schema (the running total for schema cumsum), one row per metric name (table_name), with the minute of its latest sample; unordered.$$;
+$$Latest value of every metric of schema p_schema (the running total for schema cumsum), one row per metric name (table_name), with the minute of its latest sample; unordered. A metric whose latest series has gone (a stale marker later than that sample) is left out, except in schema cumsum.$$;
 REVOKE ALL ON FUNCTION metrics.latest_metrics(text) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION api.get_all_latest_mainnet_metrics()

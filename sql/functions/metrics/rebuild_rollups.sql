@@ -43,6 +43,7 @@ BEGIN
         FROM metrics.samples AS s
         JOIN metrics.series AS se ON se.id = s.series_id
         WHERE s.time >= v_lo AND s.time < v_hi
+          AND abs(s.value) < 'Infinity'::numeric   -- NaN, +-Infinity are never rolled up
         WINDOW w AS (PARTITION BY metrics.floor_to(s.time, interval '1 minute'), s.schema, se.name)
         ORDER BY b, s.schema, se.name, s.time DESC, s.series_id DESC;
         GET DIAGNOSTICS v_n = ROW_COUNT;
@@ -94,6 +95,7 @@ BEGIN
     FROM (SELECT g.series_id, max(g.time) AS time
           FROM metrics.samples AS g
           WHERE g.schema = 'geo' AND g.time >= v_from AND g.time < v_to
+            AND abs(g.value) < 'Infinity'::numeric
           GROUP BY g.series_id) AS m
     JOIN metrics.samples AS s
       ON s.time = m.time AND s.series_id = m.series_id AND s.schema = 'geo'
@@ -106,5 +108,5 @@ END
 $$;
 
 COMMENT ON FUNCTION metrics.rebuild_rollups(timestamptz, timestamptz) IS
-$$Rebuilds the rollup tiers (rollup_1m, rollup_1h, rollup_1d) from metrics.samples for the whole UTC days that p_from .. p_to touch: their rows are deleted and built anew, with the semantics of ingest.write_samples ("last" = greatest (time, series), plus sum and count). Then latest_by_name is recomputed from the day tier, and latest_by_series moves to a geo series' last sample of the range when that is later. For bulk loads that bypass the ingest (COPY into metrics.samples). Returns the rows written per tier.$$;
+$$Rebuilds the rollup tiers (rollup_1m, rollup_1h, rollup_1d) from metrics.samples for the whole UTC days that p_from .. p_to touch: their rows are deleted and built anew, with the semantics of ingest.write_samples ("last" = greatest (time, series), plus sum and count, finite values only). Then latest_by_name is recomputed from the day tier, and latest_by_series moves to a geo series' last sample of the range when that is later. For bulk loads that bypass the ingest (COPY into metrics.samples). Returns the rows written per tier.$$;
 REVOKE ALL ON FUNCTION metrics.rebuild_rollups(timestamptz, timestamptz) FROM PUBLIC;

@@ -1,0 +1,1 @@
+ALTER TABLE metrics.series DROP COLUMN ended_at;
