@@ -47,6 +47,8 @@ SET_CONTEXT_SQL = "select " + ", ".join(_SET_CONTEXT_CALLS)
 RESPONSE_GUCS_SQL = f"select {RESPONSE_GUCS}"
 SWITCH_ROLE_SQL = "select set_config(n, v, false) from unnest($1::text[], $2::text[]) as u(n, v)"
 
+PROBE_ROWS = 5000  # a streamed read with at most this many rows is answered by the probe
+
 _COMPARISONS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _PATTERNS = {"like": "like", "ilike": "ilike", "match": "~", "imatch": "~*"}
 _IS = {"null": "is null", "not_null": "is not null", "true": "is true", "false": "is false",
@@ -64,6 +66,10 @@ class Statement(msgspec.Struct, frozen=True):
     stream_prefix: bytes = b""
     stream_separator: bytes = b","
     stream_suffix: bytes = b""
+    # streamed reads: the same rows, at most ``PROBE_ROWS + 1`` of them, aggregated into one
+    # row (count, joined rows, response GUCs) like a non-streamed call: one round trip
+    # answers a small result, and only a larger one opens a transaction and a cursor
+    probe_sql: str | None = None
 
 
 def quote_ident(name: str) -> str:
@@ -104,14 +110,20 @@ def call_statement(plan: CallPlan) -> Statement:
     where_sql = " and ".join(where)
     if plan.streaming:
         row = _row_expr(plan, columns, params, plain)
-        sql = (f"select convert_to({row}, 'UTF8') from (select {inner_cols} from {from_clause}"
-               f" where {where_sql}{order}{page}) as _p")
+        rows = f"(select {inner_cols} from {from_clause} where {where_sql}{order}{page}) as _p"
+        sql = f"select convert_to({row}, 'UTF8') from {rows}"
         if plan.media == "csv":
             prefix = (_csv_header(columns) + "\n").encode()
             sep, suffix = b"\n", b""
         else:
             prefix, sep, suffix = b"[", b",", b"]"
-        return Statement(plan, sql, tuple(params.values), prefix, sep, suffix)
+        sep_sql = "E'\\n'" if sep == b"\n" else "','"
+        probe_sql = None
+        if plan.read_only and not plan.rollback:  # re-running it must be harmless
+            probe_sql = (f"select count(*)::int8, convert_to(coalesce(string_agg(_r, {sep_sql}),"
+                         f" ''), 'UTF8'), {RESPONSE_GUCS} from (select {row} as _r from {rows}"
+                         f" limit {PROBE_ROWS + 1}) as _s")
+        return Statement(plan, sql, tuple(params.values), prefix, sep, suffix, probe_sql)
     body = _body_expr(plan, columns, params, plain)
     if plan.count:
         sql = (f"with _s as (select _f.* from {from_clause} where {where_sql}) "
