@@ -21,7 +21,10 @@ Why one round trip is enough for a read, without giving up per-request role and 
 
 Writes (POST to a VOLATILE function), ``tx=rollback`` and streamed results use an explicit
 transaction (BEGIN … COMMIT/ROLLBACK); streamed results read pre-rendered rows through a
-server-side cursor in chunks.
+server-side cursor in chunks. A streamed *read* first runs its probe (``Statement.probe_sql``:
+at most ``PROBE_ROWS + 1`` rows aggregated into one row, one round trip like a call): a
+small result is answered by it, and only a larger one is run again from the start through
+the transaction and the cursor (one snapshot, memory bounded by one batch).
 """
 
 from __future__ import annotations
