@@ -158,13 +158,15 @@ def expected_rows(plan: CallPlan) -> int | None:
         values = dict(plan.arguments.values)
         p_from, p_to, p_interval = (values.get(k) for k in ("p_from", "p_to", "p_interval"))
         if isinstance(p_from, str) and isinstance(p_to, str) and isinstance(p_interval, str):
-            buckets = _buckets(p_from, p_to, p_interval)
+            buckets = range_buckets(p_from, p_to, p_interval)
             if buckets is not None:
                 bound = buckets if bound is None else min(bound, buckets)
     return bound
 
 
-def _buckets(p_from: str, p_to: str, p_interval: str) -> int | None:
+def range_buckets(p_from: str, p_to: str, p_interval: str) -> int | None:
+    """Buckets of ``p_interval`` from ``p_from`` to ``p_to``, both ends counted; None for
+    what this does not parse (months, ``01:00:00``, naive against aware timestamps)."""
     found = _INTERVAL.fullmatch(p_interval)
     try:
         start, end = datetime.fromisoformat(p_from), datetime.fromisoformat(p_to)
