@@ -18,6 +18,7 @@ Calls of ``get_agg_metric`` (``manifest_block_height`` on mainnet), one client a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import tempfile
 import threading
@@ -90,17 +91,26 @@ def psql_seconds(cluster: Any, db: str, sql: str, repeat: int) -> float:
         script.unlink()
 
 
-def run(*, server: str, span: timedelta, duration: float, repeat: int) -> dict[str, Any]:
+def run(*, server: str, span: timedelta, duration: float, repeat: int,
+        baseline: Path | None = None) -> dict[str, Any]:
     db, description = ensure_dataset(span)
     cluster = harness.bench_cluster()
     end = datetime.fromisoformat(description["end"])
     start = datetime.fromisoformat(description["start"])
     calls = sizes(end, start)
     jwt = {"Authorization": f"Bearer {harness.writer_token('bench-large')}"}
-    env = harness.api_env(cluster, db)
-    out: dict[str, Any] = {"db": db, "server": server, "timed": {}, "rss": {}}
+    # the response cache off: it would keep the smaller answers (≤ 1 MiB)
+    env = harness.api_env(cluster, db, METRICS_RPC_CACHE="off")
+    out: dict[str, Any] = {"db": db, "server": server, "timed": {}, "rss": {},
+                           "baseline": str(baseline) if baseline else None}
     harness.heading(f"Large results: {db}, {server}, get_agg_metric('{METRIC}', 'mainnet', ...)")
-    with harness.running("api", server, env, ready_path="/ready") as (proc, base):
+    with contextlib.ExitStack() as stack:
+        proc, base = stack.enter_context(
+            harness.running("api", server, env, ready_path="/ready"))
+        before = None
+        if baseline is not None:
+            _proc, before = stack.enter_context(harness.running(
+                "api", server, env, ready_path="/ready", cwd=baseline, pythonpath=baseline))
         for label in TIMED:
             args = calls[label]
             url = url_for(base, "get_agg_metric", args)
@@ -123,6 +133,16 @@ def run(*, server: str, span: timedelta, duration: float, repeat: int) -> dict[s
             print(f"{label:<18} {rows:>7,} rows {len(body) / 1e6:>6.2f} MB   api p50 "
                   f"{api.p50_ms:>7.1f} ms (p99 {api.p99_ms:.1f})   psql {psql_rows:>7.1f} ms   "
                   f"psql json {psql_json:>7.1f} ms   api/psql {ratio:.2f}x", flush=True)
+            if before is not None:
+                other_url = url_for(before, "get_agg_metric", args)
+                harness.run_wrk("warmup", other_url, connections=1, duration=1)
+                other = harness.run_wrk(f"baseline {label}", other_url, connections=1,
+                                        duration=duration)
+                out["timed"][label] |= {"baseline_p50_ms": other.p50_ms,
+                                        "baseline_over_psql": other.p50_ms / psql_rows}
+                print(f"{'':<18} baseline p50 {other.p50_ms:>7.1f} ms (p99 "
+                      f"{other.p99_ms:.1f})   baseline/psql "
+                      f"{other.p50_ms / psql_rows:.2f}x", flush=True)
 
         harness.heading("API resident memory while serving (process tree)")
         for _ in range(20):  # settle allocator and caches with small calls first
@@ -159,8 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0,
                         help="seconds of API requests per size")
     parser.add_argument("--repeat", type=int, default=20, help="psql repetitions per size")
+    parser.add_argument("--baseline", type=Path,
+                        help="also time the API of this checkout (before/after in one run)")
     args = parser.parse_args(argv)
-    run(server=args.server, span=args.span, duration=args.duration, repeat=args.repeat)
+    run(server=args.server, span=args.span, duration=args.duration, repeat=args.repeat,
+        baseline=args.baseline)
     return harness.exit_code()
 
 

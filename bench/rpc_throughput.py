@@ -20,7 +20,8 @@ also prints granian/uvicorn for the API and for the minimal app.
 
 Extra configurations of the small call, in the same rounds: ``--limiter-off`` (our API
 with ``METRICS_RPC_RATE_LIMITS=off``) and ``--baseline DIR`` (the API of another checkout,
-e.g. ``git archive main | tar -x -C DIR``: before/after in one run).
+e.g. ``git archive main | tar -x -C DIR``: before/after in one run; the baseline also
+runs the mid call).
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ def run(*, servers: list[str], span: timedelta, duration: float, connections: in
                     load(f"minimal/{server}/{label}",
                          url_for(bases[f"minimal/{server}"], function, args))
                     for extra in ("api-limiter-off", "baseline"):
-                        if label == "small" and f"{extra}/{server}" in bases:
+                        if (label == "small" or extra == "baseline") and \
+                                f"{extra}/{server}" in bases:
                             load(f"{extra}/{server}/{label}/anon",
                                  url_for(bases[f"{extra}/{server}"], function, args))
                 result = harness.run_pgbench(f"pgbench/{label}", cluster, db,
@@ -158,13 +160,15 @@ def run(*, servers: list[str], span: timedelta, duration: float, connections: in
                       f"{harness.ratio(api.rps, minimal.rps):>6}   api/pgbench "
                       f"{harness.ratio(api.rps, pgbench.rps):>6}   api p99 {api.p99_ms:.1f} ms "
                       f"(/minimal's {harness.ratio(api.p99_ms, minimal.p99_ms)})", flush=True)
-        for extra in ("api-limiter-off", "baseline"):
-            key = f"{extra}/{server}/small/anon"
+        for extra, label in (("api-limiter-off", "small"), ("baseline", "small"),
+                             ("baseline", "mid")):
+            key = f"{extra}/{server}/{label}/anon"
             if key in results:
-                other, minimal = results[key], results[f"minimal/{server}/small"]
-                ratios[f"{server}/small/anon/{extra}_minimal"] = other.rps / minimal.rps
-                ratios[f"{server}/small/anon/p99_{extra}_minimal"] = other.p99_ms / minimal.p99_ms
-                print(f"{server:<8} small anon  {extra}/minimal "
+                other, minimal = results[key], results[f"minimal/{server}/{label}"]
+                ratios[f"{server}/{label}/anon/{extra}_minimal"] = other.rps / minimal.rps
+                ratios[f"{server}/{label}/anon/p99_{extra}_minimal"] = (
+                    other.p99_ms / minimal.p99_ms)
+                print(f"{server:<8} {label:<5} anon  {extra}/minimal "
                       f"{harness.ratio(other.rps, minimal.rps):>6}   p99 {other.p99_ms:.1f} ms "
                       f"(/minimal's {harness.ratio(other.p99_ms, minimal.p99_ms)})", flush=True)
     if len(servers) == 2:

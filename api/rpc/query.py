@@ -21,6 +21,9 @@ Shape of the statement (``$1``-``$6`` are the request context, the plan's values
 from __future__ import annotations
 
 import functools
+import math
+import re
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -47,6 +50,8 @@ SET_CONTEXT_SQL = "select " + ", ".join(_SET_CONTEXT_CALLS)
 RESPONSE_GUCS_SQL = f"select {RESPONSE_GUCS}"
 SWITCH_ROLE_SQL = "select set_config(n, v, false) from unnest($1::text[], $2::text[]) as u(n, v)"
 
+PROBE_ROWS = 5000  # a streamed read with at most this many rows is answered by the probe
+
 _COMPARISONS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _PATTERNS = {"like": "like", "ilike": "ilike", "match": "~", "imatch": "~*"}
 _IS = {"null": "is null", "not_null": "is not null", "true": "is true", "false": "is false",
@@ -64,6 +69,10 @@ class Statement(msgspec.Struct, frozen=True):
     stream_prefix: bytes = b""
     stream_separator: bytes = b","
     stream_suffix: bytes = b""
+    # streamed reads: the same rows, at most ``PROBE_ROWS + 1`` of them, aggregated into one
+    # row (count, joined rows, response GUCs) like a non-streamed call: one round trip
+    # answers a small result, and only a larger one opens a transaction and a cursor
+    probe_sql: str | None = None
 
 
 def quote_ident(name: str) -> str:
@@ -104,14 +113,22 @@ def call_statement(plan: CallPlan) -> Statement:
     where_sql = " and ".join(where)
     if plan.streaming:
         row = _row_expr(plan, columns, params, plain)
-        sql = (f"select convert_to({row}, 'UTF8') from (select {inner_cols} from {from_clause}"
-               f" where {where_sql}{order}{page}) as _p")
+        rows = f"(select {inner_cols} from {from_clause} where {where_sql}{order}{page}) as _p"
+        sql = f"select convert_to({row}, 'UTF8') from {rows}"
         if plan.media == "csv":
             prefix = (_csv_header(columns) + "\n").encode()
             sep, suffix = b"\n", b""
         else:
             prefix, sep, suffix = b"[", b",", b"]"
-        return Statement(plan, sql, tuple(params.values), prefix, sep, suffix)
+        sep_sql = "E'\\n'" if sep == b"\n" else "','"
+        probe_sql = None
+        expected = expected_rows(plan)
+        # re-running it must be harmless; a range known to hold more rows skips it
+        if plan.read_only and not plan.rollback and (expected is None or expected <= PROBE_ROWS):
+            probe_sql = (f"select count(*)::int8, convert_to(coalesce(string_agg(_r, {sep_sql}),"
+                         f" ''), 'UTF8'), {RESPONSE_GUCS} from (select {row} as _r from {rows}"
+                         f" limit {PROBE_ROWS + 1}) as _s")
+        return Statement(plan, sql, tuple(params.values), prefix, sep, suffix, probe_sql)
     body = _body_expr(plan, columns, params, plain)
     if plan.count:
         sql = (f"with _s as (select _f.* from {from_clause} where {where_sql}) "
@@ -122,6 +139,44 @@ def call_statement(plan: CallPlan) -> Statement:
                f"from (select {inner_cols} from {from_clause} where {where_sql}{order}{page})"
                " as _p")
     return Statement(plan, sql, tuple(params.values))
+
+
+_INTERVAL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|second|min|minute|h|hour|d|day|w|week)s?\s*",
+                       re.I)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "second": 1, "min": 60, "minute": 60, "h": 3600,
+                 "hour": 3600, "d": 86400, "day": 86400, "w": 604800, "week": 604800}
+
+
+def expected_rows(plan: CallPlan) -> int | None:
+    """How many rows a streamed call is expected to return when its arguments say so: the
+    page's limit, or for a range function (``p_from``, ``p_to``, ``p_interval`` in the
+    query string) the number of buckets; None when unknown. Only an estimate (a function
+    may return several rows a bucket): it decides whether to try the one-round-trip probe
+    first, and the probe itself falls back to the cursor when it meets more rows."""
+    bound = plan.page.limit
+    if isinstance(plan.arguments, QueryArgs):
+        values = dict(plan.arguments.values)
+        p_from, p_to, p_interval = (values.get(k) for k in ("p_from", "p_to", "p_interval"))
+        if isinstance(p_from, str) and isinstance(p_to, str) and isinstance(p_interval, str):
+            buckets = range_buckets(p_from, p_to, p_interval)
+            if buckets is not None:
+                bound = buckets if bound is None else min(bound, buckets)
+    return bound
+
+
+def range_buckets(p_from: str, p_to: str, p_interval: str) -> int | None:
+    """Buckets of ``p_interval`` from ``p_from`` to ``p_to``, both ends counted; None for
+    what this does not parse (months, ``01:00:00``, naive against aware timestamps)."""
+    found = _INTERVAL.fullmatch(p_interval)
+    try:
+        start, end = datetime.fromisoformat(p_from), datetime.fromisoformat(p_to)
+        span = (end - start).total_seconds()
+    except (ValueError, TypeError):  # unparsable, or naive against aware
+        return None
+    if found is None or float(found.group(1)) <= 0:
+        return None
+    step = float(found.group(1)) * _UNIT_SECONDS[found.group(2).lower()]
+    return max(0, math.ceil(span / step)) + 1
 
 
 @functools.cache

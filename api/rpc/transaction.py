@@ -21,7 +21,10 @@ Why one round trip is enough for a read, without giving up per-request role and 
 
 Writes (POST to a VOLATILE function), ``tx=rollback`` and streamed results use an explicit
 transaction (BEGIN … COMMIT/ROLLBACK); streamed results read pre-rendered rows through a
-server-side cursor in chunks.
+server-side cursor in chunks. A streamed *read* first runs its probe (``Statement.probe_sql``:
+at most ``PROBE_ROWS + 1`` rows aggregated into one row, one round trip like a call): a
+small result is answered by it, and only a larger one is run again from the start through
+the transaction and the cursor (one snapshot, memory bounded by one batch).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from api.errors import (
 from api.http import RequestContext
 from api.replicas import PRIMARY_LSN_SQL, Replica, ReplicaSet
 from api.rpc.auth import AuthResult
-from api.rpc.query import RESPONSE_GUCS_SQL, SET_CONTEXT_SQL, SWITCH_ROLE_SQL, Statement
+from api.rpc.query import PROBE_ROWS, RESPONSE_GUCS_SQL, SET_CONTEXT_SQL, SWITCH_ROLE_SQL, Statement
 from api.rpc.schema_cache import SchemaCache
 
 STREAM_BATCH_ROWS = 5000
@@ -314,6 +317,11 @@ class Database:
     ) -> AsyncIterator[ResultStream]:
         plan = statement.plan
         async with self.connection(auth, cache, replica) as conn:
+            if statement.probe_sql is not None:
+                probe = await self._probe(conn, statement, args, auth, cache)
+                if probe is not None:
+                    yield probe
+                    return
             await self.begin(conn, auth, cache, read_only=plan.read_only)
             try:
                 cursor = await conn.cursor(statement.sql, *args)
@@ -333,6 +341,33 @@ class Database:
             await conn.execute("rollback" if plan.rollback else "commit")
             if not plan.read_only and not plan.rollback:
                 await self._note_write(conn, auth)
+
+    async def _probe(self, conn: Any, statement: Statement, args: Sequence[Any],
+                     auth: AuthResult, cache: SchemaCache | None) -> ResultStream | None:
+        """A streamed read's whole answer in one round trip when it has at most
+        ``PROBE_ROWS`` rows (in local-role mode inside BEGIN … COMMIT, as ``call``); None
+        when it has more: the caller then streams it from the start, in a transaction of
+        its own (so the answer is still one snapshot; the probe's rows are dropped)."""
+        assert statement.probe_sql is not None
+        if self.local_role:
+            await self.begin(conn, auth, cache, read_only=True)
+            try:
+                row = await conn.fetchrow(statement.probe_sql, *args)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await conn.execute("rollback")
+                raise
+            await conn.execute("commit")
+        else:
+            row = await conn.fetchrow(statement.probe_sql, *args)
+        if row[0] > PROBE_ROWS:
+            return None
+        return ResultStream(
+            response_headers=row[2], response_status=row[3],
+            first=statement.stream_prefix + row[1], cursor=None,
+            separator=statement.stream_separator, suffix=statement.stream_suffix,
+            exhausted=True,
+        )
 
     @contextlib.asynccontextmanager
     async def transaction_as(
