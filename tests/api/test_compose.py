@@ -218,6 +218,16 @@ def test_prometheus_config_remote_writes_through_caddy(
     assert scraped == [f"{name}:3000" for name in API_REPLICAS]
 
 
+def test_dockerfile_pins_the_uv_of_bootstrap() -> None:
+    """One uv version: the image's build stage uses the one scripts/bootstrap.sh installs."""
+    bootstrap = re.search(r"^UV_VERSION=(\S+)$", (ROOT / "scripts/bootstrap.sh").read_text(),
+                          re.MULTILINE)
+    image = re.search(r"^ARG UV_VERSION=(\S+)$", (ROOT / "Dockerfile").read_text(),
+                      re.MULTILINE)
+    assert bootstrap and image
+    assert image.group(1) == bootstrap.group(1)
+
+
 def dockerfile_instructions() -> list[tuple[str, str]]:
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
     out = []
@@ -230,9 +240,16 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 def test_dockerfile() -> None:
     instructions = dockerfile_instructions()
-    assert instructions[0] == ("FROM", "python:3.11-slim")
+    froms = [rest for keyword, rest in instructions if keyword == "FROM"]
+    assert froms == ["python:3.11-slim AS build", "python:3.11-slim"]
     runs = [rest for keyword, rest in instructions if keyword == "RUN"]
-    assert any("pip install ." in run for run in runs)
+    # the image installs the locked versions, as make run/test do, never a fresh resolve
+    assert any("uv sync --locked" in run and "--no-dev" in run for run in runs)
+    assert not any("pip install ." in run for run in runs)
+    assert ("COPY", "pyproject.toml uv.lock README.md ./") in instructions
+    assert ("COPY", "--from=build /opt/venv /opt/venv") in instructions
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "uv.lock" not in ignored
     assert ("ENTRYPOINT", '["metrics-rpc"]') in instructions
     assert ("CMD", '["serve"]') in instructions
     assert any(k == "USER" and rest != "root" for k, rest in instructions)
