@@ -73,8 +73,8 @@ def _ratio_goal(bench: str, path: tuple[str, ...], *, at_least: float | None = N
         value = _number(_dig(results.get(bench), *path))
         if value is None:
             return None
-        met = ((at_least is None or value >= at_least)
-               and (at_most is None or value <= at_most))
+        met = None if at_least is None and at_most is None else (
+            (at_least is None or value >= at_least) and (at_most is None or value <= at_most))
         extra = []
         for label, other in others:
             figure = _number(_dig(results.get(bench), *other))

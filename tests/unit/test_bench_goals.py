@@ -30,6 +30,11 @@ def test_ratio_goals_are_held_against_their_bounds() -> None:
     assert _row(text, "#14.3 mid call")[4] == "yes"
 
 
+def test_a_figure_without_a_goal_is_neither_met_nor_missed() -> None:
+    text = goals.table({"response_cache": {"ratios": {"not_modified_over_full_rps": 0.4}}})
+    assert _row(text, "#16 conditional GET")[3:5] == ["0.40x", "-"]
+
+
 def test_goals_without_results_say_not_measured() -> None:
     text = goals.table({})
     for goal in goals.GOALS:
