@@ -9,11 +9,13 @@ second connection, so the count is real even inside the API's read-only transact
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import httpx
+import msgspec
 import pytest
 
 from api.config import Settings
@@ -28,6 +30,7 @@ HOUR = datetime(2026, 1, 5, 10, tzinfo=UTC)  # the range of the sessions read
 # samples must be inside retention and the partitions made ahead: a few hours back
 WRITE_HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
 POLICY = "public, max-age=600, stale-while-revalidate=60"
+HELD = 1616  # the advisory lock that holds api.cache_streamed_held in the database
 
 
 def fixture_sql(db: DbInfo) -> str:
@@ -66,9 +69,21 @@ def fixture_sql(db: DbInfo) -> str:
                    'on conflict (key) do update set n = calls.n + 1', 's,' || n));
         return query select generate_series(1, n);
     end $$;
+    -- as cache_streamed, but held at the start while the test holds advisory lock HELD
+    create function api.cache_streamed_held(n int) returns setof int
+    language plpgsql stable security definer rows 10000
+    set metrics_rpc.cache_control = '{POLICY}'
+    as $$
+    begin
+        perform dblink_exec('{db.dsn}',
+            format('insert into public.calls values (%L, 1) '
+                   'on conflict (key) do update set n = calls.n + 1', 'held,' || n));
+        perform pg_advisory_xact_lock_shared({HELD});
+        return query select generate_series(1, n);
+    end $$;
     grant execute on function api.cache_counted(int, int), api.cache_own_headers(),
-        api.cache_undeclared(), api.cache_volatile(), api.cache_streamed(int)
-        to web_anon, writer;
+        api.cache_undeclared(), api.cache_volatile(), api.cache_streamed(int),
+        api.cache_streamed_held(int) to web_anon, writer;
     """
 
 
@@ -369,3 +384,111 @@ def test_a_streamed_answer_larger_than_an_entry_is_not_kept(database):
         responses = [get(server, "/rpc/cache_streamed?n=2000") for _ in range(2)]
     assert [len(r.json()) for r in responses] == [2000, 2000]
     assert calls(database, "s", 2000) == 2
+
+
+# --- single flight of streamed misses ----------------------------------------------------
+
+
+async def _until(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Wait for observable state (no fixed sleep stands in for it); pytest's timeout and
+    the HTTP timeouts bound a condition that never comes."""
+    while not await condition():  # noqa: ASYNC110 (state in another process: polled)
+        await asyncio.sleep(0.02)
+
+
+async def _held_calls(conn: asyncpg.Connection, n: int) -> int:
+    return int(await conn.fetchval(
+        "select coalesce((select n from public.calls where key = $1), 0)", f"held,{n}"))
+
+
+async def _streamed_burst(server: ApiServer, database: DbInfo, n: int,
+                          followers: int) -> list[httpx.Response]:
+    """One GET of ``cache_streamed_held?n=…`` held in the database (its query has started:
+    the call is counted) while ``followers`` more GETs of the same URL are sent; then the
+    hold is released. All the responses."""
+    path = f"/rpc/cache_streamed_held?n={n}"
+    conn = await asyncpg.connect(database.dsn)
+    try:
+        await conn.execute("select pg_advisory_lock($1)", HELD)
+        limits = httpx.Limits(max_connections=followers + 1)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=120,
+                                     limits=limits) as client:
+            leader = asyncio.ensure_future(client.get(path))
+            before = await _held_calls(conn, n)
+            await _until(lambda: _held_calls_above(conn, n, before))
+            rest = [asyncio.ensure_future(client.get(path)) for _ in range(followers)]
+            await asyncio.sleep(0)  # let them be sent before the hold is lifted
+            await conn.execute("select pg_advisory_unlock($1)", HELD)
+            return [await leader, *await asyncio.gather(*rest)]
+    finally:
+        await conn.close()
+
+
+async def _held_calls_above(conn: asyncpg.Connection, n: int, before: int) -> bool:
+    return await _held_calls(conn, n) > before
+
+
+def _one_request_calls(server: ApiServer, database: DbInfo, n: int) -> int:
+    """How many times one uncached GET of ``n`` rows calls the function (the probe of a
+    streamed read, then its cursor when it has more rows than the probe takes)."""
+    before = calls(database, "held", n)
+    response = get(server, f"/rpc/cache_streamed_held?n={n}")
+    assert response.status_code == 200
+    return calls(database, "held", n) - before
+
+
+@pytest.mark.parametrize("rows", [20, 6000])  # answered by the probe; through the cursor
+def test_concurrent_misses_of_a_streamed_read_run_one_query(database, rows):
+    with serving(settings_for(database, db_pool=8), db=database) as server:
+        per_request = _one_request_calls(server, database, rows + 1)  # another key
+        before = calls(database, "held", rows)
+        responses = asyncio.run(_streamed_burst(server, database, rows, followers=30))
+        assert calls(database, "held", rows) - before == per_request
+    expected = list(range(1, rows + 1))
+    assert all(r.status_code == 200 for r in responses)
+    assert all(msgspec.json.decode(r.content) == expected for r in responses)
+    # the first streamed it; every other one got it whole, with its ETag
+    assert cache_outcome(responses[0]) == "miss" and "etag" not in responses[0].headers
+    assert {cache_outcome(r) for r in responses[1:]} == {"hit"}
+    assert len({r.headers["etag"] for r in responses[1:]}) == 1
+
+
+def test_followers_of_a_stream_too_large_to_keep_do_not_wait_for_its_leader(database):
+    """The leader's client reads nothing: its stream is stuck for as long as the test
+    wants (no send timeout). Its answer is larger than an entry, so the requests that
+    waited for it are released as soon as that is known, and each streams its own."""
+    rows, followers = 2_000_000, 3  # far more than the socket buffers hold
+    settings = settings_for(database, cache_bytes=4096, send_timeout=0, db_pool=8)
+    expected = len(msgspec.json.encode(list(range(1, rows + 1))))
+
+    async def scenario(server: ApiServer) -> list[httpx.Response]:
+        conn = await asyncpg.connect(database.dsn)
+        stuck = None
+        try:
+            await conn.execute("select pg_advisory_lock($1)", HELD)
+            before = await _held_calls(conn, rows)
+            reader, stuck = await asyncio.open_connection("127.0.0.1", server.port)
+            stuck.write(f"GET /rpc/cache_streamed_held?n={rows} HTTP/1.1\r\n"
+                        "Host: test\r\n\r\n".encode())
+            await stuck.drain()
+            await _until(lambda: _held_calls_above(conn, rows, before))
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=120) as client:
+                rest = [asyncio.ensure_future(client.get(f"/rpc/cache_streamed_held?n={rows}"))
+                        for _ in range(followers)]
+                await asyncio.sleep(0)
+                await conn.execute("select pg_advisory_unlock($1)", HELD)
+                head = await reader.readuntil(b"\r\n\r\n")  # then it reads no more
+                assert head.startswith(b"HTTP/1.1 200"), head
+                return await asyncio.gather(*rest)
+        finally:
+            if stuck is not None:
+                stuck.close()
+            await conn.close()
+
+    with serving(settings, db=database) as server:
+        per_request = _one_request_calls(server, database, rows - 1)
+        responses = asyncio.run(scenario(server))
+    assert [(r.status_code, len(r.content)) for r in responses] == [(200, expected)] * followers
+    assert all(cache_outcome(r) == "miss" for r in responses)
+    # the leader, then each follower on its own: nothing was kept or shared
+    assert calls(database, "held", rows) == per_request * (1 + followers)
