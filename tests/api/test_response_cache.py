@@ -9,6 +9,9 @@ second connection, so the count is real even inside the API's read-only transact
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
+import subprocess
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +20,7 @@ import asyncpg
 import httpx
 import msgspec
 import pytest
+from postgrest import SyncPostgrestClient
 
 from api.config import Settings
 from api.ingest.encode import V1_HEADERS, Series, write_request_v1
@@ -81,9 +85,19 @@ def fixture_sql(db: DbInfo) -> str:
         perform pg_advisory_xact_lock_shared({HELD});
         return query select generate_series(1, n);
     end $$;
+    create function api.cache_rows(n int) returns table(id int, name text)
+    language plpgsql stable security definer
+    set metrics_rpc.cache_control = '{POLICY}'
+    as $$
+    begin
+        perform dblink_exec('{db.dsn}',
+            format('insert into public.calls values (%L, 1) '
+                   'on conflict (key) do update set n = calls.n + 1', 'rows,' || n));
+        return query select i, 'row ' || i from generate_series(1, n) as i;
+    end $$;
     grant execute on function api.cache_counted(int, int), api.cache_own_headers(),
         api.cache_undeclared(), api.cache_volatile(), api.cache_streamed(int),
-        api.cache_streamed_held(int) to web_anon, writer;
+        api.cache_streamed_held(int), api.cache_rows(int) to web_anon, writer;
     """
 
 
@@ -186,6 +200,11 @@ def test_the_shipped_read_functions_declare_a_policy(api):
         response = get(api, f"/rpc/{function}")
         assert response.status_code == 200, (function, response.text)
         assert response.headers["cache-control"].startswith("public, max-age="), function
+    aggregate = get(api, "/rpc/get_agg_metric", params={
+        "p_metric_name": "block_height", "p_from": HOUR.isoformat(),
+        "p_to": (HOUR + timedelta(days=1)).isoformat()})
+    assert aggregate.status_code == 200, aggregate.text
+    assert aggregate.headers["cache-control"] == "public, max-age=300, stale-while-revalidate=600"
     sessions = get(api, "/rpc/get_active_users", params={
         "p_from": HOUR.isoformat(), "p_to": (HOUR + timedelta(hours=1)).isoformat()})
     assert sessions.headers["cache-control"] == "public, max-age=60"
@@ -208,6 +227,26 @@ def test_equivalent_urls_share_one_entry(api, database):
     swapped = get(api, "/rpc/cache_counted?b=2&a=11")
     assert cache_outcome(swapped) == "hit"
     assert calls(database, 11, 2) == 1
+
+
+def test_what_changes_the_answer_is_in_the_key(api, database):
+    """Filters, select, order, page and media type each give their own entry; repeating
+    any of them is a hit of its own entry, with its own body."""
+    variants: list[tuple[str, dict[str, str]]] = [
+        ("", {}), ("&select=id", {}), ("&id=gt.2", {}), ("&order=id.desc", {}),
+        ("&limit=2", {}), ("", {"Accept": "text/csv"}),
+    ]
+    first = [get(api, f"/rpc/cache_rows?n=4{query}", headers=headers)
+             for query, headers in variants]
+    again = [get(api, f"/rpc/cache_rows?n=4{query}", headers=headers)
+             for query, headers in variants]
+    assert [cache_outcome(r) for r in first] == ["miss"] * len(variants)
+    assert [cache_outcome(r) for r in again] == ["hit"] * len(variants)
+    assert [r.content for r in again] == [r.content for r in first]
+    assert len({r.content for r in first}) == len(variants)
+    assert first[1].json() == [{"id": i} for i in range(1, 5)]
+    assert first[5].text.startswith("id,name\n1,row 1")
+    assert calls(database, "rows", 4) == len(variants)
 
 
 def test_the_key_holds_the_claims_of_authenticated_roles_only(api, database):
@@ -353,6 +392,101 @@ def test_a_lost_listen_connection_never_serves_stale_data(make_db):
             assert total_supply(server) == "600"
     finally:
         database.drop()
+
+
+def test_container_observations_invalidate(api):
+    params = {"p_from": HOUR.isoformat(), "p_to": (HOUR + timedelta(hours=1)).isoformat()}
+    before = get(api, "/rpc/get_active_users", params=params)
+    assert before.status_code == 200 and before.json() == []
+    assert cache_outcome(get(api, "/rpc/get_active_users", params=params)) == "hit"
+    token = api.token("writer", sub="collector")
+    observation = {"observed_at": (HOUR + timedelta(minutes=5)).isoformat(),
+                   "user_email": "ada@example.org", "pod_name": "jupyter-ada",
+                   "node_name": "cpu-1", "container_base": "quay.io/x",
+                   "container_version": "1", "age_seconds": 300}
+    stored = httpx.post(f"{api.base_url}/rpc/ingest_container_observations",
+                        json={"p_observations": [observation]},
+                        headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert stored.status_code == 200, stored.text
+    after = get(api, "/rpc/get_active_users", params=params)
+    assert cache_outcome(after) == "miss"
+    assert [row["active_users"] for row in after.json()] == [1]
+
+
+def _cache_entries(server: ApiServer) -> float:
+    for line in get(server, "/metrics").text.splitlines():
+        if line.startswith("metrics_rpc_cache_entries"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("metrics_rpc_cache_entries is not in /metrics")
+
+
+def test_a_new_listen_connection_drops_every_entry(make_db):
+    """Whatever changed while no notice could arrive is unknown: on reconnect the memory
+    storage is emptied (no write happens here, and the entries' max-age is 10 minutes)."""
+    database = make_db("cache_reconnect")
+    try:
+        database.psql(fixture_sql(database))
+        with serving(settings_for(database), db=database) as server:
+            for _ in range(2):
+                get(server, "/rpc/cache_counted?a=40")
+            assert _cache_entries(server) >= 1
+            database.psql("select pg_terminate_backend(pid) from pg_stat_activity "
+                          "where application_name = 'metrics-rpc data versions'")
+            asyncio.run(_until(_async(lambda: _cache_entries(server) == 0)))
+            assert cache_outcome(get(server, "/rpc/cache_counted?a=40")) in ("miss", "bypass")
+        assert calls(database, 40) == 2
+    finally:
+        database.drop()
+
+
+def _async(condition: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return await asyncio.to_thread(condition)
+    return check
+
+
+def test_postgrest_py_works_unchanged_on_cached_functions(api, database):
+    with SyncPostgrestClient(api.base_url, schema="api") as client:
+        answers = [client.rpc("cache_rows", {"n": 5}, get=True).gt("id", 3).execute()
+                   for _ in range(2)]
+        scalar = [client.rpc("cache_counted", {"a": 41}, get=True).execute() for _ in range(2)]
+    assert [a.data for a in answers] == [[{"id": 4, "name": "row 4"},
+                                          {"id": 5, "name": "row 5"}]] * 2
+    assert [s.data for s in scalar] == [41, 41]
+    assert calls(database, "rows", 5) == 1 and calls(database, 41) == 1
+
+
+POSTGREST_JS = Path(__file__).resolve().parent / "postgrest_js"
+JS_CALLS = """
+import { PostgrestClient } from '@supabase/postgrest-js'
+const client = new PostgrestClient(process.argv[1], { schema: 'api' })
+const out = []
+for (let i = 0; i < 2; i++) {
+  for (const call of [
+    client.rpc('cache_rows', { n: 6 }, { get: true }).select('id').gte('id', 5),
+    client.rpc('cache_counted', { a: 42 }, { get: true }),
+    client.rpc('cache_streamed', { n: 7 }, { get: true }),
+  ]) {
+    const { data, error, status } = await call
+    out.push({ data, error, status })
+  }
+}
+console.log(JSON.stringify(out))
+"""
+
+
+def test_postgrest_js_works_unchanged_on_cached_functions(api, database):
+    node = shutil.which("node")
+    assert node is not None, "node is installed by scripts/bootstrap.sh"
+    done = subprocess.run([node, "--input-type=module", "-e", JS_CALLS, api.base_url],
+                          cwd=POSTGREST_JS, capture_output=True, text=True, timeout=120,
+                          check=True)
+    results = json.loads(done.stdout)
+    expected = [{"data": [{"id": 5}, {"id": 6}], "error": None, "status": 200},
+                {"data": 42, "error": None, "status": 200},
+                {"data": list(range(1, 8)), "error": None, "status": 200}]
+    assert results == expected * 2
+    assert (calls(database, "rows", 6), calls(database, 42), calls(database, "s", 7)) == (1, 1, 1)
 
 
 def test_a_redis_that_is_down_is_a_miss_not_an_error(database):
