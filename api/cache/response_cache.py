@@ -39,7 +39,7 @@ from api.rpc.auth import AuthResult
 from api.rpc.parse import RpcRequest
 from api.rpc.plan import CallPlan
 
-KEY_PREFIX = "metrics_rpc:response:v2:"  # v2: tokens are data_token() hashes
+KEY_PREFIX = "metrics_rpc:response:v2:"  # v2: tokens are metrics_rpc_cache.data_token hashes
 PARTS_KEPT = 4096
 MAX_STREAM_KEPT = 1024 * 1024  # bytes of a streamed answer buffered to keep it
 TOO_LARGE_KEPT = 4096  # keys of streamed answers found too large to keep, remembered

@@ -3,7 +3,7 @@
 Writes bump ``metrics_rpc.data_versions`` in their own transaction (migration 0080) and
 ``NOTIFY metrics_rpc_data``. A replica learns of a write in two ways:
 
-- ``token()``: the data token (``metrics_rpc_cache.data_token()``, a hash of every
+- ``token()``: the data token (the view ``metrics_rpc_cache.data_token``, a hash of every
   domain's version, migration 0081) of the primary, read on this watcher's own connection
   by a probe that *starts after* the call. Any committed bump changes it, so a request
   that arrives after a remote write's 204 gets a token that includes it, on every replica,
@@ -31,7 +31,7 @@ from api.observability import CacheInvalidated
 
 log = logging.getLogger("metrics_rpc")
 CHANNEL = "metrics_rpc_data"
-TOKEN_SQL = "select metrics_rpc_cache.data_token()"  # noqa: S105 (not a password)
+TOKEN_SQL = "select token from metrics_rpc_cache.data_token"  # noqa: S105 (not a password)
 # the token or its table is missing: the database is not migrated (0080/0081)
 _NOT_MIGRATED = (asyncpg.UndefinedTableError, asyncpg.UndefinedFunctionError,
                  asyncpg.InvalidSchemaNameError)
@@ -133,7 +133,7 @@ class DataVersions:
                     if not lost.is_set():
                         await self.token()  # a probe doubles as the keep-alive
             except _NOT_MIGRATED:
-                log.error("response cache: metrics_rpc_cache.data_token() is missing "
+                log.error("response cache: the view metrics_rpc_cache.data_token is missing "
                           "(run `metrics-rpc migrate`); the cache is bypassed")
                 self._missing = True
             except _CONNECTION_ERRORS as exc:

@@ -49,7 +49,7 @@ RESPONSE_GUCS = (
 SET_CONTEXT_SQL = "select " + ", ".join(_SET_CONTEXT_CALLS)
 RESPONSE_GUCS_SQL = f"select {RESPONSE_GUCS}"
 # the response cache's data token (migration 0081), read in the call's own snapshot
-DATA_TOKEN = "(select metrics_rpc_cache.data_token())"  # noqa: S105 (not a password)
+DATA_TOKEN = "(select token from metrics_rpc_cache.data_token)"  # noqa: S105 (not a password)
 RESPONSE_GUCS_TOKEN_SQL = f"select {RESPONSE_GUCS}, {DATA_TOKEN}"
 SWITCH_ROLE_SQL = "select set_config(n, v, false) from unnest($1::text[], $2::text[]) as u(n, v)"
 

@@ -6,21 +6,18 @@
 -- than their sum: a sum can be equal for two different states (a replica that replayed
 -- write A but not B, the primary showing B but not yet A).
 --
--- Any role the API switches to calls it, so it lives in a schema of its own that PUBLIC
--- may use (metrics_rpc, the migrator's bookkeeping, is closed to PUBLIC), runs as
--- metrics_owner and shows nothing but the token.
+-- Any role the API switches to reads it, so it lives in a schema of its own that PUBLIC
+-- may use (metrics_rpc, the migrator's bookkeeping, is closed to PUBLIC). A view rather
+-- than a function: it reads the table with its owner's rights and shows nothing but the
+-- token, and it is planned with the statement that reads it (a SECURITY DEFINER SQL
+-- function is planned again on every call: ~0.1 ms, against ~0.02 ms for the view).
 CREATE SCHEMA metrics_rpc_cache;
 GRANT USAGE ON SCHEMA metrics_rpc_cache TO PUBLIC;
 
--- STABLE: it sees the snapshot of the statement that calls it, as the called function does.
-CREATE FUNCTION metrics_rpc_cache.data_token() RETURNS bigint
-LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT hashtextextended(
-        coalesce(string_agg(domain || '=' || version, ',' ORDER BY domain COLLATE "C"), ''),
-        0)
-    FROM metrics_rpc.data_versions
-$$;
-ALTER FUNCTION metrics_rpc_cache.data_token() OWNER TO metrics_owner;
-GRANT EXECUTE ON FUNCTION metrics_rpc_cache.data_token() TO PUBLIC;
+CREATE VIEW metrics_rpc_cache.data_token AS
+SELECT pg_catalog.hashtextextended(
+           coalesce(string_agg(domain || '=' || version, ',' ORDER BY domain COLLATE "C"), ''),
+           0) AS token
+FROM metrics_rpc.data_versions;
+ALTER VIEW metrics_rpc_cache.data_token OWNER TO metrics_owner;
+GRANT SELECT ON metrics_rpc_cache.data_token TO PUBLIC;
