@@ -27,6 +27,7 @@ from api.ingest.encode import V1_HEADERS, Series, write_request_v1
 from api.pgcluster import free_port
 from tests.api.apiserver import ApiServer, serving
 from tests.api.redis_server import redis_server
+from tests.api.test_caddy import caddy_in_front
 from tests.pgfixtures import DbInfo
 
 SECRET = "response-cache-test-secret-0123456789abcdef"
@@ -420,6 +421,23 @@ def _cache_entries(server: ApiServer) -> float:
     raise AssertionError("metrics_rpc_cache_entries is not in /metrics")
 
 
+def test_a_data_notice_frees_the_memory_entries(api, database):
+    get(api, "/rpc/cache_counted?a=50")
+    assert cache_outcome(get(api, "/rpc/cache_counted?a=50")) == "hit"
+    assert _cache_entries(api) >= 1
+    remote_write(api, supply_write(3000, minute=30))
+    # max-age is 10 minutes: only the NOTIFY can empty the memory storage this soon
+    asyncio.run(_until(_async(lambda: _cache_entries(api) == 0)))
+    text = get(api, "/metrics").text
+    assert _metric(text, "metrics_rpc_cache_invalidations_total") >= 1
+    assert cache_outcome(get(api, "/rpc/cache_counted?a=50")) == "miss"
+
+
+def _metric(text: str, name: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name) and not line.startswith("#"))
+
+
 def test_a_new_listen_connection_drops_every_entry(make_db):
     """Whatever changed while no notice could arrive is unknown: on reconnect the memory
     storage is emptied (no write happens here, and the entries' max-age is 10 minutes)."""
@@ -626,3 +644,30 @@ def test_followers_of_a_stream_too_large_to_keep_do_not_wait_for_its_leader(data
     assert all(cache_outcome(r) == "miss" for r in responses)
     # the leader, then each follower on its own: nothing was kept or shared
     assert calls(database, "held", rows) == per_request * (1 + followers)
+
+
+# --- Caddy in front (docs/CACHING.md) -------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("caddy") is None, reason="caddy is not installed")
+def test_behind_caddy_the_validators_pass_through_and_revalidation_ends_in_our_304(
+    api, database, tmp_path: Path,
+):
+    path = "/rpc/cache_rows?n=60"  # large enough for Caddy to compress it
+    direct = get(api, path)
+    with caddy_in_front(f"127.0.0.1:{api.port}", tmp_path) as caddy:
+        through = httpx.get(f"{caddy.url}{path}", headers={"Accept-Encoding": "gzip"},
+                            timeout=30)
+        assert through.status_code == 200
+        assert through.headers.get("content-encoding") == "gzip"
+        assert through.json() == direct.json()
+        for name in ("etag", "cache-control"):
+            assert through.headers[name] == direct.headers[name], name
+        # compression adds what it depends on, as it should
+        assert through.headers["vary"] == direct.headers["vary"] + ", Accept-Encoding"
+        assert "age" in through.headers  # served from the server cache
+        again = httpx.get(f"{caddy.url}{path}", timeout=30, headers={
+            "Accept-Encoding": "gzip", "If-None-Match": through.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == direct.headers["etag"]
+    assert calls(database, "rows", 60) == 1
