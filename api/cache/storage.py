@@ -30,7 +30,8 @@ class CachedResponse(msgspec.Struct, frozen=True, array_like=True, gc=False):
     body: bytes
     stored_at: float
     ttl: float
-    token: int = -1  # the data token read before its query (see api.cache.response_cache)
+    # the data token its query read in its own snapshot (None: unknown, never stored)
+    token: int | None = None
 
     @property
     def size(self) -> int:

@@ -3,13 +3,14 @@
 Writes bump ``metrics_rpc.data_versions`` in their own transaction (migration 0080) and
 ``NOTIFY metrics_rpc_data``. A replica learns of a write in two ways:
 
-- ``token()``: the sum of all data versions, read on this watcher's own connection by a
-  probe that *starts after* the call. Any committed bump raises the sum, so a request that
-  arrives after a remote write's 204 gets a token that includes it, on every replica,
+- ``token()``: the data token (the view ``metrics_rpc_cache.data_token``, a hash of every
+  domain's version, migration 0081) of the primary, read on this watcher's own connection
+  by a probe that *starts after* the call. Any committed bump changes it, so a request
+  that arrives after a remote write's 204 gets a token that includes it, on every replica,
   whatever happened to the notices. Concurrent callers share one probe (at most one is in
   flight; those arriving meanwhile share the next), so a burst of hits costs one round
-  trip on one connection, not one query each. ``last_token`` is the latest probe's
-  answer: read before a query starts, it is at most as new as that query's data.
+  trip on one connection, not one query each. (A cached answer carries the token its own
+  query read in its own snapshot, wherever it ran: see ``api.cache.response_cache``.)
 - the ``NOTIFY``: memory is freed at once (``on_change``), a new token is read, and the
   notice's lag is measured. A lost connection cannot leave stale data: without a
   connection the cache is bypassed; on reconnect everything is dropped.
@@ -30,7 +31,10 @@ from api.observability import CacheInvalidated
 
 log = logging.getLogger("metrics_rpc")
 CHANNEL = "metrics_rpc_data"
-VERSION_SUM_SQL = "select coalesce(sum(version), 0)::text from metrics_rpc.data_versions"
+TOKEN_SQL = "select token from metrics_rpc_cache.data_token"  # noqa: S105 (not a password)
+# the token or its table is missing: the database is not migrated (0080/0081)
+_NOT_MIGRATED = (asyncpg.UndefinedTableError, asyncpg.UndefinedFunctionError,
+                 asyncpg.InvalidSchemaNameError)
 PROBE_TIMEOUT = 2.0  # seconds: a probe slower than this bypasses the cache for its callers
 _CONNECTION_ERRORS = (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
@@ -51,8 +55,7 @@ class DataVersions:
         self._prober: asyncio.Task[None] | None = None
         self._refresh: asyncio.Future[int | None] | None = None
         self._lost = asyncio.Event()
-        # the token of the last probe that completed (None: none since (re)connecting)
-        self.last_token: int | None = None
+        self._missing = False  # the last connection found the database not migrated
 
     @property
     def connected(self) -> bool:
@@ -75,12 +78,9 @@ class DataVersions:
             token: int | None = None
             try:
                 if self.connected:
-                    text = await self._conn.fetchval(VERSION_SUM_SQL, timeout=PROBE_TIMEOUT)
-                    token = int(text)
-                    self.last_token = token
-            except asyncpg.UndefinedTableError:
-                log.error("response cache: metrics_rpc.data_versions is missing "
-                          "(run `metrics-rpc migrate`); the cache is bypassed")
+                    token = int(await self._conn.fetchval(TOKEN_SQL, timeout=PROBE_TIMEOUT))
+            except _NOT_MIGRATED:  # dropped while running: reconnect, look again
+                self._lost.set()
             except _CONNECTION_ERRORS as exc:
                 log.warning("response cache: data version probe failed: %s", exc)
                 self._lost.set()
@@ -97,7 +97,6 @@ class DataVersions:
         except ValueError:
             lag = None
         changed = tuple(d for d in domains.split(",") if d)
-        self.last_token = None  # outdated now: read a new one, entries wait for it
         self._refresh = asyncio.ensure_future(self.token())
         self._on_change(changed)
         self._on_event(CacheInvalidated(changed, lag))
@@ -119,6 +118,10 @@ class DataVersions:
             conn.add_termination_listener(lambda _c, lost=lost: lost.set())
             try:
                 await conn.add_listener(CHANNEL, self._on_notify)
+                # a database without the token (not migrated) is never used: calls would
+                # fail reading it, so the cache stays bypassed until a later look finds it
+                await conn.fetchval(TOKEN_SQL, timeout=PROBE_TIMEOUT)
+                self._missing = False
                 self._conn = conn
                 # whatever changed while we were not listening: drop it all
                 self._on_change(())
@@ -129,13 +132,18 @@ class DataVersions:
                         await asyncio.wait_for(lost.wait(), self.PING_SECONDS)
                     if not lost.is_set():
                         await self.token()  # a probe doubles as the keep-alive
+            except _NOT_MIGRATED:
+                log.error("response cache: the view metrics_rpc_cache.data_token is missing "
+                          "(run `metrics-rpc migrate`); the cache is bypassed")
+                self._missing = True
             except _CONNECTION_ERRORS as exc:
                 log.warning("response cache: data change listener lost: %s", exc)
             finally:
                 self._conn = None
-                self.last_token = None
                 with contextlib.suppress(Exception):
                     conn.terminate()
+            if self._missing:  # not migrated yet: look again now and then, not in a loop
+                await asyncio.sleep(5.0)
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -38,7 +37,7 @@ from api.rpc.schema_cache import SchemaCache, SchemaCacheHolder
 from api.rpc.transaction import Database
 
 if TYPE_CHECKING:  # api.ratelimit and api.cache import this package
-    from api.cache.response_cache import ResponseCache
+    from api.cache.response_cache import ResponseCache, StreamKeeper
     from api.cache.storage import CachedResponse
     from api.ratelimit import RequestRateLimiter
 
@@ -148,7 +147,8 @@ class RpcPipeline:
         if plan.streaming:
             kept = await self._kept_stream(request, plan, auth, timer)
             if not isinstance(kept, tuple):
-                status = await self._stream(send, request, call_statement(plan), auth, context,
+                statement = call_statement(plan, data_token=kept is not None)
+                status = await self._stream(send, request, statement, auth, context,
                                             cache, timer, extra_headers, kept)
                 return plan.function.name, status
             status, out_headers, body, cache_outcome = kept
@@ -203,12 +203,15 @@ class RpcPipeline:
         response_cache = self.response_cache
         policy = response_cache.policy_for(plan, request) if response_cache else None
         if response_cache is None or policy is None:
-            return (*await self._call(request, plan, auth, context, cache, timer), None)
+            status, headers, body, _ = await self._call(request, plan, auth, context, cache,
+                                                        timer)
+            return status, headers, body, None
+        data_token = response_cache.usable  # else bypassed: no need to read it
 
         async def compute() -> CachedResponse:
-            status, headers, body = await self._call(request, plan, auth, context, cache,
-                                                     timer)
-            return response_cache.entry(status, headers, body, policy.server_ttl)
+            status, headers, body, token = await self._call(request, plan, auth, context,
+                                                            cache, timer, data_token)
+            return response_cache.entry(status, headers, body, policy.server_ttl, token)
 
         entry, outcome = await response_cache.fetch(plan, request, auth, policy, compute)
         headers = list(entry.headers)
@@ -219,39 +222,32 @@ class RpcPipeline:
 
     async def _kept_stream(
         self, request: RpcRequest, plan: CallPlan, auth: AuthResult, timer: _Timer,
-    ) -> tuple[int, list[tuple[str, str]], bytes, str | None] | _KeepStream | None:
-        """A streamed read whose policy allows caching: the kept answer when there is a
-        valid one (a hit, sent whole with its ETag), else how to keep this one (a GET
-        whose body turns out small enough); ``None`` when it is not cached at all."""
+    ) -> tuple[int, list[tuple[str, str]], bytes, str | None] | StreamKeeper | None:
+        """A streamed read whose policy allows caching: the kept (or shared) answer when
+        there is a valid one (a hit, sent whole with its ETag), else the keeper of this
+        GET's stream (which shares it with concurrent misses when it is small enough to
+        keep); ``None`` when it is not cached at all."""
         response_cache = self.response_cache
         policy = response_cache.policy_for(plan, request) if response_cache else None
         if response_cache is None or policy is None:
             return None
-        key, entry = await response_cache.kept(plan, request, auth)
+        entry, keeper = await response_cache.stream(plan, request, auth, policy)
         if entry is not None:
             timer.mark("cache")
             headers = [*entry.headers,
                        ("age", str(max(int(time.time() - entry.stored_at), 0)))]
             return entry.status, headers, entry.body, "hit"
-        if request.method != "GET" or key is None:
-            return None
-        token = response_cache.versions.last_token  # before the query: at most as new
-
-        async def keep(status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-            headers = caching_headers([*headers, ("content-length", str(len(body)))], body,
-                                      policy, authenticated=not auth.anonymous)
-            await response_cache.keep(key, response_cache.entry(
-                status, headers, body, policy.server_ttl), token)
-
-        return _KeepStream(response_cache.max_entry_bytes, keep)
+        return keeper
 
     async def _call(
         self, request: RpcRequest, plan: CallPlan, auth: AuthResult,
-        context: RequestContext, cache: SchemaCache, timer: _Timer,
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        context: RequestContext, cache: SchemaCache, timer: _Timer, data_token: bool = False,
+    ) -> tuple[int, list[tuple[str, str]], bytes, int | None]:
         """Run the call: status, headers and the body a GET would get (HEAD strips it
-        when sending), with ETag / Cache-Control / Vary on a GET or HEAD 200."""
-        result = await self.db.call(call_statement(plan), auth, context, cache)
+        when sending), with ETag / Cache-Control / Vary on a GET or HEAD 200, and the
+        data token of its snapshot when asked for (for the response cache)."""
+        result = await self.db.call(call_statement(plan, data_token=data_token), auth,
+                                    context, cache)
         timer.mark("transaction")
         as_get = msgspec.structs.replace(request, method="GET") if request.method == "HEAD" \
             else request
@@ -266,7 +262,7 @@ class RpcPipeline:
                                       policy_of(plan.function.cache_control),
                                       authenticated=not auth.anonymous)
         timer.mark("response")
-        return response.status, headers, response.body
+        return response.status, headers, response.body, result.data_token
 
     async def _options(
         self, send: Send, scope: Scope, name: str, path: str, headers: dict[str, str],
@@ -298,11 +294,9 @@ class RpcPipeline:
     async def _stream(
         self, send: Send, request: RpcRequest, statement: Statement, auth: AuthResult,
         context: RequestContext, cache: SchemaCache, timer: _Timer,
-        extra_headers: list[tuple[str, str]], keep: _KeepStream | None = None,
+        extra_headers: list[tuple[str, str]], keep: StreamKeeper | None = None,
     ) -> int:
         plan: CallPlan = statement.plan
-        kept: list[bytes] | None = [] if keep is not None else None
-        kept_bytes, max_kept = 0, keep.max_bytes if keep is not None else 0
         timeout = self.settings.send_timeout or None
 
         async def send_within_timeout(message: Message) -> None:
@@ -336,12 +330,8 @@ class RpcPipeline:
                 try:
                     if request.method != "HEAD":
                         async for chunk in stream.chunks():
-                            if kept is not None:  # kept for the cache while it stays small
-                                kept_bytes += len(chunk)
-                                if kept_bytes <= max_kept:
-                                    kept.append(chunk)
-                                else:
-                                    kept = None
+                            if keep is not None:  # kept for the cache while it stays small
+                                keep.add(chunk)
                             await send_within_timeout({"type": "http.response.body",
                                                        "body": chunk, "more_body": True})
                 except _SendTimedOut:
@@ -352,22 +342,17 @@ class RpcPipeline:
                                   plan.function.name)
                     status = 500
                 await send_within_timeout({"type": "http.response.body", "body": b""})
-                if keep is not None and kept is not None and status == 200:
-                    await keep.store(status, own_headers, b"".join(kept))
+                if keep is not None:
+                    await keep.finish(status, own_headers, stream.data_token)
                 return status
         except _SendTimedOut:
             # returning with the response incomplete makes the server close the connection
             log.warning("/rpc/%s: the client read nothing for %ss, stream cut",
                         plan.function.name, self.settings.send_timeout)
             return STREAM_CUT_STATUS
-
-
-class _KeepStream(msgspec.Struct, frozen=True):
-    """How a streamed GET is kept by the response cache: only when its whole body is at
-    most ``max_bytes``; ``store`` takes the status, headers and body."""
-
-    max_bytes: int
-    store: Callable[[int, list[tuple[str, str]], bytes], Awaitable[None]]
+        finally:
+            if keep is not None:  # followers of a stream that did not finish run their own
+                keep.abandon()
 
 
 class _SendTimedOut(Exception):

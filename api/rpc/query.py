@@ -48,6 +48,9 @@ RESPONSE_GUCS = (
 # statements of their own, for the transaction stage
 SET_CONTEXT_SQL = "select " + ", ".join(_SET_CONTEXT_CALLS)
 RESPONSE_GUCS_SQL = f"select {RESPONSE_GUCS}"
+# the response cache's data token (migration 0081), read in the call's own snapshot
+DATA_TOKEN = "(select token from metrics_rpc_cache.data_token)"  # noqa: S105 (not a password)
+RESPONSE_GUCS_TOKEN_SQL = f"select {RESPONSE_GUCS}, {DATA_TOKEN}"
 SWITCH_ROLE_SQL = "select set_config(n, v, false) from unnest($1::text[], $2::text[]) as u(n, v)"
 
 PROBE_ROWS = 5000  # a streamed read with at most this many rows is answered by the probe
@@ -73,6 +76,9 @@ class Statement(msgspec.Struct, frozen=True):
     # row (count, joined rows, response GUCs) like a non-streamed call: one round trip
     # answers a small result, and only a larger one opens a transaction and a cursor
     probe_sql: str | None = None
+    # the call, and the probe, end with the data token as one more column (a streamed
+    # cursor reads it after its first batch, in the same repeatable-read snapshot)
+    data_token: bool = False
 
 
 def quote_ident(name: str) -> str:
@@ -90,8 +96,11 @@ class _Params:
         return f"${CONTEXT_PARAMS + len(self.values)}"
 
 
-def call_statement(plan: CallPlan) -> Statement:
+def call_statement(plan: CallPlan, *, data_token: bool = False) -> Statement:
+    """The statement of ``plan``; with ``data_token``, it also returns the response
+    cache's data token as of its own snapshot (see ``Statement.data_token``)."""
     fn = plan.function
+    token = f", {DATA_TOKEN}" if data_token else ""
     params = _Params()
     from_clause = _from_clause(plan, params)
     where = [_gate(plan.read_only, plan.pre_request),
@@ -126,19 +135,21 @@ def call_statement(plan: CallPlan) -> Statement:
         # re-running it must be harmless; a range known to hold more rows skips it
         if plan.read_only and not plan.rollback and (expected is None or expected <= PROBE_ROWS):
             probe_sql = (f"select count(*)::int8, convert_to(coalesce(string_agg(_r, {sep_sql}),"
-                         f" ''), 'UTF8'), {RESPONSE_GUCS} from (select {row} as _r from {rows}"
-                         f" limit {PROBE_ROWS + 1}) as _s")
-        return Statement(plan, sql, tuple(params.values), prefix, sep, suffix, probe_sql)
+                         f" ''), 'UTF8'), {RESPONSE_GUCS}{token} from (select {row} as _r"
+                         f" from {rows} limit {PROBE_ROWS + 1}) as _s")
+        return Statement(plan, sql, tuple(params.values), prefix, sep, suffix, probe_sql,
+                         data_token)
     body = _body_expr(plan, columns, params, plain)
     if plan.count:
         sql = (f"with _s as (select _f.* from {from_clause} where {where_sql}) "
                f"select count(*)::int8, {body}, (select count(*) from _s)::int8, "
-               f"{RESPONSE_GUCS} from (select {inner_cols} from _s as _f{order}{page}) as _p")
+               f"{RESPONSE_GUCS}{token} from (select {inner_cols} from _s as _f{order}{page})"
+               " as _p")
     else:
-        sql = (f"select count(*)::int8, {body}, null::int8, {RESPONSE_GUCS} "
+        sql = (f"select count(*)::int8, {body}, null::int8, {RESPONSE_GUCS}{token} "
                f"from (select {inner_cols} from {from_clause} where {where_sql}{order}{page})"
                " as _p")
-    return Statement(plan, sql, tuple(params.values))
+    return Statement(plan, sql, tuple(params.values), data_token=data_token)
 
 
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|second|min|minute|h|hour|d|day|w|week)s?\s*",

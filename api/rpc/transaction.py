@@ -51,7 +51,14 @@ from api.errors import (
 from api.http import RequestContext
 from api.replicas import PRIMARY_LSN_SQL, Replica, ReplicaSet
 from api.rpc.auth import AuthResult
-from api.rpc.query import PROBE_ROWS, RESPONSE_GUCS_SQL, SET_CONTEXT_SQL, SWITCH_ROLE_SQL, Statement
+from api.rpc.query import (
+    PROBE_ROWS,
+    RESPONSE_GUCS_SQL,
+    RESPONSE_GUCS_TOKEN_SQL,
+    SET_CONTEXT_SQL,
+    SWITCH_ROLE_SQL,
+    Statement,
+)
 from api.rpc.schema_cache import SchemaCache
 
 STREAM_BATCH_ROWS = 5000
@@ -97,6 +104,7 @@ class CallResult(msgspec.Struct, frozen=True):
     total: int | None  # Prefer: count=exact
     response_headers: str | None  # the response.headers GUC as the function left it
     response_status: str | None
+    data_token: int | None = None  # Statement.data_token: as of the call's snapshot
 
 
 class ResultStream(msgspec.Struct):
@@ -109,6 +117,7 @@ class ResultStream(msgspec.Struct):
     separator: bytes
     suffix: bytes
     exhausted: bool
+    data_token: int | None = None  # Statement.data_token: as of the stream's snapshot
 
     async def chunks(self) -> AsyncIterator[bytes]:
         yield self.first
@@ -228,10 +237,12 @@ class Database:
                 await pool.release(conn)
 
     async def begin(self, conn: Any, auth: AuthResult, cache: SchemaCache | None, *,
-                    read_only: bool) -> None:
+                    read_only: bool, repeatable_read: bool = False) -> None:
         """BEGIN, and in local-role mode SET LOCAL the role and its settings, in one round
         trip (a simple query: the values are the catalog's, quoted as literals)."""
-        sql = "begin read only" if read_only else "begin"
+        sql = "begin isolation level repeatable read" if repeatable_read else "begin"
+        if read_only:
+            sql += " read only"
         if self.local_role:
             sql += "; " + local_role_sql(auth.role, cache)
         await conn.execute(sql)
@@ -286,7 +297,8 @@ class Database:
             if not plan.read_only and not plan.rollback:
                 await self._note_write(conn, auth)
         return CallResult(rows=row[0], body=row[1], total=row[2], response_headers=row[3],
-                          response_status=row[4])
+                          response_status=row[4],
+                          data_token=row[5] if statement.data_token else None)
 
     @contextlib.asynccontextmanager
     async def stream(
@@ -322,17 +334,21 @@ class Database:
                 if probe is not None:
                     yield probe
                     return
-            await self.begin(conn, auth, cache, read_only=plan.read_only)
+            # the data token must be of the cursor's snapshot: one for the transaction
+            await self.begin(conn, auth, cache, read_only=plan.read_only,
+                             repeatable_read=statement.data_token)
             try:
                 cursor = await conn.cursor(statement.sql, *args)
                 rows = await cursor.fetch(STREAM_BATCH_ROWS)
-                guc_row = await conn.fetchrow(RESPONSE_GUCS_SQL)
+                guc_row = await conn.fetchrow(
+                    RESPONSE_GUCS_TOKEN_SQL if statement.data_token else RESPONSE_GUCS_SQL)
                 separator = statement.stream_separator
                 first = statement.stream_prefix + separator.join(r[0] for r in rows)
                 yield ResultStream(
                     response_headers=guc_row[0], response_status=guc_row[1], first=first,
                     cursor=cursor, separator=separator, suffix=statement.stream_suffix,
                     exhausted=len(rows) < STREAM_BATCH_ROWS,
+                    data_token=guc_row[2] if statement.data_token else None,
                 )
             except BaseException:
                 with contextlib.suppress(Exception):
@@ -366,7 +382,7 @@ class Database:
             response_headers=row[2], response_status=row[3],
             first=statement.stream_prefix + row[1], cursor=None,
             separator=statement.stream_separator, suffix=statement.stream_suffix,
-            exhausted=True,
+            exhausted=True, data_token=row[4] if statement.data_token else None,
         )
 
     @contextlib.asynccontextmanager

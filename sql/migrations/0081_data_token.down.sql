@@ -1,0 +1,2 @@
+DROP VIEW IF EXISTS metrics_rpc_cache.data_token;
+DROP SCHEMA IF EXISTS metrics_rpc_cache;
