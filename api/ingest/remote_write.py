@@ -74,6 +74,7 @@ from api.errors import (
 )
 from api.http import RequestContext, scope_headers
 from api.ingest import decode
+from api.ingest.exemplars import ExemplarsWritten, series_of, write_exemplars
 from api.observability import DatabaseUnavailable as DatabaseUnavailableEvent
 from api.observability import Observability
 from api.ratelimit import RequestRateLimiter
@@ -277,6 +278,7 @@ class WriteResult(msgspec.Struct, frozen=True):
     limited: dict[str, int] = {}  # limit (see IngestMetrics.limited) → samples refused
     series_refused: int = 0
     rw2: bool = True  # a remote write 2.0 request: answered with the 2.0 *-Written headers
+    exemplars: ExemplarsWritten = ExemplarsWritten()
 
     @property
     def rejected(self) -> int:
@@ -292,12 +294,13 @@ class WriteResult(msgspec.Struct, frozen=True):
             **self.limit_headers,
             "X-Metrics-Rpc-Samples-Written": stored,
             "X-Metrics-Rpc-Samples-Duplicate": str(self.duplicates),
+            "X-Metrics-Rpc-Exemplars-Written": str(self.exemplars.written),
         }
         if self.rw2:
             headers.update({
                 "X-Prometheus-Remote-Write-Samples-Written": stored,
                 "X-Prometheus-Remote-Write-Histograms-Written": "0",
-                "X-Prometheus-Remote-Write-Exemplars-Written": "0",
+                "X-Prometheus-Remote-Write-Exemplars-Written": str(self.exemplars.written),
             })
         return headers
 
@@ -390,7 +393,7 @@ class RemoteWrite:
                 limited["label_limits"] = decoded.label_limited
             event.update(written=result.written, duplicates=result.duplicates, rejected=rejected,
                          limited=limited, series_refused=result.series_refused)
-            if rejected:
+            if rejected or decoded.exemplars_rejected or result.exemplars.rejected:
                 raise _rejection(decoded, result)
         except ApiError as exc:
             if isinstance(exc, DatabaseUnavailable):
@@ -470,11 +473,18 @@ class RemoteWrite:
                 too_new += row[7]
                 refused += row[8]
                 series_refused += row[10]
+            exemplars = ExemplarsWritten()
+            if decoded.exemplar_keys:  # same transaction: the request lands whole or not at all
+                keys, positions = series_of(decoded)
+                granted = self.new_series.reserve(writer, min(max(new_series_left, 0), len(keys)))
+                exemplars = await write_exemplars(conn, decoded, keys, positions, now,
+                                                  self.max_future, granted)
+                self.new_series.give_back(writer, granted - exemplars.new_series)
         limited = {name: n for name, n in (("conflict", conflicts), ("too_old", too_old),
                                             ("too_new", too_new), ("new_series", refused)) if n}
         invalid = received - written - duplicates - sum(limited.values())
         return WriteResult(written, duplicates, invalid, limited=limited,
-                           series_refused=series_refused)
+                           series_refused=series_refused, exemplars=exemplars)
 
 
 _LIMIT_REASONS = {
@@ -496,9 +506,15 @@ def _server_side(code: str, message: str) -> ApiError:
 
 def _rejection(decoded: decode.DecodedWrite, result: WriteResult) -> SamplesRejected:
     reasons = {_LIMIT_REASONS[limit]: n for limit, n in result.limited.items()}
+    summaries = []
+    if decoded.rejected_total or result.rejected:
+        summaries.append(decoded.rejection_summary(result.written + result.duplicates,
+                                                   result.invalid_in_db, reasons))
+    if decoded.exemplars_rejected or result.exemplars.rejected:
+        summaries.append(decoded.exemplar_rejection_summary(result.exemplars.written,
+                                                            result.exemplars.rejected))
     error = SamplesRejected(
-        decoded.rejection_summary(result.written + result.duplicates, result.invalid_in_db,
-                                  reasons),
+        ". ".join(summaries),
         "The valid samples of this request were written; do not retry it.",
     )
     error.headers.update(result.headers())
