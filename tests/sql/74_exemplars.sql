@@ -38,9 +38,9 @@ SELECT ok(NOT has_table_privilege('writer', 'metrics.exemplars', 'SELECT, INSERT
 SELECT ok(has_function_privilege('writer', 'ingest.write_exemplars(text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer)', 'EXECUTE')
           AND NOT has_function_privilege('web_anon', 'ingest.write_exemplars(text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer)', 'EXECUTE'),
           'writer writes exemplars, web_anon cannot');
-SELECT ok(has_function_privilege('web_anon', 'api.get_exemplars(text, text, timestamptz, timestamptz, jsonb)', 'EXECUTE')
-          AND has_function_privilege('writer', 'api.get_exemplars(text, text, timestamptz, timestamptz, jsonb)', 'EXECUTE')
-          AND NOT has_function_privilege('public', 'api.get_exemplars(text, text, timestamptz, timestamptz, jsonb)', 'EXECUTE'),
+SELECT ok(has_function_privilege('web_anon', 'api.get_exemplars(text, text, timestamptz, timestamptz, text)', 'EXECUTE')
+          AND has_function_privilege('writer', 'api.get_exemplars(text, text, timestamptz, timestamptz, text)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'api.get_exemplars(text, text, timestamptz, timestamptz, text)', 'EXECUTE'),
           'get_exemplars: web_anon and writer, not PUBLIC');
 SELECT results_eq($$ SELECT p.provolatile::text, p.prosecdef,
                             'search_path=pg_catalog, metrics, pg_temp' = ANY (p.proconfig),

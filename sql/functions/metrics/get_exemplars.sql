@@ -6,7 +6,7 @@ CREATE OR REPLACE FUNCTION api.get_exemplars(
     p_schema      text        DEFAULT 'mainnet',
     p_from        timestamptz DEFAULT now() - interval '1 hour',
     p_to          timestamptz DEFAULT now(),
-    p_labels      jsonb       DEFAULT '{}')
+    p_labels      text        DEFAULT '{}')  -- JSON text: a GET query value arrives as text
 RETURNS TABLE("timestamp" timestamptz, value text, series_labels jsonb, labels jsonb,
               trace_id text)
 LANGUAGE sql STABLE STRICT SECURITY DEFINER
@@ -21,13 +21,13 @@ AS $$
     SELECT e.time, e.value::text, se.labels, e.labels, e.labels ->> 'trace_id'
     FROM metrics.series AS se
     JOIN metrics.exemplars AS e ON e.series_id = se.id AND e.schema = se.schema
-    WHERE se.schema = p_schema AND se.name = p_metric_name AND se.labels @> p_labels
+    WHERE se.schema = p_schema AND se.name = p_metric_name AND se.labels @> p_labels::jsonb
       AND e.time >= p_from AND e.time < p_to
     ORDER BY e.time, se.id
 $$;
 
-COMMENT ON FUNCTION api.get_exemplars(text, text, timestamptz, timestamptz, jsonb) IS
+COMMENT ON FUNCTION api.get_exemplars(text, text, timestamptz, timestamptz, text) IS
 $$Exemplars of metric p_metric_name in schema p_schema (mainnet, testnet, common, cumsum, geo) over [p_from, p_to), oldest first: time, value (as text: NaN and Infinity too), the labels of the series it belongs to (without __name__), its own labels (e.g. trace_id, span_id) and its trace_id label (NULL when it has none).
-p_labels (a JSON object, default {}) keeps the series whose labels contain it, e.g. {"job": "api"}. The range defaults to the last hour. NULL arguments return no rows.$$;
-REVOKE ALL ON FUNCTION api.get_exemplars(text, text, timestamptz, timestamptz, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.get_exemplars(text, text, timestamptz, timestamptz, jsonb) TO web_anon, writer;
+p_labels (a JSON object as text, default {}) keeps the series whose labels contain it, e.g. {"job": "api"}. The range defaults to the last hour. NULL arguments return no rows.$$;
+REVOKE ALL ON FUNCTION api.get_exemplars(text, text, timestamptz, timestamptz, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.get_exemplars(text, text, timestamptz, timestamptz, text) TO web_anon, writer;
