@@ -17,9 +17,10 @@ never correctness.
 Status codes, chosen so that a sender following the remote-write spec loses nothing:
 
 - 204: every sample taken: stored (or already stored: a replay changes nothing), NaN and
-  ±Inf included, or a stale marker recorded as the end of its series (docs/INGEST.md).
+  ±Inf included, or a stale marker recorded as the end of its series (docs/INGEST.md);
+  every exemplar stored, in the same transaction (:mod:`api.ingest.exemplars`).
 - 400: malformed request (headers, snappy, protobuf, a body of the other version than the
-  ``Content-Type`` says): nothing written; or some samples invalid or over a limit (the
+  ``Content-Type`` says): nothing written; or some samples or exemplars invalid or over a limit (the
   ingest window, label limits, new series caps, a conflicting duplicate): the valid ones
   *are* written and the message counts the rejected ones. Senders do not retry a 400,
   and need not: retrying could not make those samples valid.
