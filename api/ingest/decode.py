@@ -315,7 +315,9 @@ def decode_v1(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
     _parse(request, raw, Protocol.V1.value)
     out = DecodedWrite(Protocol.V1)
     _decode_series(out, request.timeseries, limits, _labels_v1, _label_set_v1)
-    _decode_exemplars(out, request.timeseries, limits, _labels_v1, _label_set_v1, _exemplars_v1)
+    if out.exemplars_received:  # a second pass only for requests that carry some
+        _decode_exemplars(out, request.timeseries, limits, _labels_v1, _label_set_v1,
+                          _exemplars_v1)
     return out
 
 
@@ -347,7 +349,9 @@ def decode_v2(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
             yield pairs, exemplar.value, exemplar.timestamp
 
     _decode_series(out, request.timeseries, limits, labels_v2, _label_set_v2)
-    _decode_exemplars(out, request.timeseries, limits, labels_v2, _label_set_v2, exemplars_v2)
+    if out.exemplars_received:
+        _decode_exemplars(out, request.timeseries, limits, labels_v2, _label_set_v2,
+                          exemplars_v2)
     return out
 
 
