@@ -20,9 +20,9 @@ Status codes, chosen so that a sender following the remote-write spec loses noth
   ±Inf included, or a stale marker recorded as the end of its series (docs/INGEST.md);
   every exemplar stored, in the same transaction (:mod:`api.ingest.exemplars`).
 - 400: malformed request (headers, snappy, protobuf, a body of the other version than the
-  ``Content-Type`` says): nothing written; or some samples or exemplars invalid or over a limit (the
-  ingest window, label limits, new series caps, a conflicting duplicate): the valid ones
-  *are* written and the message counts the rejected ones. Senders do not retry a 400,
+  ``Content-Type`` says): nothing written; or some samples or exemplars invalid or over a
+  limit (the ingest window, label limits, new series caps, a conflicting duplicate): the
+  valid ones *are* written and the message counts the rejected ones. Senders do not retry a 400,
   and need not: retrying could not make those samples valid.
 - 401 / 403: no token, a bad token, or a role without EXECUTE on
   ``ingest.write_series_samples`` (the database decides; SQLSTATE 42501 is mapped in
