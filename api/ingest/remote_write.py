@@ -217,6 +217,9 @@ class IngestFinished(msgspec.Struct, frozen=True):
     rejected: int = 0
     limited: dict[str, int] = {}  # limit → samples refused by it (also in ``rejected``)
     series_refused: int = 0  # series over the new-series caps
+    exemplars_received: int = 0
+    exemplars_written: int = 0  # stored, new or already present
+    exemplars_rejected: int = 0
 
 
 class IngestMetrics:
@@ -258,6 +261,11 @@ class IngestMetrics:
             "New series refused by METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_REQUEST / _PER_MINUTE",
             registry=registry,
         )
+        self.exemplars = Counter(
+            "metrics_rpc_ingest_exemplars", "Exemplars by what became of them "
+            "(received; written: stored, new or already present; rejected: answered with 400)",
+            ["outcome"], registry=registry,
+        )
 
     def emit(self, event: IngestFinished) -> None:
         self.requests.labels(event.protocol, str(event.status)).inc()
@@ -269,6 +277,9 @@ class IngestMetrics:
         for limit, count in event.limited.items():
             self.limited.labels(limit).inc(count)
         self.series_refused.inc(event.series_refused)
+        self.exemplars.labels("received").inc(event.exemplars_received)
+        self.exemplars.labels("written").inc(event.exemplars_written)
+        self.exemplars.labels("rejected").inc(event.exemplars_rejected)
 
 
 class WriteResult(msgspec.Struct, frozen=True):
@@ -394,7 +405,12 @@ class RemoteWrite:
                 limited["label_limits"] = decoded.label_limited
             event.update(written=result.written, duplicates=result.duplicates, rejected=rejected,
                          limited=limited, series_refused=result.series_refused)
-            if rejected or decoded.exemplars_rejected or result.exemplars.rejected:
+            exemplars_rejected = (sum(decoded.exemplars_rejected.values())
+                                  + sum(result.exemplars.rejected.values()))
+            event.update(exemplars_received=decoded.exemplars_received,
+                         exemplars_written=result.exemplars.written,
+                         exemplars_rejected=exemplars_rejected)
+            if rejected or exemplars_rejected:
                 raise _rejection(decoded, result)
         except ApiError as exc:
             if isinstance(exc, DatabaseUnavailable):

@@ -192,3 +192,11 @@ def test_a_new_exemplar_is_visible_to_the_next_read(api: ApiServer) -> None:
                                               [(T0 + 1000, 1.0, {"trace_id": "two"})])])
                 ).status_code == 204
     assert [row["trace_id"] for row in get_exemplars(api, "ex_cached")] == ["one", "two"]
+
+
+def test_exemplar_counters_in_metrics(api: ApiServer) -> None:
+    post(api, write_request_v2([Series({"__name__": "ex_counted"}, [(T0, 1.0)],
+                                       [(T0, 1.0, {"trace_id": "c"}), (0, 1.0, {})])]))
+    text = httpx.get(f"{api.base_url}/metrics").text
+    for outcome in ("received", "written", "rejected"):
+        assert f'metrics_rpc_ingest_exemplars_total{{outcome="{outcome}"}}' in text, outcome
