@@ -3,8 +3,9 @@ transaction (docs/INGEST.md, "Exemplars").
 
 The decoder (:func:`api.ingest.decode._decode_exemplars`) gives each accepted exemplar the
 series key its samples get; here those keys become the per-series arrays the database
-resolves exactly as it resolves the samples' series, and the counts it returns become the
-``Exemplars-Written`` header and the reasons of a 400.
+resolves exactly as it resolves the samples' series (with the ids the samples' write of
+the same request returned, so a series costs a primary-key probe), and the counts it
+returns become the ``Exemplars-Written`` header and the reasons of a 400.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from api.ingest import decode
 
 WRITE_EXEMPLARS_SQL = (
     "select written, duplicates, conflicts, too_old, too_new, refused, new_series "
-    "from ingest.write_exemplars($1::text[], $2::text[], $3::int4[], $4::timestamptz[], "
-    "$5::float8[], $6::text[], $7::timestamptz, $8::interval, $9::int4)"
+    "from ingest.write_exemplars($1::text, $2::int8[], $3::text[], $4::text[], $5::int4[], "
+    "$6::timestamptz[], $7::float8[], $8::text[], $9::timestamptz, $10::interval, $11::int4)"
 )
 
 # the database's counts (by column) → the reason in the 400's message
@@ -57,11 +58,16 @@ def series_of(decoded: decode.DecodedWrite) -> tuple[list[decode.SeriesKey], lis
 
 async def write_exemplars(
     conn: Any, decoded: decode.DecodedWrite, keys: list[decode.SeriesKey], series: list[int],
-    now: datetime, max_future: timedelta, max_new_series: int,
+    known: tuple[str | None, list[int | None]], now: datetime, max_future: timedelta,
+    max_new_series: int,
 ) -> ExemplarsWritten:
-    """One ``ingest.write_exemplars`` call on ``conn`` (the request's transaction)."""
+    """One ``ingest.write_exemplars`` call on ``conn`` (the request's transaction);
+    ``known`` is the routing token and the ids per key the samples' write left in the
+    app's series id cache (``SeriesIds.lookup``)."""
+    routes, ids = known
     row = await conn.fetchrow(
-        WRITE_EXEMPLARS_SQL, [key[0] for key in keys], [key[1] for key in keys], series,
+        WRITE_EXEMPLARS_SQL, routes, ids, [key[0] for key in keys], [key[1] for key in keys],
+        series,
         decoded.exemplar_times, decoded.exemplar_values, decoded.exemplar_labels,
         now, max_future, max_new_series,
     )

@@ -494,7 +494,8 @@ class RemoteWrite:
             if decoded.exemplar_keys:  # same transaction: the request lands whole or not at all
                 keys, positions = series_of(decoded)
                 granted = self.new_series.reserve(writer, min(max(new_series_left, 0), len(keys)))
-                exemplars = await write_exemplars(conn, decoded, keys, positions, now,
+                exemplars = await write_exemplars(conn, decoded, keys, positions,
+                                                  self.series_ids.lookup(keys), now,
                                                   self.max_future, granted)
                 self.new_series.give_back(writer, granted - exemplars.new_series)
         limited = {name: n for name, n in (("conflict", conflicts), ("too_old", too_old),

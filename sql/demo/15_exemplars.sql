@@ -15,5 +15,5 @@ FROM (SELECT array_agg(t ORDER BY t) AS ts,
                  AS labels,
              array_agg(1 ORDER BY t) AS series
       FROM ts) AS b,
-     ingest.write_exemplars(ARRAY['block_height'], ARRAY['{"instance": "node-1", "manifest_tier": "mainnet"}'],
+     ingest.write_exemplars(NULL, NULL, ARRAY['block_height'], ARRAY['{"instance": "node-1", "manifest_tier": "mainnet"}'],
                             b.series, b.ts, b.vals, b.labels) AS w;

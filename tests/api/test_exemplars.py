@@ -168,8 +168,8 @@ def test_an_exemplar_without_samples_registers_its_series(api: ApiServer) -> Non
 def test_exemplars_share_the_transaction_of_the_samples(api: ApiServer, database: DbInfo) -> None:
     """A failing exemplar write (here: the role lost EXECUTE on it) rolls the samples of
     the request back too: nothing is half-written."""
-    signature = ("ingest.write_exemplars(text[], text[], integer[], timestamptz[], "
-                 "double precision[], text[], timestamptz, interval, integer)")
+    signature = ("ingest.write_exemplars(text, bigint[], text[], text[], integer[], "
+                 "timestamptz[], double precision[], text[], timestamptz, interval, integer)")
     database.psql(f"revoke execute on function {signature} from writer")
     try:
         response = post(api, write_request_v2([Series({"__name__": "ex_atomic"}, [(T0, 1.0)],

@@ -5,7 +5,7 @@
 BEGIN;
 \ir _setup.sql
 SET LOCAL TimeZone = 'UTC';
-SELECT plan(29);
+SELECT plan(32);
 
 -- Exemplars given as a JSON array of [time, name, series labels, value, exemplar labels],
 -- each exemplar its own series position (the database finds equal series equal).
@@ -21,7 +21,7 @@ LANGUAGE sql AS $$
                array_agg((r ->> 3)::float8 ORDER BY o) AS vs,
                array_agg((r -> 4)::text ORDER BY o) AS es
         FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(r, o)) AS a,
-    ingest.write_exemplars(a.ns, a.ls, a.ps, a.ts, a.vs, a.es, p_now, interval '10 minutes',
+    ingest.write_exemplars(NULL, NULL, a.ns, a.ls, a.ps, a.ts, a.vs, a.es, p_now, interval '10 minutes',
                            p_max_new) AS w
 $$;
 GRANT EXECUTE ON FUNCTION tests.write_exemplars(jsonb, timestamptz, integer) TO PUBLIC;
@@ -35,8 +35,8 @@ FROM pg_tables WHERE schemaname = 'metrics' AND tablename = 'exemplars';
 SELECT ok(NOT has_table_privilege('writer', 'metrics.exemplars', 'SELECT, INSERT, UPDATE, DELETE')
           AND NOT has_table_privilege('web_anon', 'metrics.exemplars', 'SELECT'),
           'no role reads or writes the table directly');
-SELECT ok(has_function_privilege('writer', 'ingest.write_exemplars(text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer)', 'EXECUTE')
-          AND NOT has_function_privilege('web_anon', 'ingest.write_exemplars(text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer)', 'EXECUTE'),
+SELECT ok(has_function_privilege('writer', 'ingest.write_exemplars(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer)', 'EXECUTE')
+          AND NOT has_function_privilege('web_anon', 'ingest.write_exemplars(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer)', 'EXECUTE'),
           'writer writes exemplars, web_anon cannot');
 SELECT ok(has_function_privilege('web_anon', 'api.get_exemplars(text, text, timestamptz, timestamptz, text)', 'EXECUTE')
           AND has_function_privilege('writer', 'api.get_exemplars(text, text, timestamptz, timestamptz, text)', 'EXECUTE')
@@ -87,6 +87,22 @@ SELECT results_eq($$ SELECT value::text, labels ->> 'trace_id' FROM metrics.exem
     $$ VALUES ('7', 't1'), ('NaN', 't2'), ('1', 'a') $$,
     'the stored exemplars stay');
 
+-- ids the samples' write returned are used as that write uses them: only under the
+-- current routing token and while the id names a series of that name
+SELECT results_eq($$ SELECT written FROM ingest.write_exemplars(
+        metrics.routes_token(), ARRAY[(SELECT id FROM metrics.series WHERE name = 'ex_requests')],
+        ARRAY['ex_requests'], ARRAY['{"wrong": "labels, the id decides"}'], ARRAY[1],
+        ARRAY['2026-10-15 10:03:00+00'::timestamptz], ARRAY[1::float8], ARRAY['{}']) $$,
+    $$ VALUES (1::bigint) $$, 'a known id under the current routing token');
+SELECT results_eq($$ SELECT count(*) FROM metrics.exemplars AS e JOIN metrics.series AS s ON s.id = e.series_id
+                     WHERE e.time = '2026-10-15 10:03:00+00' AND s.name = 'ex_requests' $$,
+    $$ VALUES (1::bigint) $$, 'lands on that id''s series');
+SELECT results_eq($$ SELECT written, new_series FROM ingest.write_exemplars(
+        metrics.routes_token(), ARRAY[(SELECT id FROM metrics.series WHERE name = 'ex_requests')],
+        ARRAY['ex_other'], ARRAY['{}'], ARRAY[1],
+        ARRAY['2026-10-15 10:03:00+00'::timestamptz], ARRAY[1::float8], ARRAY['{}']) $$,
+    $$ VALUES (1::bigint, 1) $$, 'an id of another name is not trusted: resolved by the labels');
+
 -- exemplars without samples, the window, the new-series cap
 SELECT results_eq($$ SELECT written, new_series FROM tests.write_exemplars('[
     ["2026-10-15 10:00:00+00", "ex_orphan", {}, 42, {"trace_id": "o1"}]]') $$,
@@ -119,7 +135,7 @@ SELECT results_eq($$ SELECT "timestamp", value, series_labels, labels, trace_id
 SELECT is((SELECT count(*) FROM api.get_exemplars('ex_requests', 'mainnet', '2026-10-15', '2026-10-16', '{"job": "other"}')),
           0::bigint, 'p_labels keeps only the series containing those labels');
 SELECT is((SELECT count(*) FROM api.get_exemplars('ex_requests', 'mainnet', '2026-10-15', '2026-10-16', '{"job": "api"}')),
-          3::bigint, 'and all of them when they match');
+          4::bigint, 'and all of them when they match');
 SELECT is((SELECT trace_id FROM api.get_exemplars('ex_orphan', 'common', '2026-10-15', '2026-10-16')),
           'o1', 'an exemplar without samples is read too');
 SELECT tests.clear_authentication();

@@ -1,9 +1,13 @@
 -- The write path of exemplars (docs/INGEST.md, "Exemplars"), one call per remote-write
 -- request, in the same transaction as that request's samples (api/ingest/remote_write.py).
--- Series are resolved as samples resolve theirs (metrics.resolve_series: routed by
+-- Series are resolved as samples resolve theirs (ingest.write_series_samples): an id the
+-- caller got from the samples' write is trusted under the same routing token and name
+-- (one primary-key probe), the others go through metrics.resolve_series (routed by
 -- metrics.schema_routes, looked up by (schema, name, labels), registered when unseen),
 -- so an exemplar lands on the very series its samples landed on.
 CREATE OR REPLACE FUNCTION ingest.write_exemplars(
+    p_routes  text,                -- metrics.routes_token() the ids were resolved under, or NULL
+    p_ids     bigint[],            -- per series: its id from a samples' write, or NULL
     p_names   text[],              -- per series: metric name
     p_labels  text[],              -- per series: labels minus __name__ and the value labels, a JSON object
     p_series  integer[],           -- per exemplar: its series, 1-based position in the arrays above
@@ -44,7 +48,8 @@ BEGIN
     IF coalesce(cardinality(p_series), 0) <> v_received
        OR coalesce(cardinality(p_values), 0) <> v_received
        OR coalesce(cardinality(p_exemplar_labels), 0) <> v_received
-       OR coalesce(cardinality(p_labels), 0) <> v_series THEN
+       OR coalesce(cardinality(p_labels), 0) <> v_series
+       OR (p_ids IS NOT NULL AND cardinality(p_ids) <> v_series) THEN
         RAISE EXCEPTION 'write_exemplars: the arrays must have matching lengths (% names, % labels; % series, % times, % values, % exemplar labels)',
             v_series, coalesce(cardinality(p_labels), 0), coalesce(cardinality(p_series), 0),
             v_received, coalesce(cardinality(p_values), 0), coalesce(cardinality(p_exemplar_labels), 0)
@@ -56,9 +61,19 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT r.ids, r.schemas, r.refused, r.created
-    INTO k_id, k_schema, k_refused, v_new_series
-    FROM metrics.resolve_series(p_names, p_labels, NULL, NULL, p_max_new_series) AS r;
+    IF p_routes = metrics.routes_token() AND p_ids IS NOT NULL THEN
+        SELECT array_agg(se.id ORDER BY k.ord), array_agg(se.schema ORDER BY k.ord)
+        INTO k_id, k_schema
+        FROM unnest(p_ids, p_names) WITH ORDINALITY AS k(id, name, ord)
+        LEFT JOIN (SELECT s.id, s.name, s.schema FROM metrics.series AS s
+                   WHERE s.id = ANY (p_ids)) AS se
+               ON se.id = k.id AND se.name = k.name;
+    END IF;
+    IF k_id IS NULL OR array_position(k_id, NULL) IS NOT NULL THEN
+        SELECT r.ids, r.schemas, r.refused, r.created
+        INTO k_id, k_schema, k_refused, v_new_series
+        FROM metrics.resolve_series(p_names, p_labels, k_id, k_schema, p_max_new_series) AS r;
+    END IF;
 
     -- The exemplars to store, ordered by key (concurrent requests lock rows in the same
     -- order), then as sent (of two at one key the first is stored); counted apart: too new (1), too old (2), of a refused series (3). A NULL
@@ -117,12 +132,12 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION ingest.write_exemplars(text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) IS
+COMMENT ON FUNCTION ingest.write_exemplars(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) IS
 $$Writes the exemplars of one remote-write request exactly once into metrics.exemplars, given per series (p_names, p_labels: name and labels minus __name__ and the value labels, a JSON object, as for ingest.write_series_samples) and per exemplar (p_series: the 1-based position of its series, p_times, p_values, p_exemplar_labels: its own labels as a JSON object).
-Each exemplar's series is resolved as samples resolve theirs (metrics.resolve_series): routed by metrics.schema_routes, looked up, registered when unseen (at most p_max_new_series; the exemplars of the others are refused).
+Each exemplar's series is resolved as samples resolve theirs: p_ids may carry the ids a samples' write returned (used only while p_routes equals metrics.routes_token() and the id still names a series of that name); the others go through metrics.resolve_series: routed by metrics.schema_routes, looked up, registered when unseen (at most p_max_new_series; the exemplars of the others are refused).
 An exemplar whose (series, time) is already stored with the same value and labels, or repeated in the call, is a duplicate and changes nothing; with another value or labels it is a conflicting duplicate (conflicts): the stored exemplar stays.
 The ingest window (when p_now is given) is that of samples: later than p_now + p_max_future (too_new), older than p_now - metrics.network_retention() in any schema but cumsum (too_old).
 Not stored: exemplars with a NULL or infinite time, a NULL value, labels that are not a JSON object, or of a series without a name.
 Returns received (array length), written (newly stored), duplicates (exact ones), conflicts, too_old, too_new, refused (of refused series) and new_series (series registered).$$;
-REVOKE ALL ON FUNCTION ingest.write_exemplars(text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ingest.write_exemplars(text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) TO writer;
+REVOKE ALL ON FUNCTION ingest.write_exemplars(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ingest.write_exemplars(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) TO writer;
