@@ -76,26 +76,33 @@ BEGIN
     END IF;
 
     -- The exemplars to store, ordered by key (concurrent requests lock rows in the same
-    -- order), then as sent (of two at one key the first is stored); counted apart: too new (1), too old (2), of a refused series (3). A NULL
-    -- time, an invalid series or labels that are not an object store nothing (4).
-    SELECT array_agg(x.series_id ORDER BY x.series_id, x.time, x.o) FILTER (WHERE x.why = 0),
-           array_agg(x.time ORDER BY x.series_id, x.time, x.o) FILTER (WHERE x.why = 0),
-           array_agg(x.schema ORDER BY x.series_id, x.time, x.o) FILTER (WHERE x.why = 0),
-           array_agg(x.value ORDER BY x.series_id, x.time, x.o) FILTER (WHERE x.why = 0),
-           array_agg(x.labels ORDER BY x.series_id, x.time, x.o) FILTER (WHERE x.why = 0),
+    -- order), then as sent (of two at one key the first is stored): one sort feeding
+    -- plain aggregates. Counted apart: too new (1), too old (2), of a refused series (3).
+    -- A NULL time, an invalid series or labels that are not an object store nothing (4).
+    SELECT array_agg(x.series_id) FILTER (WHERE x.why = 0),
+           array_agg(x.time) FILTER (WHERE x.why = 0),
+           array_agg(x.schema) FILTER (WHERE x.why = 0),
+           array_agg(x.value) FILTER (WHERE x.why = 0),
+           array_agg(x.labels) FILTER (WHERE x.why = 0),
            count(*) FILTER (WHERE x.why = 1), count(*) FILTER (WHERE x.why = 2),
            count(*) FILTER (WHERE x.why = 3)
     INTO w_series, w_time, w_schema, w_value, w_labels, v_too_new, v_too_old, v_refused
-    FROM (SELECT u.o, k.id AS series_id, k.schema, u.t AS time, u.v AS value, u.l::jsonb AS labels,
-                 CASE WHEN k.refused THEN 3
-                      WHEN k.id IS NULL OR u.t IS NULL OR NOT isfinite(u.t) OR u.v IS NULL
-                           OR u.l IS NULL OR jsonb_typeof(u.l::jsonb) <> 'object' THEN 4
-                      WHEN u.t > v_latest THEN 1
-                      WHEN u.t < v_oldest AND k.schema <> 'cumsum' THEN 2
+    FROM (SELECT x.*,
+                 CASE WHEN x.refused THEN 3
+                      WHEN x.series_id IS NULL OR x.time IS NULL OR NOT isfinite(x.time)
+                           OR x.value IS NULL OR x.labels IS NULL
+                           OR jsonb_typeof(x.labels) <> 'object' THEN 4
+                      WHEN x.time > v_latest THEN 1
+                      WHEN x.time < v_oldest AND x.schema <> 'cumsum' THEN 2
                       ELSE 0 END AS why
-          FROM unnest(p_series, p_times, p_values, p_exemplar_labels) WITH ORDINALITY AS u(i, t, v, l, o)
-          JOIN unnest(k_id, k_schema, k_refused) WITH ORDINALITY AS k(id, schema, refused, i)
-            ON k.i = u.i) AS x;
+          FROM (SELECT u.o, k.id AS series_id, k.schema, k.refused, u.t AS time, u.v AS value,
+                       u.l::jsonb AS labels
+                FROM unnest(p_series, p_times, p_values, p_exemplar_labels)
+                     WITH ORDINALITY AS u(i, t, v, l, o)
+                JOIN unnest(k_id, k_schema, k_refused) WITH ORDINALITY AS k(id, schema, refused, i)
+                  ON k.i = u.i
+                OFFSET 0) AS x   -- the labels parsed once per exemplar
+          ORDER BY x.series_id, x.time, x.o) AS x;
     v_valid := coalesce(cardinality(w_time), 0);
 
     IF v_valid > 0 THEN
