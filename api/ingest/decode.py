@@ -22,6 +22,12 @@ What happens to each sample (see docs/INGEST.md):
 - a body of the other protocol version than the ``Content-Type`` says: ``InvalidBody``.
 - a label with an empty value is the same as no label (Prometheus semantics) and dropped.
 
+Exemplars are read in a pass of their own (:func:`_decode_exemplars`) into the
+``exemplar_*`` arrays of ``ingest.write_exemplars``: one of a rejected series, of a native
+histogram, with bad labels (empty or repeated name, a NUL, over
+``MAX_EXEMPLAR_LABELS_LENGTH``) or a timestamp out of range is rejected (→ 400), the rest
+is written.
+
 Everything per series (the label set parsed, ``__name__`` split off, the value label taken
 out of the identity, the identity as JSON text) is done once per distinct label set and
 cached by its raw bytes; per sample the decoder only appends its series' position, time,
@@ -61,6 +67,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A series identity (name + labels JSON) is a key of metrics.series' unique index, whose
 # rows PostgreSQL caps at 2,704 bytes: a larger one would fail the whole batch (54000).
 MAX_SERIES_IDENTITY_BYTES = 2048
+# Characters of an exemplar's label names and values together: OpenMetrics' limit, which
+# Prometheus enforces (ExemplarMaxLabelSetLength).
+MAX_EXEMPLAR_LABELS_LENGTH = 128
 _json_encode = msgspec.json.Encoder().encode
 
 
@@ -120,6 +129,12 @@ class DecodedWrite:
     histograms_received: int = 0
     exemplars_received: int = 0
     positions: dict[SeriesKey, int] = field(default_factory=dict)  # key → 1-based position
+    # Per accepted exemplar: its series, time, value and own labels (a JSON object).
+    exemplar_keys: list[SeriesKey] = field(default_factory=list)
+    exemplar_times: list[datetime] = field(default_factory=list)
+    exemplar_values: list[float] = field(default_factory=list)
+    exemplar_labels: list[str] = field(default_factory=list)
+    exemplars_rejected: dict[str, int] = field(default_factory=dict)  # reason → exemplars
 
     def position(self, key: SeriesKey) -> int:
         """The 1-based position of a series in ``series_keys``, added when new."""
@@ -159,6 +174,19 @@ class DecodedWrite:
 
     def reject(self, reason: str, count: int) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + count
+
+    def reject_exemplars(self, reason: str, count: int) -> None:
+        self.exemplars_rejected[reason] = self.exemplars_rejected.get(reason, 0) + count
+
+    def exemplar_rejection_summary(self, written: int, more: dict[str, int]) -> str:
+        """``1 of 3 exemplars rejected, 2 written: 1: …`` (part of the 400 message);
+        ``more`` (reason → exemplars) adds the database's reasons."""
+        reasons = dict(self.exemplars_rejected)
+        for reason, count in more.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+        details = "; ".join(f"{n}: {reason}" for reason, n in sorted(reasons.items()))
+        return (f"{sum(reasons.values())} of {self.exemplars_received} exemplars rejected, "
+                f"{written} written: {details}")
 
     def rejection_summary(self, written: int, refused_by_db: int = 0,
                           more: dict[str, int] | None = None) -> str:
@@ -287,6 +315,9 @@ def decode_v1(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
     _parse(request, raw, Protocol.V1.value)
     out = DecodedWrite(Protocol.V1)
     _decode_series(out, request.timeseries, limits, _labels_v1, _label_set_v1)
+    if out.exemplars_received:  # a second pass only for requests that carry some
+        _decode_exemplars(out, request.timeseries, limits, _labels_v1, _label_set_v1,
+                          _exemplars_v1)
     return out
 
 
@@ -303,7 +334,24 @@ def decode_v2(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
         except IndexError:
             return None
 
+    def exemplars_v2(series: Any) -> Iterable[_Exemplar]:
+        for exemplar in series.exemplars:
+            refs = exemplar.labels_refs
+            try:
+                texts = [symbols[ref] for ref in refs]
+            except IndexError:
+                yield "exemplar label reference outside the symbols table", 0.0, 0
+                continue
+            if len(texts) % 2:
+                yield "odd number of exemplar label references", 0.0, 0
+                continue
+            pairs = list(zip(texts[::2], texts[1::2], strict=True))
+            yield pairs, exemplar.value, exemplar.timestamp
+
     _decode_series(out, request.timeseries, limits, labels_v2, _label_set_v2)
+    if out.exemplars_received:
+        _decode_exemplars(out, request.timeseries, limits, labels_v2, _label_set_v2,
+                          exemplars_v2)
     return out
 
 
@@ -356,6 +404,80 @@ def _decode_series(
             out.label_limited += len(samples)
             continue
         _append_samples(out, times, series_key, amount, samples)
+
+
+# One exemplar: its labels as (name, value) pairs, or why they cannot be read; value; time.
+_Exemplar = tuple[list[tuple[str, str]] | str, float, int]
+
+
+def _exemplars_v1(series: Any) -> Iterable[_Exemplar]:
+    exemplar = types_pb2.Exemplar()
+    for raw in series.exemplars:
+        _parse(exemplar, raw, "prometheus.Exemplar")
+        pairs = [(label.name, label.value) for label in exemplar.labels]
+        yield pairs, exemplar.value, exemplar.timestamp
+
+
+def _decode_exemplars(
+    out: DecodedWrite, timeseries: Iterable[Any], limits: LabelLimits,
+    labels_of: Callable[[Any], tuple[Any, ...] | None],
+    label_set_of: Callable[[tuple[Any, ...]], _LabelSet],
+    exemplars_of: Callable[[Any], Iterable[_Exemplar]],
+) -> None:
+    """The exemplars of every series, resolved to the series key its samples get (the
+    label-set cache makes that a lookup); ``out.exemplars_received`` is counted by
+    ``_decode_series``."""
+    for series in timeseries:
+        count = len(series.exemplars)
+        if not count:
+            continue
+        if series.histograms and not series.samples:
+            out.reject_exemplars("exemplar of a native histogram (not supported)", count)
+            continue
+        key = labels_of(series)
+        if key is None:
+            out.reject_exemplars("label reference outside the symbols table", count)
+            continue
+        label_set = _LABEL_SETS.get(key)
+        if label_set is None:
+            label_set = label_set_of(key)
+        series_key, _amount, problem, shape = label_set
+        if series_key is None or (problem := limits.problem(shape)) is not None:
+            out.reject_exemplars(problem or "invalid label set", count)
+            continue
+        for pairs, value, ms in exemplars_of(series):
+            labels, problem = (None, pairs) if isinstance(pairs, str) else _exemplar_labels(pairs)
+            if labels is None:
+                out.reject_exemplars(problem or "invalid exemplar labels", 1)
+                continue
+            if not 0 < ms < _MAX_TIMESTAMP_MS:
+                out.reject_exemplars("exemplar timestamp missing or out of range", 1)
+                continue
+            out.exemplar_keys.append(series_key)
+            out.exemplar_times.append(_EPOCH + timedelta(milliseconds=ms))
+            out.exemplar_values.append(value)
+            out.exemplar_labels.append(labels)
+
+
+def _exemplar_labels(pairs: Iterable[tuple[str, str]]) -> tuple[str | None, str | None]:
+    """(an exemplar's labels as a JSON object, None) or (None, why not)."""
+    labels: dict[str, str] = {}
+    seen: set[str] = set()
+    length = 0
+    for name, value in pairs:
+        if not name:
+            return None, "exemplar label with an empty name"
+        if name in seen:
+            return None, "repeated exemplar label name"
+        if "\x00" in name or "\x00" in value:
+            return None, "exemplar label contains a NUL character"
+        seen.add(name)
+        length += len(name) + len(value)
+        if value:  # an empty value means the label is absent, as for series
+            labels[name] = value
+    if length > MAX_EXEMPLAR_LABELS_LENGTH:
+        return None, f"exemplar labels longer than {MAX_EXEMPLAR_LABELS_LENGTH} characters"
+    return _json_encode(labels).decode(), None
 
 
 def _reject_histograms(out: DecodedWrite, count: int) -> None:

@@ -25,10 +25,12 @@ V2_HEADERS = {
 
 
 class Series(NamedTuple):
-    """One label set (``__name__`` included) and its (timestamp ms, value) samples."""
+    """One label set (``__name__`` included), its (timestamp ms, value) samples and its
+    (timestamp ms, value, exemplar labels) exemplars."""
 
     labels: Mapping[str, str]
     samples: Sequence[tuple[int, float]]
+    exemplars: Sequence[tuple[int, float, Mapping[str, str]]] = ()
 
 
 def compress(raw: bytes) -> bytes:
@@ -45,6 +47,10 @@ def encode_v1(series: Iterable[Series]) -> bytes:
             out.labels.add(name=name, value=one.labels[name])
         for ms, value in one.samples:
             out.samples.add(timestamp=ms, value=value)
+        for ms, value, labels in one.exemplars:
+            exemplar = out.exemplars.add(timestamp=ms, value=value)
+            for name, text in labels.items():
+                exemplar.labels.add(name=name, value=text)
     data: bytes = request.SerializeToString()
     return data
 
@@ -66,6 +72,10 @@ def encode_v2(series: Iterable[Series]) -> bytes:
             out.labels_refs.extend((ref(name), ref(one.labels[name])))
         for ms, value in one.samples:
             out.samples.add(timestamp=ms, value=value)
+        for ms, value, labels in one.exemplars:
+            exemplar = out.exemplars.add(timestamp=ms, value=value)
+            for name, text in labels.items():
+                exemplar.labels_refs.extend((ref(name), ref(text)))
     request.symbols.extend(symbols)  # dicts keep insertion order: index i is symbol i
     data: bytes = request.SerializeToString()
     return data

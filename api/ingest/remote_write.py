@@ -17,11 +17,12 @@ never correctness.
 Status codes, chosen so that a sender following the remote-write spec loses nothing:
 
 - 204: every sample taken: stored (or already stored: a replay changes nothing), NaN and
-  ±Inf included, or a stale marker recorded as the end of its series (docs/INGEST.md).
+  ±Inf included, or a stale marker recorded as the end of its series (docs/INGEST.md);
+  every exemplar stored, in the same transaction (:mod:`api.ingest.exemplars`).
 - 400: malformed request (headers, snappy, protobuf, a body of the other version than the
-  ``Content-Type`` says): nothing written; or some samples invalid or over a limit (the
-  ingest window, label limits, new series caps, a conflicting duplicate): the valid ones
-  *are* written and the message counts the rejected ones. Senders do not retry a 400,
+  ``Content-Type`` says): nothing written; or some samples or exemplars invalid or over a
+  limit (the ingest window, label limits, new series caps, a conflicting duplicate): the
+  valid ones *are* written and the message counts the rejected ones. Senders do not retry a 400,
   and need not: retrying could not make those samples valid.
 - 401 / 403: no token, a bad token, or a role without EXECUTE on
   ``ingest.write_series_samples`` (the database decides; SQLSTATE 42501 is mapped in
@@ -74,6 +75,7 @@ from api.errors import (
 )
 from api.http import RequestContext, scope_headers
 from api.ingest import decode
+from api.ingest.exemplars import ExemplarsWritten, series_of, write_exemplars
 from api.observability import DatabaseUnavailable as DatabaseUnavailableEvent
 from api.observability import Observability
 from api.ratelimit import RequestRateLimiter
@@ -215,6 +217,9 @@ class IngestFinished(msgspec.Struct, frozen=True):
     rejected: int = 0
     limited: dict[str, int] = {}  # limit → samples refused by it (also in ``rejected``)
     series_refused: int = 0  # series over the new-series caps
+    exemplars_received: int = 0
+    exemplars_written: int = 0  # stored, new or already present
+    exemplars_rejected: int = 0
 
 
 class IngestMetrics:
@@ -256,6 +261,11 @@ class IngestMetrics:
             "New series refused by METRICS_RPC_INGEST_MAX_NEW_SERIES_PER_REQUEST / _PER_MINUTE",
             registry=registry,
         )
+        self.exemplars = Counter(
+            "metrics_rpc_ingest_exemplars", "Exemplars by what became of them "
+            "(received; written: stored, new or already present; rejected: answered with 400)",
+            ["outcome"], registry=registry,
+        )
 
     def emit(self, event: IngestFinished) -> None:
         self.requests.labels(event.protocol, str(event.status)).inc()
@@ -267,6 +277,9 @@ class IngestMetrics:
         for limit, count in event.limited.items():
             self.limited.labels(limit).inc(count)
         self.series_refused.inc(event.series_refused)
+        self.exemplars.labels("received").inc(event.exemplars_received)
+        self.exemplars.labels("written").inc(event.exemplars_written)
+        self.exemplars.labels("rejected").inc(event.exemplars_rejected)
 
 
 class WriteResult(msgspec.Struct, frozen=True):
@@ -277,6 +290,7 @@ class WriteResult(msgspec.Struct, frozen=True):
     limited: dict[str, int] = {}  # limit (see IngestMetrics.limited) → samples refused
     series_refused: int = 0
     rw2: bool = True  # a remote write 2.0 request: answered with the 2.0 *-Written headers
+    exemplars: ExemplarsWritten = ExemplarsWritten()
 
     @property
     def rejected(self) -> int:
@@ -292,12 +306,13 @@ class WriteResult(msgspec.Struct, frozen=True):
             **self.limit_headers,
             "X-Metrics-Rpc-Samples-Written": stored,
             "X-Metrics-Rpc-Samples-Duplicate": str(self.duplicates),
+            "X-Metrics-Rpc-Exemplars-Written": str(self.exemplars.written),
         }
         if self.rw2:
             headers.update({
                 "X-Prometheus-Remote-Write-Samples-Written": stored,
                 "X-Prometheus-Remote-Write-Histograms-Written": "0",
-                "X-Prometheus-Remote-Write-Exemplars-Written": "0",
+                "X-Prometheus-Remote-Write-Exemplars-Written": str(self.exemplars.written),
             })
         return headers
 
@@ -390,7 +405,12 @@ class RemoteWrite:
                 limited["label_limits"] = decoded.label_limited
             event.update(written=result.written, duplicates=result.duplicates, rejected=rejected,
                          limited=limited, series_refused=result.series_refused)
-            if rejected:
+            exemplars_rejected = (sum(decoded.exemplars_rejected.values())
+                                  + sum(result.exemplars.rejected.values()))
+            event.update(exemplars_received=decoded.exemplars_received,
+                         exemplars_written=result.exemplars.written,
+                         exemplars_rejected=exemplars_rejected)
+            if rejected or exemplars_rejected:
                 raise _rejection(decoded, result)
         except ApiError as exc:
             if isinstance(exc, DatabaseUnavailable):
@@ -470,11 +490,19 @@ class RemoteWrite:
                 too_new += row[7]
                 refused += row[8]
                 series_refused += row[10]
+            exemplars = ExemplarsWritten()
+            if decoded.exemplar_keys:  # same transaction: the request lands whole or not at all
+                keys, positions = series_of(decoded)
+                granted = self.new_series.reserve(writer, min(max(new_series_left, 0), len(keys)))
+                exemplars = await write_exemplars(conn, decoded, keys, positions,
+                                                  self.series_ids.lookup(keys), now,
+                                                  self.max_future, granted)
+                self.new_series.give_back(writer, granted - exemplars.new_series)
         limited = {name: n for name, n in (("conflict", conflicts), ("too_old", too_old),
                                             ("too_new", too_new), ("new_series", refused)) if n}
         invalid = received - written - duplicates - sum(limited.values())
         return WriteResult(written, duplicates, invalid, limited=limited,
-                           series_refused=series_refused)
+                           series_refused=series_refused, exemplars=exemplars)
 
 
 _LIMIT_REASONS = {
@@ -496,9 +524,15 @@ def _server_side(code: str, message: str) -> ApiError:
 
 def _rejection(decoded: decode.DecodedWrite, result: WriteResult) -> SamplesRejected:
     reasons = {_LIMIT_REASONS[limit]: n for limit, n in result.limited.items()}
+    summaries = []
+    if decoded.rejected_total or result.rejected:
+        summaries.append(decoded.rejection_summary(result.written + result.duplicates,
+                                                   result.invalid_in_db, reasons))
+    if decoded.exemplars_rejected or result.exemplars.rejected:
+        summaries.append(decoded.exemplar_rejection_summary(result.exemplars.written,
+                                                            result.exemplars.rejected))
     error = SamplesRejected(
-        decoded.rejection_summary(result.written + result.duplicates, result.invalid_in_db,
-                                  reasons),
+        ". ".join(summaries),
         "The valid samples of this request were written; do not retry it.",
     )
     error.headers.update(result.headers())

@@ -51,6 +51,8 @@ CONTRACT: dict[str, tuple[dict[str, str], list[str]]] = {
     "get_all_latest_common_metrics": ({}, LATEST),
     "get_all_latest_cumsum_metrics": ({}, LATEST),
     "get_latest_geo_coordinates": ({}, ["latitude", "longitude", "country_name", "city"]),
+    "get_exemplars": ({"p_metric_name": "block_height", "p_schema": "mainnet"},
+                      ["timestamp", "value", "series_labels", "labels", "trace_id"]),
     "get_excluded_addresses": ({}, ["id", "value"]),
     "get_runtime_by_user": ({"p_limit": "10"}, [
         "user_email", "user_name", "total_hours", "gpu_hours", "cpu_hours", "sessions",

@@ -364,3 +364,82 @@ def test_label_limits_count_the_value_label():
         "label value longer than 5 characters": 1}
     assert decode_request(body, V1_TYPE, "snappy", limits=decode.LabelLimits(max_labels=1)
                           ).rejected == {"more than 1 labels": 1}
+
+
+# --- exemplars (docs/INGEST.md, "Exemplars") -------------------------------------------
+
+
+@pytest.mark.parametrize("decoder", [v1, v2])
+def test_exemplars_get_their_series_key_time_value_and_labels(decoder):
+    out = decoder([Series({"__name__": "m", "job": "a", "supply": "5"}, [(T0, 1.0)],
+                          [(T0, 2.5, {"trace_id": "abc", "span_id": ""})]),
+                   Series({"__name__": "only_exemplars"}, [], [(T0 + 1, math.nan, {})])])
+    assert out.exemplars_received == 2
+    assert out.exemplar_keys == [("m", '{"job":"a"}'), ("only_exemplars", "{}")]
+    assert out.exemplar_times == [datetime.fromtimestamp(T0 / 1000, UTC),
+                                  datetime.fromtimestamp((T0 + 1) / 1000, UTC)]
+    assert out.exemplar_values[0] == 2.5 and math.isnan(out.exemplar_values[1])
+    assert out.exemplar_labels == ['{"trace_id":"abc"}', "{}"]  # an empty value: no label
+    assert out.exemplars_rejected == {}
+    assert out.received == 1  # exemplars are not samples
+
+
+@pytest.mark.parametrize("decoder", [v1, v2])
+@pytest.mark.parametrize(("series", "exemplar", "reason"), [
+    ({"job": "x"}, (T0, 1.0, {}), "no __name__ label"),
+    ({"__name__": "m"}, (T0, 1.0, {"": "v"}), "exemplar label with an empty name"),
+    ({"__name__": "m"}, (T0, 1.0, {"a": "x\x00"}), "exemplar label contains a NUL character"),
+    ({"__name__": "m"}, (T0, 1.0, {"trace_id": "x" * 121}),
+     "exemplar labels longer than 128 characters"),
+    ({"__name__": "m"}, (0, 1.0, {}), "exemplar timestamp missing or out of range"),
+])
+def test_invalid_exemplars_are_rejected(decoder, series, exemplar, reason):
+    out = decoder([Series(series, [], [exemplar])])
+    assert out.exemplar_keys == []
+    assert out.exemplars_rejected == {reason: 1}
+
+
+def test_exemplar_labels_of_exactly_128_characters_are_taken():
+    out = v2([Series({"__name__": "m"}, [], [(T0, 1.0, {"trace_id": "x" * 120})])])
+    assert out.exemplars_rejected == {}
+    assert len(out.exemplar_labels) == 1
+
+
+def test_exemplars_over_the_series_label_limits_are_rejected_with_it():
+    limits = decode.LabelLimits(max_labels=1)
+    body = write_request_v2([Series({"__name__": "m", "job": "a"}, [(T0, 1.0)],
+                                    [(T0, 1.0, {})])])
+    out = decode_request(body, V2_TYPE, "snappy", limits=limits)
+    assert out.exemplars_rejected == {"more than 1 labels": 1}
+
+
+def test_exemplar_repeated_names_and_bad_references_are_rejected():
+    request = write_v2_pb2.Request(symbols=["", "__name__", "m", "trace_id", "t"])
+    series = request.timeseries.add(labels_refs=[1, 2])
+    series.exemplars.add(labels_refs=[3, 4, 3, 4], value=1, timestamp=T0)
+    series.exemplars.add(labels_refs=[3, 9], value=1, timestamp=T0)
+    series.exemplars.add(labels_refs=[3], value=1, timestamp=T0)
+    series.exemplars.add(labels_refs=[3, 4], value=1, timestamp=T0)
+    out = decode_request(compress(request.SerializeToString()), V2_TYPE, "snappy")
+    assert out.exemplars_rejected == {
+        "repeated exemplar label name": 1,
+        "exemplar label reference outside the symbols table": 1,
+        "odd number of exemplar label references": 1,
+    }
+    assert out.exemplar_labels == ['{"trace_id":"t"}']
+
+
+def test_exemplars_of_native_histograms_are_rejected():
+    request = write_v2_pb2.Request(symbols=["", "__name__", "h"])
+    series = request.timeseries.add(labels_refs=[1, 2])
+    series.histograms.add(timestamp=T0, count_int=1, sum=1.0)
+    series.exemplars.add(value=1, timestamp=T0)
+    out = decode_request(compress(request.SerializeToString()), V2_TYPE, "snappy")
+    assert out.exemplars_rejected == {"exemplar of a native histogram (not supported)": 1}
+
+
+def test_exemplar_rejection_summary_counts_and_words():
+    out = v2([Series({"__name__": "m"}, [], [(T0, 1.0, {}), (0, 1.0, {}), (T0, 1.0, {"": "x"})])])
+    assert out.exemplar_rejection_summary(1, {"conflict": 1}) == (
+        "3 of 3 exemplars rejected, 1 written: 1: conflict; "
+        "1: exemplar label with an empty name; 1: exemplar timestamp missing or out of range")

@@ -8,7 +8,8 @@ RETURNS interval
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT interval '1 year' $$;
 
--- Create the partitions of every month that holds one of p_times and has none yet.
+-- Create the partitions of metrics.<p_parents> (each RANGE (time)) for every month that
+-- holds one of p_times and has none yet.
 -- Cheap when they exist (one catalog probe per distinct month), so ingest calls it per
 -- batch. Race-free: creators serialise on an advisory lock and re-check with a fresh
 -- snapshot (to_regclass reads the backend's catalog cache, which another backend's
@@ -16,7 +17,7 @@ AS $$ SELECT interval '1 year' $$;
 -- ATTACHed: that takes SHARE UPDATE EXCLUSIVE on the parent, which does not conflict
 -- with concurrent inserts (CREATE TABLE … PARTITION OF would take ACCESS EXCLUSIVE, block
 -- every read and deadlock with a batch that already inserted and waits for the lock).
-CREATE OR REPLACE FUNCTION metrics.ensure_partitions(p_times timestamptz[])
+CREATE OR REPLACE FUNCTION metrics.ensure_partitions_of(p_parents text[], p_times timestamptz[])
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, metrics, pg_temp
@@ -33,8 +34,7 @@ BEGIN
         FROM unnest(p_times) AS t
         WHERE isfinite(t)
     LOOP
-        FOREACH v_parent IN ARRAY ARRAY['samples_cumsum', 'samples_network',
-                                        'rollup_1m_cumsum', 'rollup_1m_network'] LOOP
+        FOREACH v_parent IN ARRAY p_parents LOOP
             v_name := v_parent || to_char(v_month, '"_p"YYYY_MM');
             CONTINUE WHEN metrics.partition_exists(v_name);
             IF NOT v_locked THEN
@@ -51,6 +51,23 @@ BEGIN
         END LOOP;
     END LOOP;
     RETURN v_created;
+END
+$$;
+
+COMMENT ON FUNCTION metrics.ensure_partitions_of(text[], timestamptz[]) IS
+    'Creates the missing monthly partitions of the metrics.<p_parents> tables for the months of p_times; returns how many. Safe under concurrency.';
+REVOKE ALL ON FUNCTION metrics.ensure_partitions_of(text[], timestamptz[]) FROM PUBLIC;
+
+-- The partitions of samples and rollup_1m (exemplars have their own months:
+-- sql/functions/metrics/ingest_write_exemplars.sql).
+CREATE OR REPLACE FUNCTION metrics.ensure_partitions(p_times timestamptz[])
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, metrics, pg_temp
+AS $$
+BEGIN
+    RETURN metrics.ensure_partitions_of(ARRAY['samples_cumsum', 'samples_network',
+                                              'rollup_1m_cumsum', 'rollup_1m_network'], p_times);
 END
 $$;
 

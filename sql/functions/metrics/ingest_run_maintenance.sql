@@ -26,18 +26,22 @@ BEGIN
     END IF;
 
     IF metrics.ensure_partitions(ARRAY(
+           SELECT p_now + make_interval(months => m) FROM generate_series(0, p_months_ahead) AS m))
+       + metrics.ensure_partitions_of(ARRAY['exemplars_cumsum', 'exemplars_network'], ARRAY(
            SELECT p_now + make_interval(months => m) FROM generate_series(0, p_months_ahead) AS m)) > 0 THEN
         action := 'created'; object := format('partitions up to %s months ahead', p_months_ahead);
         RETURN NEXT;
     END IF;
 
-    -- Only the network class: metrics.samples_cumsum and rollup_1m_cumsum are never touched.
+    -- Only the network class: metrics.samples_cumsum, rollup_1m_cumsum and exemplars_cumsum
+    -- are never touched.
     FOR v_part IN
         SELECT format('%I.%I', n.nspname, c.relname) AS part
         FROM pg_inherits AS i
         JOIN pg_class AS c ON c.oid = i.inhrelid
         JOIN pg_namespace AS n ON n.oid = c.relnamespace
-        WHERE i.inhparent IN ('metrics.samples_network'::regclass, 'metrics.rollup_1m_network'::regclass)
+        WHERE i.inhparent IN ('metrics.samples_network'::regclass, 'metrics.rollup_1m_network'::regclass,
+                              'metrics.exemplars_network'::regclass)
           -- upper bound of "FOR VALUES FROM (...) TO ('...')"
           AND substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \(''([^'']+)''\)')::timestamptz <= v_cutoff
         ORDER BY 1
@@ -62,11 +66,12 @@ BEGIN
     DELETE FROM metrics.latest_by_series AS l
     WHERE l.last_time < v_cutoff
       AND EXISTS (SELECT FROM metrics.series AS s WHERE s.id = l.series_id AND s.schema <> 'cumsum');
-    -- series with no sample left (one pass over the samples, so daily, not per write);
-    -- a series that comes back is registered again
+    -- series with no sample (nor exemplar) left (one pass over the samples, so daily, not
+    -- per write); a series that comes back is registered again
     DELETE FROM metrics.series AS s
     WHERE s.schema <> 'cumsum'
-      AND NOT EXISTS (SELECT FROM metrics.samples_network AS x WHERE x.series_id = s.id);
+      AND NOT EXISTS (SELECT FROM metrics.samples_network AS x WHERE x.series_id = s.id)
+      AND NOT EXISTS (SELECT FROM metrics.exemplars_network AS x WHERE x.series_id = s.id);
     GET DIAGNOSTICS v_count = ROW_COUNT;
     IF v_count > 0 THEN
         action := 'deleted'; object := format('%s series without samples', v_count); RETURN NEXT;
@@ -75,7 +80,7 @@ END
 $$;
 
 COMMENT ON FUNCTION ingest.run_maintenance(timestamptz, interval, integer) IS
-$$Creates the monthly partitions of metrics.samples and metrics.rollup_1m for this month and p_months_ahead more, and applies retention: drops the partitions of every schema but cumsum that end before the month p_retention ago, and deletes the matching hour/day rollups, stale latest state and the series left without samples. Refuses a retention under 1 month. For the owner (cron), not the writer. Returns what it did. Call it daily (app or cron).$$;
+$$Creates the monthly partitions of metrics.samples, metrics.rollup_1m and metrics.exemplars for this month and p_months_ahead more, and applies retention: drops the partitions (samples, minute rollups, exemplars) of every schema but cumsum that end before the month p_retention ago, and deletes the matching hour/day rollups, stale latest state and the series left without samples and exemplars. Refuses a retention under 1 month. For the owner (cron), not the writer. Returns what it did. Call it daily (app or cron).$$;
 REVOKE ALL ON FUNCTION ingest.run_maintenance(timestamptz, interval, integer) FROM PUBLIC;
 -- The owner's job (cron, psql), not the writer's: it drops tables.
 REVOKE ALL ON FUNCTION ingest.run_maintenance(timestamptz, interval, integer) FROM writer;
