@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -29,6 +31,7 @@ from typing import Any
 
 from bench import harness
 from bench.dataset import ensure_dataset, parse_span
+from bench.profile_api import summarise
 from bench.rpc_throughput import literal_sql, url_for
 
 METRIC = "manifest_block_height"
@@ -91,8 +94,42 @@ def psql_seconds(cluster: Any, db: str, sql: str, repeat: int) -> float:
         script.unlink()
 
 
+def profiled_wrk(label: str, url: str, proc: harness.Process, *, duration: float,
+                 stem: str, rate: int = 250) -> tuple[harness.LoadResult, dict[str, Any]]:
+    """wrk (one connection) on ``url`` while ``py-spy record`` samples the API (idle frames
+    excluded): the load, the top frames, and the API's CPU ms per request (samples ÷ rate ÷
+    requests served while sampled)."""
+    path = harness.RESULTS_DIR / f"large_results_{stem}.txt"
+    harness.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    load: dict[str, harness.LoadResult] = {}
+    # wrk runs a second longer than py-spy so every sample is taken under load
+    worker = threading.Thread(target=lambda: load.update(
+        wrk=harness.run_wrk(label, url, connections=1, duration=duration + 1)))
+    worker.start()
+    spy = sys.executable.replace("/python", "/py-spy")
+    if not Path(spy).exists():
+        spy = shutil.which("py-spy") or "py-spy"
+    subprocess.run([spy, "record", "--pid", str(proc.pid), "--rate", str(rate), "--duration",
+                    str(round(duration)), "--nonblocking", "--format", "raw", "--output",
+                    str(path)], check=True, capture_output=True)
+    worker.join()
+    wrk = load["wrk"]
+    summary = summarise(path, 8)
+    requests = wrk.rps * round(duration)
+    summary["cpu_ms_per_request"] = summary["samples"] / rate / requests * 1000 if requests else 0.0
+    summary["collapsed"] = str(path.relative_to(harness.REPO))
+    return wrk, summary
+
+
+def print_profile(summary: dict[str, Any]) -> None:
+    print(f"{'':<18} API CPU {summary['cpu_ms_per_request']:.1f} ms/request (py-spy); "
+          "top frames by own time:")
+    for name, share in summary["own"][:6]:
+        print(f"{'':<20} {share * 100:5.1f} %  {name}")
+
+
 def run(*, server: str, span: timedelta, duration: float, repeat: int,
-        baseline: Path | None = None) -> dict[str, Any]:
+        baseline: Path | None = None, profile: bool = False) -> dict[str, Any]:
     db, description = ensure_dataset(span)
     cluster = harness.bench_cluster()
     end = datetime.fromisoformat(description["end"])
@@ -109,7 +146,7 @@ def run(*, server: str, span: timedelta, duration: float, repeat: int,
             harness.running("api", server, env, ready_path="/ready"))
         before = None
         if baseline is not None:
-            _proc, before = stack.enter_context(harness.running(
+            before_proc, before = stack.enter_context(harness.running(
                 "api", server, env, ready_path="/ready", cwd=baseline, pythonpath=baseline))
         for label in TIMED:
             args = calls[label]
@@ -120,19 +157,26 @@ def run(*, server: str, span: timedelta, duration: float, repeat: int,
             rows = body.count(b'"timestamp"')
             harness.run_wrk("warmup", url, connections=1, duration=1)
             api = harness.run_wrk(f"api {label}", url, connections=1, duration=duration)
+            slug = label.replace(" ", "_")
+            if profile:
+                _load, out["timed"].setdefault(label, {})["profile"] = profiled_wrk(
+                    f"api {label}", url, proc, duration=duration, stem=slug)
             plain = "select * from api.get_agg_metric(" + ", ".join(
                 f"{k} := '{v}'" for k, v in args.items()) + ")"
             as_json = literal_sql("get_agg_metric", args)
             psql_rows = psql_seconds(cluster, db, plain, repeat) * 1000
             psql_json = psql_seconds(cluster, db, as_json, repeat) * 1000
             ratio = api.p50_ms / psql_rows
-            out["timed"][label] = {"rows": rows, "bytes": len(body), "api_p50_ms": api.p50_ms,
+            out["timed"][label] = out["timed"].get(label, {}) | {
+                                   "rows": rows, "bytes": len(body), "api_p50_ms": api.p50_ms,
                                    "api_p99_ms": api.p99_ms, "api_rps": api.rps,
                                    "psql_rows_ms": psql_rows, "psql_json_ms": psql_json,
                                    "api_over_psql": ratio}
             print(f"{label:<18} {rows:>7,} rows {len(body) / 1e6:>6.2f} MB   api p50 "
                   f"{api.p50_ms:>7.1f} ms (p99 {api.p99_ms:.1f})   psql {psql_rows:>7.1f} ms   "
                   f"psql json {psql_json:>7.1f} ms   api/psql {ratio:.2f}x", flush=True)
+            if profile:
+                print_profile(out["timed"][label]["profile"])
             if before is not None:
                 other_url = url_for(before, "get_agg_metric", args)
                 harness.run_wrk("warmup", other_url, connections=1, duration=1)
@@ -143,6 +187,11 @@ def run(*, server: str, span: timedelta, duration: float, repeat: int,
                 print(f"{'':<18} baseline p50 {other.p50_ms:>7.1f} ms (p99 "
                       f"{other.p99_ms:.1f})   baseline/psql "
                       f"{other.p50_ms / psql_rows:.2f}x", flush=True)
+                if profile:
+                    _load, summary = profiled_wrk(f"baseline {label}", other_url, before_proc,
+                                                  duration=duration, stem=f"baseline_{slug}")
+                    out["timed"][label]["baseline_profile"] = summary
+                    print_profile(summary)
 
         harness.heading("API resident memory while serving (process tree)")
         for _ in range(20):  # settle allocator and caches with small calls first
@@ -181,9 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=20, help="psql repetitions per size")
     parser.add_argument("--baseline", type=Path,
                         help="also time the API of this checkout (before/after in one run)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also sample the API with py-spy under each timed call: its CPU "
+                             "ms per request and top frames (collapsed stacks in bench/results)")
     args = parser.parse_args(argv)
     run(server=args.server, span=args.span, duration=args.duration, repeat=args.repeat,
-        baseline=args.baseline)
+        baseline=args.baseline, profile=args.profile)
     return harness.exit_code()
 
 

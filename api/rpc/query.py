@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +46,12 @@ RESPONSE_GUCS = (
     "nullif(current_setting('response.headers', true), ''), "
     "nullif(current_setting('response.status', true), '')"
 )
+# a streamed result's first line: the response GUCs once the first row is there (the
+# function has run), as a JSON array [headers, status]
+STREAM_HEAD = (
+    "json_build_array(nullif(current_setting('response.headers', true), ''), "
+    "nullif(current_setting('response.status', true), ''))::text"
+)
 # statements of their own, for the transaction stage
 SET_CONTEXT_SQL = "select " + ", ".join(_SET_CONTEXT_CALLS)
 RESPONSE_GUCS_SQL = f"select {RESPONSE_GUCS}"
@@ -59,20 +66,29 @@ _IS = {"null": "is null", "not_null": "is not null", "true": "is true", "false":
 
 
 class Statement(msgspec.Struct, frozen=True):
-    """The SQL of a plan: ``sql`` with ``params`` for $7 onwards; a streamed one yields a
-    pre-rendered row per result row, joined by ``stream_separator`` between
-    ``stream_prefix`` and ``stream_suffix``."""
+    """The SQL of a plan: ``sql`` with ``params`` for $7 onwards.
+
+    A streamed one's ``sql`` is the query of a ``COPY (…) TO STDOUT`` (its parameters are
+    inlined as literals by ``inline_params``: COPY takes none): one line per result row,
+    already rendered (JSON text or a CSV line), the first one led by the response GUCs
+    (``STREAM_HEAD``) and ``\\x01``. The body is ``stream_prefix``, then the rows with
+    ``stream_first_separator`` before the first and ``stream_separator`` between the others
+    (both as ``json_agg`` / the CSV body of a call would put them), then ``stream_suffix``.
+    """
 
     plan: CallPlan
     sql: str
     params: tuple[Any, ...]
     stream_prefix: bytes = b""
+    stream_first_separator: bytes = b""
     stream_separator: bytes = b","
     stream_suffix: bytes = b""
-    # streamed reads: the same rows, at most ``PROBE_ROWS + 1`` of them, aggregated into one
-    # row (count, joined rows, response GUCs) like a non-streamed call: one round trip
-    # answers a small result, and only a larger one opens a transaction and a cursor
+    # streamed reads: the call's own body over at most ``PROBE_ROWS + 1`` rows, in one row
+    # (count, body, response GUCs) like a non-streamed call: one round trip answers a small
+    # result, and only a larger one opens a transaction and a COPY. It takes the first
+    # ``probe_params`` of ``params``.
     probe_sql: str | None = None
+    probe_params: int = 0
 
 
 def quote_ident(name: str) -> str:
@@ -112,23 +128,8 @@ def call_statement(plan: CallPlan) -> Statement:
     ) or "1"
     where_sql = " and ".join(where)
     if plan.streaming:
-        row = _row_expr(plan, columns, params, plain)
-        rows = f"(select {inner_cols} from {from_clause} where {where_sql}{order}{page}) as _p"
-        sql = f"select convert_to({row}, 'UTF8') from {rows}"
-        if plan.media == "csv":
-            prefix = (_csv_header(columns) + "\n").encode()
-            sep, suffix = b"\n", b""
-        else:
-            prefix, sep, suffix = b"[", b",", b"]"
-        sep_sql = "E'\\n'" if sep == b"\n" else "','"
-        probe_sql = None
-        expected = expected_rows(plan)
-        # re-running it must be harmless; a range known to hold more rows skips it
-        if plan.read_only and not plan.rollback and (expected is None or expected <= PROBE_ROWS):
-            probe_sql = (f"select count(*)::int8, convert_to(coalesce(string_agg(_r, {sep_sql}),"
-                         f" ''), 'UTF8'), {RESPONSE_GUCS} from (select {row} as _r from {rows}"
-                         f" limit {PROBE_ROWS + 1}) as _s")
-        return Statement(plan, sql, tuple(params.values), prefix, sep, suffix, probe_sql)
+        return _streamed_statement(plan, columns, params, f"{from_clause} where {where_sql}",
+                                   order, page, inner_cols)
     body = _body_expr(plan, columns, params, plain)
     if plan.count:
         sql = (f"with _s as (select _f.* from {from_clause} where {where_sql}) "
@@ -139,6 +140,66 @@ def call_statement(plan: CallPlan) -> Statement:
                f"from (select {inner_cols} from {from_clause} where {where_sql}{order}{page})"
                " as _p")
     return Statement(plan, sql, tuple(params.values))
+
+
+def _streamed_statement(plan: CallPlan, columns: list[tuple[str, str]], params: _Params,
+                        source: str, order: str, page: str, inner_cols: str) -> Statement:
+    plain = plan.plain_columns
+    rows = f"(select {inner_cols} from {source}{order}{page}) as _p"
+    probe_sql = None
+    expected = expected_rows(plan)
+    # re-running it must be harmless; a range known to hold more rows skips it
+    if plan.read_only and not plan.rollback and (expected is None or expected <= PROBE_ROWS):
+        probe_sql = (f"select count(*)::int8, {_body_expr(plan, columns, params, plain)}, "
+                     f"{RESPONSE_GUCS} from (select * from {rows} limit {PROBE_ROWS + 1}) as _p")
+    probe_params = len(params.values)
+    row = _row_expr(plan, columns, params, plain)
+    rest = "_q._r"
+    sep = b", \n " if _json_agg_newline(plan) else b", "
+    if plan.media == "json" and plan.function.shape == "setof_scalar" and sep == b", \n ":
+        # json_agg: ", \n " before an array, ", " before a null
+        rest, sep = "case when _q._r = 'null' then _q._r else E'\\n ' || _q._r end", b", "
+    sql = (f"select case when _q._n = 1 then {STREAM_HEAD} || E'\\x01' || _q._r else {rest} "
+           f"end from (select {row} as _r, row_number() over () as _n from {rows}) as _q")
+    if plan.media == "csv":
+        prefix, first_sep, sep, suffix = _csv_header(columns).encode(), b"\n", b"\n", b""
+    else:
+        prefix, first_sep, suffix = b"[", b"", b"]"
+    return Statement(plan, sql, tuple(params.values), prefix, first_sep, sep, suffix,
+                     probe_sql, probe_params)
+
+
+_PLACEHOLDER = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'|\$(\d+)')
+
+
+def inline_params(sql: str, values: Sequence[Any]) -> str:
+    """``sql`` (this module's own, with ``$n`` placeholders) with ``values`` as literals, for
+    statements that take no parameters (COPY). Quoted identifiers and literals are skipped."""
+
+    def literal(found: re.Match[str]) -> str:
+        if found.group(1) is None:
+            return found.group(0)
+        return sql_literal(values[int(found.group(1)) - 1])
+
+    return _PLACEHOLDER.sub(literal, sql)
+
+
+def sql_literal(value: Any) -> str:
+    """A parameter value as an SQL literal: an ``E''`` string (the same whatever
+    ``standard_conforming_strings`` says; a NUL becomes ``\\000``, which PostgreSQL rejects
+    with 22021 as it rejects a NUL in a parameter), a number, NULL, a text array or bytea."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"E'\\\\x{value.hex()}'::bytea"
+    if isinstance(value, (list, tuple)):
+        return f"ARRAY[{', '.join(sql_literal(v) for v in value)}]::text[]"
+    text = str(value).replace("\\", "\\\\").replace("'", "''").replace("\x00", "\\000")
+    return f"E'{text}'"
 
 
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|second|min|minute|h|hour|d|day|w|week)s?\s*",
@@ -348,7 +409,8 @@ def _body_expr(plan: CallPlan, columns: list[tuple[str, str]], params: _Params,
 
 def _row_expr(plan: CallPlan, columns: list[tuple[str, str]], params: _Params,
               plain: bool) -> str:
-    """One pre-rendered row (streaming): JSON text or a CSV line."""
+    """One pre-rendered row (streaming): JSON text as ``json_agg`` renders an element, or
+    a CSV line."""
     if plan.media == "csv":
         return _csv_row(_refs(columns, plain))
     if plan.function.shape == "setof_scalar":
@@ -356,6 +418,16 @@ def _row_expr(plan: CallPlan, columns: list[tuple[str, str]], params: _Params,
     if plain:
         return "row_to_json(_p)::text"
     return f"{_object_expr(columns, params)}::text"
+
+
+def _json_agg_newline(plan: CallPlan) -> bool:
+    """Whether ``json_agg`` puts ``\\n `` after its ``, `` between the elements of this
+    result: between composite rows and between arrays (not before a null), not between
+    other values (``json_build_object``'s objects are json values)."""
+    fn = plan.function
+    if fn.shape == "setof_scalar":
+        return fn.columns[0].type.endswith("[]")
+    return plan.plain_columns
 
 
 def _csv_field(name: str) -> str:

@@ -30,6 +30,7 @@ the transaction and the cursor (one snapshot, memory bounded by one batch).
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -51,10 +52,17 @@ from api.errors import (
 from api.http import RequestContext
 from api.replicas import PRIMARY_LSN_SQL, Replica, ReplicaSet
 from api.rpc.auth import AuthResult
-from api.rpc.query import PROBE_ROWS, RESPONSE_GUCS_SQL, SET_CONTEXT_SQL, SWITCH_ROLE_SQL, Statement
+from api.rpc.query import (
+    CONTEXT_PARAMS,
+    PROBE_ROWS,
+    RESPONSE_GUCS_SQL,
+    SET_CONTEXT_SQL,
+    SWITCH_ROLE_SQL,
+    Statement,
+    inline_params,
+)
 from api.rpc.schema_cache import SchemaCache
 
-STREAM_BATCH_ROWS = 5000
 READ_RETRIES = 2  # a restart drops every pooled connection: a read may meet more than one
 # Errors of the connection rather than of the statement: 503 with Retry-After, and the
 # connection is not given back to the pool as it is. InternalClientError is asyncpg's
@@ -100,24 +108,83 @@ class CallResult(msgspec.Struct, frozen=True):
 
 
 class ResultStream(msgspec.Struct):
-    """A streamed result: the first batch is read, the rest comes from ``chunks()``."""
+    """A streamed result: ``first`` is read before the response starts, the rest comes
+    from ``chunks()``."""
 
     response_headers: str | None
     response_status: str | None
     first: bytes
-    cursor: Any
-    separator: bytes
-    suffix: bytes
-    exhausted: bool
+    rest: AsyncIterator[bytes] | None = None
 
     async def chunks(self) -> AsyncIterator[bytes]:
         yield self.first
-        while not self.exhausted:
-            rows = await self.cursor.fetch(STREAM_BATCH_ROWS)
-            self.exhausted = len(rows) < STREAM_BATCH_ROWS
-            if rows:
-                yield self.separator + self.separator.join(r[0] for r in rows)
-        yield self.suffix
+        if self.rest is not None:
+            async for chunk in self.rest:
+                yield chunk
+
+
+class _End(msgspec.Struct, frozen=True):
+    """The end of a COPY: ``error`` when it failed."""
+
+    error: BaseException | None = None
+
+
+class CopyOut:
+    """``COPY (query) TO STDOUT`` on ``conn``, read chunk by chunk: the copy runs in a task
+    that hands over one chunk at a time (asyncpg stops reading from PostgreSQL while a
+    chunk waits), so memory holds about one network read, however large the result."""
+
+    def __init__(self, conn: Any, query: str) -> None:
+        self._queue: asyncio.Queue[bytes | _End] = asyncio.Queue(maxsize=1)
+        self.task = asyncio.create_task(self._run(conn, query))
+        self.done = False  # the end was taken: the connection is ready for the next statement
+
+    async def _run(self, conn: Any, query: str) -> None:
+        try:
+            await conn.copy_from_query(query, output=self._queue.put)
+        except Exception as exc:  # handed to the reader, who raises it
+            await self._queue.put(_End(exc))
+        else:
+            await self._queue.put(_End())
+
+    async def next_chunk(self) -> bytes | None:
+        """The next chunk (whole rows, each ended by a newline), None at the end; raises
+        what the COPY raised."""
+        item = await self._queue.get()
+        if isinstance(item, _End):
+            self.done = True
+            await self.task
+            if item.error is not None:
+                raise item.error
+            return None
+        return item
+
+    async def abort(self) -> None:
+        """Stop a COPY the reader gave up on (cancels it in asyncpg; the caller drops the
+        connection, which is mid-COPY)."""
+        if not self.task.done():
+            self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+
+
+def copy_text(data: bytes) -> bytes:
+    """COPY's text format undone for one column: backslash escapes (``\\\\``, ``\\n``, …)
+    back to their bytes."""
+    if b"\\" not in data:
+        return data
+    return codecs.escape_decode(data)[0]
+
+
+async def _rest_of_copy(copy: CopyOut, statement: Statement, first: bool) -> AsyncIterator[bytes]:
+    """The body after its first piece: each chunk's rows joined by the statement's
+    separator (one ``replace`` a chunk, no work per row), then the suffix."""
+    separator = statement.stream_separator
+    while (chunk := await copy.next_chunk()) is not None:
+        lead = statement.stream_first_separator if first else separator
+        first = False
+        yield lead + copy_text(chunk[:-1].replace(b"\n", separator))
+    yield statement.stream_suffix
 
 
 class Database:
@@ -323,24 +390,42 @@ class Database:
                     yield probe
                     return
             await self.begin(conn, auth, cache, read_only=plan.read_only)
+            copy = CopyOut(conn, inline_params(statement.sql, args))
             try:
-                cursor = await conn.cursor(statement.sql, *args)
-                rows = await cursor.fetch(STREAM_BATCH_ROWS)
-                guc_row = await conn.fetchrow(RESPONSE_GUCS_SQL)
-                separator = statement.stream_separator
-                first = statement.stream_prefix + separator.join(r[0] for r in rows)
-                yield ResultStream(
-                    response_headers=guc_row[0], response_status=guc_row[1], first=first,
-                    cursor=cursor, separator=separator, suffix=statement.stream_suffix,
-                    exhausted=len(rows) < STREAM_BATCH_ROWS,
-                )
+                yield await self._stream_head(conn, copy, statement)
             except BaseException:
-                with contextlib.suppress(Exception):
-                    await conn.execute("rollback")
+                if copy.done:
+                    with contextlib.suppress(Exception):
+                        await conn.execute("rollback")
+                else:  # mid-COPY: stop it and drop the connection (the pool replaces it)
+                    await copy.abort()
+                    conn.terminate()
                 raise
+            if not copy.done:  # not read to the end (HEAD): nothing was written, drop it
+                await copy.abort()
+                conn.terminate()
+                return
             await conn.execute("rollback" if plan.rollback else "commit")
             if not plan.read_only and not plan.rollback:
                 await self._note_write(conn, auth)
+
+    async def _stream_head(self, conn: Any, copy: CopyOut, statement: Statement) -> ResultStream:
+        """The response GUCs, which lead the COPY's first line (read once the first row is
+        there: the function has run), and the first piece of the body; with no rows the
+        COPY ends first and the GUCs are read by a statement of their own."""
+        data = b""
+        while (chunk := await copy.next_chunk()) is not None:
+            data += chunk
+            mark = data.find(b"\x01")
+            if mark >= 0:
+                headers, status = msgspec.json.decode(copy_text(data[:mark]))
+                rest = data[mark + 1:]
+                first = statement.stream_prefix + statement.stream_first_separator + \
+                    copy_text(rest[:-1].replace(b"\n", statement.stream_separator))
+                return ResultStream(headers, status, first,
+                                    _rest_of_copy(copy, statement, first=False))
+        headers, status = await conn.fetchrow(RESPONSE_GUCS_SQL)
+        return ResultStream(headers, status, statement.stream_prefix + statement.stream_suffix)
 
     async def _probe(self, conn: Any, statement: Statement, args: Sequence[Any],
                      auth: AuthResult, cache: SchemaCache | None) -> ResultStream | None:
@@ -349,6 +434,7 @@ class Database:
         when it has more: the caller then streams it from the start, in a transaction of
         its own (so the answer is still one snapshot; the probe's rows are dropped)."""
         assert statement.probe_sql is not None
+        args = args[:CONTEXT_PARAMS + statement.probe_params]
         if self.local_role:
             await self.begin(conn, auth, cache, read_only=True)
             try:
@@ -362,12 +448,7 @@ class Database:
             row = await conn.fetchrow(statement.probe_sql, *args)
         if row[0] > PROBE_ROWS:
             return None
-        return ResultStream(
-            response_headers=row[2], response_status=row[3],
-            first=statement.stream_prefix + row[1], cursor=None,
-            separator=statement.stream_separator, suffix=statement.stream_suffix,
-            exhausted=True,
-        )
+        return ResultStream(response_headers=row[2], response_status=row[3], first=row[1])
 
     @contextlib.asynccontextmanager
     async def transaction_as(
