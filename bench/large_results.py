@@ -2,6 +2,7 @@
 
     python -m bench.large_results                  # uvicorn, 10 s per measurement
     python -m bench.large_results --server granian
+    python -m bench.large_results --baseline DIR --profile   # another checkout too; py-spy
 
 Calls of ``get_agg_metric`` (``manifest_block_height`` on mainnet), one client at a time:
 
@@ -9,7 +10,9 @@ Calls of ``get_agg_metric`` (``manifest_block_height`` on mainnet), one client a
   median time per request (wrk, one connection) against psql running the same SQL
   (``select * from api.get_agg_metric(...)``, unaligned output to /dev/null, repeated in
   one session) — the ratio api/psql — and, for reference, psql fetching the JSON body the
-  API sends (``json_agg``) the same way;
+  API sends (``json_agg``) the same way; the API process's CPU ms per request (user +
+  system time while wrk ran: what the API itself spends, which a busy machine does not
+  inflate as it inflates wall times); ``--profile`` also samples the API with py-spy;
 - the API process's resident memory sampled every 5 ms while serving each size, from a
   tiny call up to one year at one minute (~525,600 rows, with a writer JWT for its longer
   statement timeout): if the API streams, the peak does not grow with the result.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -94,11 +98,27 @@ def psql_seconds(cluster: Any, db: str, sql: str, repeat: int) -> float:
         script.unlink()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (not wall time: a busy machine
+    delays the process but does not add to it)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_wrk(label: str, url: str, proc: harness.Process, *,
+              duration: float) -> tuple[harness.LoadResult, float]:
+    """wrk with one connection on ``url``, and the API's CPU ms per request meanwhile."""
+    before = cpu_seconds(proc.pid)
+    load = harness.run_wrk(label, url, connections=1, duration=duration)
+    used = cpu_seconds(proc.pid) - before
+    requests = load.rps * duration
+    return load, used / requests * 1000 if requests else 0.0
+
+
 def profiled_wrk(label: str, url: str, proc: harness.Process, *, duration: float,
                  stem: str, rate: int = 250) -> tuple[harness.LoadResult, dict[str, Any]]:
     """wrk (one connection) on ``url`` while ``py-spy record`` samples the API (idle frames
-    excluded): the load, the top frames, and the API's CPU ms per request (samples ÷ rate ÷
-    requests served while sampled)."""
+    excluded): the load and the top frames."""
     path = harness.RESULTS_DIR / f"large_results_{stem}.txt"
     harness.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     load: dict[str, harness.LoadResult] = {}
@@ -115,15 +135,12 @@ def profiled_wrk(label: str, url: str, proc: harness.Process, *, duration: float
     worker.join()
     wrk = load["wrk"]
     summary = summarise(path, 8)
-    requests = wrk.rps * round(duration)
-    summary["cpu_ms_per_request"] = summary["samples"] / rate / requests * 1000 if requests else 0.0
     summary["collapsed"] = str(path.relative_to(harness.REPO))
     return wrk, summary
 
 
 def print_profile(summary: dict[str, Any]) -> None:
-    print(f"{'':<18} API CPU {summary['cpu_ms_per_request']:.1f} ms/request (py-spy); "
-          "top frames by own time:")
+    print(f"{'':<18} py-spy, top frames by own time:")
     for name, share in summary["own"][:6]:
         print(f"{'':<20} {share * 100:5.1f} %  {name}")
 
@@ -156,7 +173,7 @@ def run(*, server: str, span: timedelta, duration: float, repeat: int,
                 raise RuntimeError(f"GET {url} → {status}: {body[:300]!r}")
             rows = body.count(b'"timestamp"')
             harness.run_wrk("warmup", url, connections=1, duration=1)
-            api = harness.run_wrk(f"api {label}", url, connections=1, duration=duration)
+            api, api_cpu = timed_wrk(f"api {label}", url, proc, duration=duration)
             slug = label.replace(" ", "_")
             if profile:
                 _load, out["timed"].setdefault(label, {})["profile"] = profiled_wrk(
@@ -170,23 +187,27 @@ def run(*, server: str, span: timedelta, duration: float, repeat: int,
             out["timed"][label] = out["timed"].get(label, {}) | {
                                    "rows": rows, "bytes": len(body), "api_p50_ms": api.p50_ms,
                                    "api_p99_ms": api.p99_ms, "api_rps": api.rps,
+                                   "api_cpu_ms": api_cpu,
                                    "psql_rows_ms": psql_rows, "psql_json_ms": psql_json,
                                    "api_over_psql": ratio}
             print(f"{label:<18} {rows:>7,} rows {len(body) / 1e6:>6.2f} MB   api p50 "
                   f"{api.p50_ms:>7.1f} ms (p99 {api.p99_ms:.1f})   psql {psql_rows:>7.1f} ms   "
-                  f"psql json {psql_json:>7.1f} ms   api/psql {ratio:.2f}x", flush=True)
+                  f"psql json {psql_json:>7.1f} ms   api/psql {ratio:.2f}x   API CPU "
+                  f"{api_cpu:.1f} ms/request", flush=True)
             if profile:
                 print_profile(out["timed"][label]["profile"])
             if before is not None:
                 other_url = url_for(before, "get_agg_metric", args)
                 harness.run_wrk("warmup", other_url, connections=1, duration=1)
-                other = harness.run_wrk(f"baseline {label}", other_url, connections=1,
-                                        duration=duration)
+                other, other_cpu = timed_wrk(f"baseline {label}", other_url, before_proc,
+                                             duration=duration)
                 out["timed"][label] |= {"baseline_p50_ms": other.p50_ms,
-                                        "baseline_over_psql": other.p50_ms / psql_rows}
+                                        "baseline_over_psql": other.p50_ms / psql_rows,
+                                        "baseline_cpu_ms": other_cpu}
                 print(f"{'':<18} baseline p50 {other.p50_ms:>7.1f} ms (p99 "
                       f"{other.p99_ms:.1f})   baseline/psql "
-                      f"{other.p50_ms / psql_rows:.2f}x", flush=True)
+                      f"{other.p50_ms / psql_rows:.2f}x   baseline CPU {other_cpu:.1f} "
+                      "ms/request", flush=True)
                 if profile:
                     _load, summary = profiled_wrk(f"baseline {label}", other_url, before_proc,
                                                   duration=duration, stem=f"baseline_{slug}")
