@@ -20,11 +20,15 @@ Why one round trip is enough for a read, without giving up per-request role and 
 * The body is aggregated by PostgreSQL and returned as one ``bytea`` (no decoding in Python).
 
 Writes (POST to a VOLATILE function), ``tx=rollback`` and streamed results use an explicit
-transaction (BEGIN … COMMIT/ROLLBACK); streamed results read pre-rendered rows through a
-server-side cursor in chunks. A streamed *read* first runs its probe (``Statement.probe_sql``:
-at most ``PROBE_ROWS + 1`` rows aggregated into one row, one round trip like a call): a
-small result is answered by it, and only a larger one is run again from the start through
-the transaction and the cursor (one snapshot, memory bounded by one batch).
+transaction (BEGIN … COMMIT/ROLLBACK). A streamed *read* first runs its probe
+(``Statement.probe_sql``: the call's own body over at most ``PROBE_ROWS + 1`` rows, one
+round trip like a call): a small result is answered by it, and only a larger one is run
+again from the start as one ``COPY (…) TO STDOUT`` in a transaction (one snapshot). The
+COPY's lines are rows PostgreSQL already rendered (JSON text or CSV); asyncpg hands them
+over a network read at a time and stops reading while the client is slower, and each read
+is forwarded after one ``replace`` of the line ends by the separator (no work per row in
+Python; memory bounded by a read). The first line carries the response GUCs, read once
+the first row exists, so the status and headers can be sent before the body.
 """
 
 from __future__ import annotations
