@@ -180,14 +180,18 @@ def copy_text(data: bytes) -> bytes:
     return codecs.escape_decode(data)[0]
 
 
-async def _rest_of_copy(copy: CopyOut, statement: Statement, first: bool) -> AsyncIterator[bytes]:
-    """The body after its first piece: each chunk's rows joined by the statement's
-    separator (one ``replace`` a chunk, no work per row), then the suffix."""
+def copy_rows(lines: bytes, separator: bytes) -> bytes:
+    """Whole COPY lines (each ended by a newline) as rows joined by ``separator``: one
+    ``replace`` for the lot (a newline inside a row is escaped by COPY, so every raw one
+    ends a line), no work per row."""
+    return copy_text(lines[:-1].replace(b"\n", separator))
+
+
+async def _rest_of_copy(copy: CopyOut, statement: Statement) -> AsyncIterator[bytes]:
+    """The body after its first piece: each chunk's rows, then the suffix."""
     separator = statement.stream_separator
     while (chunk := await copy.next_chunk()) is not None:
-        lead = statement.stream_first_separator if first else separator
-        first = False
-        yield lead + copy_text(chunk[:-1].replace(b"\n", separator))
+        yield separator + copy_rows(chunk, separator)
     yield statement.stream_suffix
 
 
@@ -423,11 +427,9 @@ class Database:
             mark = data.find(b"\x01")
             if mark >= 0:
                 headers, status = msgspec.json.decode(copy_text(data[:mark]))
-                rest = data[mark + 1:]
-                first = statement.stream_prefix + statement.stream_first_separator + \
-                    copy_text(rest[:-1].replace(b"\n", statement.stream_separator))
-                return ResultStream(headers, status, first,
-                                    _rest_of_copy(copy, statement, first=False))
+                first = (statement.stream_prefix + statement.stream_first_separator
+                         + copy_rows(data[mark + 1:], statement.stream_separator))
+                return ResultStream(headers, status, first, _rest_of_copy(copy, statement))
         headers, status = await conn.fetchrow(RESPONSE_GUCS_SQL)
         return ResultStream(headers, status, statement.stream_prefix + statement.stream_suffix)
 
