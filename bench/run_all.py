@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                        rounds=1 if quick else 3, warmup=1 if quick else 2,
                        writes=10 if quick else 50)
     large_results.run(server=servers[0], span=span, duration=3 if quick else 10,
-                      repeat=5 if quick else 20)
+                      repeat=5 if quick else 20, rounds=1 if quick else 3)
     aggregation.run(span=span, repeat=5 if quick else 20, raw_repeat=1 if quick else 2)
     functions.run(span=span, repeat=5 if quick else 20)
     ingest.run(server=servers[0], requests=50 if quick else 300, batch=2000, concurrency=4)
