@@ -98,10 +98,12 @@ def psql_seconds(cluster: Any, db: str, sql: str, repeat: int) -> tuple[float, f
         argv = ["psql", "-h", cluster.host, "-p", str(cluster.port), "-U", "postgres", "-d", db,
                 "-XAtq", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null"]
         subprocess.run([*argv, "-c", sql], check=True, capture_output=True)  # warm the cache
+        _wait_until_reaped(cluster)
         cpu = children_cpu_seconds() + pg_cpu_seconds(cluster)
         began = time.perf_counter()
         subprocess.run([*argv, "-f", str(script)], check=True, capture_output=True)
         wall = time.perf_counter() - began
+        _wait_until_reaped(cluster)  # its backend's CPU time is counted once it is reaped
         cpu = children_cpu_seconds() + pg_cpu_seconds(cluster) - cpu
         return wall / repeat, cpu / repeat
     finally:
@@ -113,17 +115,41 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def pg_cpu_seconds(cluster: Any) -> float:
-    """CPU time used so far by the cluster: the postmaster, its live children (backends,
-    background processes) and the children it has reaped (backends that exited)."""
+def _postgres_children(cluster: Any) -> tuple[int, list[tuple[Path, list[str]]]]:
+    """The postmaster's pid, and its children's /proc folder and stat fields."""
     postmaster = int((cluster.datadir / "postmaster.pid").read_text().split()[0])
-    total = _stat_cpu(postmaster, reaped=True)
+    children = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError, IndexError, ValueError):
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
                 if int(fields[1]) == postmaster:
-                    total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                    children.append((entry, fields))
+    return postmaster, children
+
+
+def _wait_until_reaped(cluster: Any, timeout: float = 5.0) -> None:
+    """Until no backend of the ``postgres`` user (psql's) is left: an exited backend's CPU
+    time moves to the postmaster's reaped children's."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _pid, children = _postgres_children(cluster)
+        cmdlines = []
+        for folder, _fields in children:
+            with contextlib.suppress(OSError):
+                cmdlines.append((folder / "cmdline").read_bytes())
+        if not any(c.startswith(b"postgres: postgres ") for c in cmdlines):
+            return
+        time.sleep(0.01)
+
+
+def pg_cpu_seconds(cluster: Any) -> float:
+    """CPU time used so far by the cluster: the postmaster, its live children (backends,
+    background processes) and the children it has reaped (backends that exited)."""
+    postmaster, children = _postgres_children(cluster)
+    total = _stat_cpu(postmaster, reaped=True)
+    for _folder, fields in children:
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
 
 
