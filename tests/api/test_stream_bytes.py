@@ -60,6 +60,15 @@ language sql stable rows {rows} as $${VALUES_BODY}$$;
 create function api.range_streamed(p_from timestamptz, p_to timestamptz, p_interval interval)
 returns table (bucket timestamptz) language plpgsql stable rows 10000 as $${RANGE_BODY}$$;
 """)
+    out.append("""
+create table public.stream_writes (n int);
+create function api.write_streamed(p_rows int) returns table (id int)
+language plpgsql volatile security definer rows 10000 as $$
+begin
+    insert into public.stream_writes values (p_rows);
+    return query select i from generate_series(1, p_rows) as i;
+end $$;
+""")
     out.append("grant execute on all functions in schema api to web_anon;")
     return "\n".join(out)
 
@@ -158,3 +167,14 @@ def test_an_unread_stream_leaves_the_pool_usable(server: ApiServer) -> None:
     assert head.content == b""
     streamed, whole = twins(server, "rows", f"p_rows={LARGE}")
     assert streamed.content == whole.content
+
+
+def test_a_streamed_write_is_committed_once_the_body_is_sent(
+    db: DbInfo, server: ApiServer,
+) -> None:
+    # POST to a VOLATILE function: no probe (never run twice), a read-write COPY
+    response = httpx.post(f"{server.base_url}/rpc/write_streamed", json={"p_rows": LARGE},
+                          timeout=60)
+    assert response.status_code == 200
+    assert [row["id"] for row in response.json()] == list(range(1, LARGE + 1))
+    assert db.psql(f"select count(*) from public.stream_writes where n = {LARGE}") == "1"
