@@ -68,8 +68,11 @@ _IS = {"null": "is null", "not_null": "is not null", "true": "is true", "false":
 class Statement(msgspec.Struct, frozen=True):
     """The SQL of a plan: ``sql`` with ``params`` for $7 onwards.
 
-    A streamed one's ``sql`` is the query of a ``COPY (…) TO STDOUT`` (its parameters are
-    inlined as literals by ``inline_params``: COPY takes none): one line per result row,
+    A streamed one's ``sql`` is the query of a ``COPY (…) TO STDOUT`` (COPY takes no
+    parameters: the request GUCs, $1-$6, are set before it by ``SET_CONTEXT_SQL`` with bind
+    parameters, the plan's values are inlined as literals by ``inline_params``; so tokens
+    and cookies never reach the SQL text, which PostgreSQL logs with an error): one line
+    per result row,
     already rendered (JSON text or a CSV line), the first one led by the response GUCs
     (``STREAM_HEAD``) and ``\\x01``. The body is ``stream_prefix``, then the rows with
     ``stream_first_separator`` before the first and ``stream_separator`` between the others
@@ -110,8 +113,8 @@ def call_statement(plan: CallPlan) -> Statement:
     fn = plan.function
     params = _Params()
     from_clause = _from_clause(plan, params)
-    where = [_gate(plan.read_only, plan.pre_request),
-             *(_condition(f, fn, params) for f in plan.filters)]
+    conditions = [_condition(f, fn, params) for f in plan.filters]
+    where = [_gate(plan.read_only, plan.pre_request), *conditions]
     order = _order(plan)
     page = ""
     if plan.page.limit is not None:
@@ -128,8 +131,13 @@ def call_statement(plan: CallPlan) -> Statement:
     ) or "1"
     where_sql = " and ".join(where)
     if plan.streaming:
+        # the COPY's own gate does not set the request GUCs: a statement with bind
+        # parameters sets them first, so no token or cookie is inlined into SQL text
+        # (which PostgreSQL writes to its log with an error)
+        copy_where = " and ".join(
+            [_gate(plan.read_only, plan.pre_request, context=False), *conditions])
         return _streamed_statement(plan, columns, params, f"{from_clause} where {where_sql}",
-                                   order, page, inner_cols)
+                                   f"{from_clause} where {copy_where}", order, page, inner_cols)
     body = _body_expr(plan, columns, params, plain)
     if plan.count:
         sql = (f"with _s as (select _f.* from {from_clause} where {where_sql}) "
@@ -143,7 +151,8 @@ def call_statement(plan: CallPlan) -> Statement:
 
 
 def _streamed_statement(plan: CallPlan, columns: list[tuple[str, str]], params: _Params,
-                        source: str, order: str, page: str, inner_cols: str) -> Statement:
+                        source: str, copy_source: str, order: str, page: str,
+                        inner_cols: str) -> Statement:
     plain = plan.plain_columns
     rows = f"(select {inner_cols} from {source}{order}{page}) as _p"
     probe_sql = None
@@ -159,8 +168,9 @@ def _streamed_statement(plan: CallPlan, columns: list[tuple[str, str]], params: 
     if plan.media == "json" and plan.function.shape == "setof_scalar" and sep == b", \n ":
         # json_agg: ", \n " before an array, ", " before a null
         rest, sep = "case when _q._r = 'null' then _q._r else E'\\n ' || _q._r end", b", "
+    copy_rows = f"(select {inner_cols} from {copy_source}{order}{page}) as _p"
     sql = (f"select case when _q._n = 1 then {STREAM_HEAD} || E'\\x01' || _q._r else {rest} "
-           f"end from (select {row} as _r, row_number() over () as _n from {rows}) as _q")
+           f"end from (select {row} as _r, row_number() over () as _n from {copy_rows}) as _q")
     if plan.media == "csv":
         prefix, first_sep, sep, suffix = _csv_header(columns).encode(), b"\n", b"\n", b""
     else:
@@ -241,15 +251,16 @@ def range_buckets(p_from: str, p_to: str, p_interval: str) -> int | None:
 
 
 @functools.cache
-def _gate(read_only: bool, pre_request: QualifiedName | None) -> str:
+def _gate(read_only: bool, pre_request: QualifiedName | None, *, context: bool = True) -> str:
     """A one-time filter evaluated before the function runs (a gating Result node); built
-    once per (read_only, pre_request).
+    once per (read_only, pre_request, context). Without ``context`` the request GUCs are
+    not set here (a statement before it did).
 
     CASE guarantees the set_config calls finish before the pre-request function runs.
     """
-    settings = " || ".join(_SET_CONTEXT_CALLS)
-    if read_only:
-        settings += " || set_config('transaction_read_only', 'on', true)"
+    calls = [*(_SET_CONTEXT_CALLS if context else ()),
+             *(("set_config('transaction_read_only', 'on', true)",) if read_only else ())]
+    settings = " || ".join(calls) or "''"
     then = "true"
     if pre_request is not None:
         schema = quote_ident(pre_request.schema or "public")

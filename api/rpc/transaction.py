@@ -23,7 +23,8 @@ Writes (POST to a VOLATILE function), ``tx=rollback`` and streamed results use a
 transaction (BEGIN … COMMIT/ROLLBACK). A streamed *read* first runs its probe
 (``Statement.probe_sql``: the call's own body over at most ``PROBE_ROWS + 1`` rows, one
 round trip like a call): a small result is answered by it, and only a larger one is run
-again from the start as one ``COPY (…) TO STDOUT`` in a transaction (one snapshot). The
+again from the start as one ``COPY (…) TO STDOUT`` in a transaction (one snapshot; the
+request GUCs are set by a statement with bind parameters before it, COPY taking none). The
 COPY's lines are rows PostgreSQL already rendered (JSON text or CSV); asyncpg hands them
 over a network read at a time and stops reading while the client is slower, and each read
 is forwarded after one ``replace`` of the line ends by the separator (no work per row in
@@ -398,6 +399,12 @@ class Database:
                     yield probe
                     return
             await self.begin(conn, auth, cache, read_only=plan.read_only)
+            try:  # the request GUCs, bound: no token inlined into the COPY's text
+                await conn.fetch(SET_CONTEXT_SQL, *args[:CONTEXT_PARAMS])
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await conn.execute("rollback")
+                raise
             copy = CopyOut(conn, inline_params(statement.sql, args))
             try:
                 yield await self._stream_head(conn, copy, statement)
