@@ -72,11 +72,11 @@ class Statement(msgspec.Struct, frozen=True):
     parameters: the request GUCs, $1-$6, are set before it by ``SET_CONTEXT_SQL`` with bind
     parameters, the plan's values are inlined as literals by ``inline_params``; so tokens
     and cookies never reach the SQL text, which PostgreSQL logs with an error): one line
-    per result row,
-    already rendered (JSON text or a CSV line), the first one led by the response GUCs
-    (``STREAM_HEAD``) and ``\\x01``. The body is ``stream_prefix``, then the rows with
-    ``stream_first_separator`` before the first and ``stream_separator`` between the others
-    (both as ``json_agg`` / the CSV body of a call would put them), then ``stream_suffix``.
+    per result row, already rendered (JSON text or a CSV line), the first one led by the
+    response GUCs (``STREAM_HEAD``) and ``\\x01``. The body is ``stream_prefix``, then the
+    rows with ``stream_first_separator`` before the first and ``stream_separator`` between
+    the others (both as ``json_agg`` / the CSV body of a call would put them), then
+    ``stream_suffix``.
     """
 
     plan: CallPlan
@@ -153,6 +153,8 @@ def call_statement(plan: CallPlan) -> Statement:
 def _streamed_statement(plan: CallPlan, columns: list[tuple[str, str]], params: _Params,
                         source: str, copy_source: str, order: str, page: str,
                         inner_cols: str) -> Statement:
+    """The COPY query of a streamed call (rows read from ``copy_source``) and, for a read,
+    its probe (from ``source``, whose gate sets the request GUCs itself)."""
     plain = plan.plain_columns
     rows = f"(select {inner_cols} from {source}{order}{page}) as _p"
     probe_sql = None
@@ -223,7 +225,7 @@ def expected_rows(plan: CallPlan) -> int | None:
     page's limit, or for a range function (``p_from``, ``p_to``, ``p_interval`` in the
     query string) the number of buckets; None when unknown. Only an estimate (a function
     may return several rows a bucket): it decides whether to try the one-round-trip probe
-    first, and the probe itself falls back to the cursor when it meets more rows."""
+    first, and the probe itself falls back to the COPY when it meets more rows."""
     bound = plan.page.limit
     if isinstance(plan.arguments, QueryArgs):
         values = dict(plan.arguments.values)

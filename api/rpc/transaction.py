@@ -369,7 +369,8 @@ class Database:
         self, statement: Statement, auth: AuthResult, context: RequestContext,
         cache: SchemaCache | None,
     ) -> AsyncIterator[ResultStream]:
-        """Open a cursor on a streaming statement; the first batch is read before yielding.
+        """Start a streaming statement (its probe, else its COPY); the status-deciding
+        first piece is read before yielding.
         A replica that cannot be reached is skipped before the stream starts."""
         args = (*context.values(auth.claims_json), *statement.params)
         async with contextlib.AsyncExitStack() as stack:
