@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     _phase("response_cache", response_cache.run, duration=short, connections=32, pool=10,
            rounds=rounds, warmup=1 if quick else 2, writes=10 if quick else 50)
     _phase("large_results", large_results.run, server=servers[0], span=span, duration=short,
-           repeat=5 if quick else 20, baseline=args.baseline)
+           repeat=5 if quick else 20, rounds=rounds, baseline=args.baseline)
     _phase("aggregation", aggregation.run, span=span, repeat=5 if quick else 20,
            raw_repeat=1 if quick else 2)
     _phase("functions", functions.run, span=span, repeat=5 if quick else 20)

@@ -7,7 +7,7 @@ streamed result (~25 MB) and never read past the status line; then one normal re
 (``get_excluded_addresses``) is timed, for ``METRICS_RPC_SEND_TIMEOUT`` off, 1 s, 5 s (the
 default) and 10 s, with ``PGRST_DB_POOL_ACQUISITION_TIMEOUT`` 15 s. Without the send
 timeout the request waits out the acquisition timeout (504); with it, it waits about the
-send timeout. Also prints the size of one streamed batch of ``get_agg_metric`` rows (what
+send timeout. Also prints the largest streamed chunk (one read of the COPY's output: what
 a client must take within the send timeout, plus socket buffers) and so the slowest
 client bandwidth the default still serves in full. Figures, not asserts.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 import socket
 import time
 
-from api.rpc.transaction import STREAM_BATCH_ROWS
 from bench import harness
 
 POOL = 4
@@ -30,7 +29,8 @@ $$;
 grant execute on function api.slow_reader_big(int) to web_anon;
 """
 # one get_agg_metric row as the API renders it: a 21-digit value, a timestamp
-AGG_ROW = b'{"timestamp":"2026-01-01T00:00:00+00:00","value":"123456789012345678901"}'
+# a streamed chunk is one read of the COPY's output: at most uvloop's receive buffer
+CHUNK_BYTES = 256_000
 
 
 def slow_reader(port: int) -> socket.socket:
@@ -62,9 +62,8 @@ def main() -> None:
             for sock in readers:
                 sock.close()
         print(f"{timeout + ' s' if timeout != '0' else 'off':>12} {status:>6} {waited:9.2f}")
-    batch = STREAM_BATCH_ROWS * (len(AGG_ROW) + 1)
-    print(f"one streamed batch of get_agg_metric: {STREAM_BATCH_ROWS:,} rows ≈ {batch / 1024:.0f}"
-          f" KiB; to take it within the default 5 s a client needs ≥ {batch / 5 / 1024:.0f} KiB/s")
+    print(f"one streamed chunk: at most {CHUNK_BYTES / 1024:.0f} KiB (one read of the COPY); to "
+          f"take it within the default 5 s a client needs ≥ {CHUNK_BYTES / 5 / 1024:.0f} KiB/s")
 
 
 if __name__ == "__main__":

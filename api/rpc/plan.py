@@ -103,7 +103,7 @@ class CallPlan(msgspec.Struct, frozen=True):
     count: bool  # Prefer: count=… → the total goes in Content-Range
     tx: TxMode
     media: Media
-    streaming: bool  # read through a cursor and sent in chunks
+    streaming: bool  # read through a COPY and sent in chunks
     pre_request: QualifiedName | None = None
     # Prefer: handling=strict, max-affected=N: more result rows → PGRST124, rolled back
     max_affected: int | None = None

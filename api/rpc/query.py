@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -45,12 +46,21 @@ RESPONSE_GUCS = (
     "nullif(current_setting('response.headers', true), ''), "
     "nullif(current_setting('response.status', true), '')"
 )
+# a streamed result's first line: the response GUCs once the first row is there (the
+# function has run), as a JSON array [headers, status]
+STREAM_HEAD = (
+    "json_build_array(nullif(current_setting('response.headers', true), ''), "
+    "nullif(current_setting('response.status', true), ''))::text"
+)
 # statements of their own, for the transaction stage
 SET_CONTEXT_SQL = "select " + ", ".join(_SET_CONTEXT_CALLS)
 RESPONSE_GUCS_SQL = f"select {RESPONSE_GUCS}"
 # the response cache's data token (migration 0081), read in the call's own snapshot
 DATA_TOKEN = "(select token from metrics_rpc_cache.data_token)"  # noqa: S105 (not a password)
 RESPONSE_GUCS_TOKEN_SQL = f"select {RESPONSE_GUCS}, {DATA_TOKEN}"
+# STREAM_HEAD with the data token as a third element: [headers, status, token], of the
+# COPY's own snapshot
+STREAM_HEAD_TOKEN = STREAM_HEAD.replace("))::text", f"), {DATA_TOKEN})::text")
 SWITCH_ROLE_SQL = "select set_config(n, v, false) from unnest($1::text[], $2::text[]) as u(n, v)"
 
 PROBE_ROWS = 5000  # a streamed read with at most this many rows is answered by the probe
@@ -62,22 +72,35 @@ _IS = {"null": "is null", "not_null": "is not null", "true": "is true", "false":
 
 
 class Statement(msgspec.Struct, frozen=True):
-    """The SQL of a plan: ``sql`` with ``params`` for $7 onwards; a streamed one yields a
-    pre-rendered row per result row, joined by ``stream_separator`` between
-    ``stream_prefix`` and ``stream_suffix``."""
+    """The SQL of a plan: ``sql`` with ``params`` for $7 onwards.
+
+    A streamed one's ``sql`` is the query of a ``COPY (…) TO STDOUT`` (COPY takes no
+    parameters: the request GUCs, $1-$6, are set before it by ``SET_CONTEXT_SQL`` with bind
+    parameters, the plan's values are inlined as literals by ``inline_params``; so tokens
+    and cookies never reach the SQL text, which PostgreSQL logs with an error): one line
+    per result row, already rendered (JSON text or a CSV line), the first one led by the
+    response GUCs (``STREAM_HEAD``) and ``\\x01``. The body is ``stream_prefix``, then the
+    rows with ``stream_first_separator`` before the first and ``stream_separator`` between
+    the others (both as ``json_agg`` / the CSV body of a call would put them), then
+    ``stream_suffix``.
+    """
 
     plan: CallPlan
     sql: str
     params: tuple[Any, ...]
     stream_prefix: bytes = b""
+    stream_first_separator: bytes = b""
     stream_separator: bytes = b","
     stream_suffix: bytes = b""
-    # streamed reads: the same rows, at most ``PROBE_ROWS + 1`` of them, aggregated into one
-    # row (count, joined rows, response GUCs) like a non-streamed call: one round trip
-    # answers a small result, and only a larger one opens a transaction and a cursor
+    # streamed reads: the call's own body over at most ``PROBE_ROWS + 1`` rows, in one row
+    # (count, body, response GUCs) like a non-streamed call: one round trip answers a small
+    # result, and only a larger one opens a transaction and a COPY. It takes the first
+    # ``probe_params`` of ``params``.
     probe_sql: str | None = None
-    # the call, and the probe, end with the data token as one more column (a streamed
-    # cursor reads it after its first batch, in the same repeatable-read snapshot)
+    probe_params: int = 0
+    # the call, and the probe, end with the data token as one more column; a streamed
+    # COPY carries it in its first line (``STREAM_HEAD_TOKEN``) and, with no rows, reads it
+    # after the COPY in the same repeatable-read transaction
     data_token: bool = False
 
 
@@ -103,8 +126,8 @@ def call_statement(plan: CallPlan, *, data_token: bool = False) -> Statement:
     token = f", {DATA_TOKEN}" if data_token else ""
     params = _Params()
     from_clause = _from_clause(plan, params)
-    where = [_gate(plan.read_only, plan.pre_request),
-             *(_condition(f, fn, params) for f in plan.filters)]
+    conditions = [_condition(f, fn, params) for f in plan.filters]
+    where = [_gate(plan.read_only, plan.pre_request), *conditions]
     order = _order(plan)
     page = ""
     if plan.page.limit is not None:
@@ -121,24 +144,14 @@ def call_statement(plan: CallPlan, *, data_token: bool = False) -> Statement:
     ) or "1"
     where_sql = " and ".join(where)
     if plan.streaming:
-        row = _row_expr(plan, columns, params, plain)
-        rows = f"(select {inner_cols} from {from_clause} where {where_sql}{order}{page}) as _p"
-        sql = f"select convert_to({row}, 'UTF8') from {rows}"
-        if plan.media == "csv":
-            prefix = (_csv_header(columns) + "\n").encode()
-            sep, suffix = b"\n", b""
-        else:
-            prefix, sep, suffix = b"[", b",", b"]"
-        sep_sql = "E'\\n'" if sep == b"\n" else "','"
-        probe_sql = None
-        expected = expected_rows(plan)
-        # re-running it must be harmless; a range known to hold more rows skips it
-        if plan.read_only and not plan.rollback and (expected is None or expected <= PROBE_ROWS):
-            probe_sql = (f"select count(*)::int8, convert_to(coalesce(string_agg(_r, {sep_sql}),"
-                         f" ''), 'UTF8'), {RESPONSE_GUCS}{token} from (select {row} as _r"
-                         f" from {rows} limit {PROBE_ROWS + 1}) as _s")
-        return Statement(plan, sql, tuple(params.values), prefix, sep, suffix, probe_sql,
-                         data_token)
+        # the COPY's own gate does not set the request GUCs: a statement with bind
+        # parameters sets them first, so no token or cookie is inlined into SQL text
+        # (which PostgreSQL writes to its log with an error)
+        copy_where = " and ".join(
+            [_gate(plan.read_only, plan.pre_request, context=False), *conditions])
+        return _streamed_statement(plan, columns, params, f"{from_clause} where {where_sql}",
+                                   f"{from_clause} where {copy_where}", order, page, inner_cols,
+                                   data_token=data_token)
     body = _body_expr(plan, columns, params, plain)
     if plan.count:
         sql = (f"with _s as (select _f.* from {from_clause} where {where_sql}) "
@@ -152,6 +165,73 @@ def call_statement(plan: CallPlan, *, data_token: bool = False) -> Statement:
     return Statement(plan, sql, tuple(params.values), data_token=data_token)
 
 
+def _streamed_statement(plan: CallPlan, columns: list[tuple[str, str]], params: _Params,
+                        source: str, copy_source: str, order: str, page: str,
+                        inner_cols: str, *, data_token: bool = False) -> Statement:
+    """The COPY query of a streamed call (rows read from ``copy_source``) and, for a read,
+    its probe (from ``source``, whose gate sets the request GUCs itself)."""
+    plain = plan.plain_columns
+    token = f", {DATA_TOKEN}" if data_token else ""
+    rows = f"(select {inner_cols} from {source}{order}{page}) as _p"
+    probe_sql = None
+    expected = expected_rows(plan)
+    # re-running it must be harmless; a range known to hold more rows skips it
+    if plan.read_only and not plan.rollback and (expected is None or expected <= PROBE_ROWS):
+        probe_sql = (f"select count(*)::int8, {_body_expr(plan, columns, params, plain)}, "
+                     f"{RESPONSE_GUCS}{token} from (select * from {rows} limit {PROBE_ROWS + 1})"
+                     " as _p")
+    probe_params = len(params.values)
+    head = STREAM_HEAD_TOKEN if data_token else STREAM_HEAD
+    row = _row_expr(plan, columns, params, plain)
+    rest = "_q._r"
+    sep = b", \n " if _json_agg_newline(plan) else b", "
+    if plan.media == "json" and plan.function.shape == "setof_scalar" and sep == b", \n ":
+        # json_agg: ", \n " before an array, ", " before a null
+        rest, sep = "case when _q._r = 'null' then _q._r else E'\\n ' || _q._r end", b", "
+    copy_rows = f"(select {inner_cols} from {copy_source}{order}{page}) as _p"
+    sql = (f"select case when _q._n = 1 then {head} || E'\\x01' || _q._r else {rest} "
+           f"end from (select {row} as _r, row_number() over () as _n from {copy_rows}) as _q")
+    if plan.media == "csv":
+        prefix, first_sep, sep, suffix = _csv_header(columns).encode(), b"\n", b"\n", b""
+    else:
+        prefix, first_sep, suffix = b"[", b"", b"]"
+    return Statement(plan, sql, tuple(params.values), prefix, first_sep, sep, suffix,
+                     probe_sql, probe_params, data_token)
+
+
+_PLACEHOLDER = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'|\$(\d+)')
+
+
+def inline_params(sql: str, values: Sequence[Any]) -> str:
+    """``sql`` (this module's own, with ``$n`` placeholders) with ``values`` as literals, for
+    statements that take no parameters (COPY). Quoted identifiers and literals are skipped."""
+
+    def literal(found: re.Match[str]) -> str:
+        if found.group(1) is None:
+            return found.group(0)
+        return sql_literal(values[int(found.group(1)) - 1])
+
+    return _PLACEHOLDER.sub(literal, sql)
+
+
+def sql_literal(value: Any) -> str:
+    """A parameter value as an SQL literal: an ``E''`` string (the same whatever
+    ``standard_conforming_strings`` says; a NUL becomes ``\\000``, which PostgreSQL rejects
+    with 22021 as it rejects a NUL in a parameter), a number, NULL, a text array or bytea."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"E'\\\\x{value.hex()}'::bytea"
+    if isinstance(value, (list, tuple)):
+        return f"ARRAY[{', '.join(sql_literal(v) for v in value)}]::text[]"
+    text = str(value).replace("\\", "\\\\").replace("'", "''").replace("\x00", "\\000")
+    return f"E'{text}'"
+
+
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|second|min|minute|h|hour|d|day|w|week)s?\s*",
                        re.I)
 _UNIT_SECONDS = {"s": 1, "sec": 1, "second": 1, "min": 60, "minute": 60, "h": 3600,
@@ -163,7 +243,7 @@ def expected_rows(plan: CallPlan) -> int | None:
     page's limit, or for a range function (``p_from``, ``p_to``, ``p_interval`` in the
     query string) the number of buckets; None when unknown. Only an estimate (a function
     may return several rows a bucket): it decides whether to try the one-round-trip probe
-    first, and the probe itself falls back to the cursor when it meets more rows."""
+    first, and the probe itself falls back to the COPY when it meets more rows."""
     bound = plan.page.limit
     if isinstance(plan.arguments, QueryArgs):
         values = dict(plan.arguments.values)
@@ -191,15 +271,16 @@ def range_buckets(p_from: str, p_to: str, p_interval: str) -> int | None:
 
 
 @functools.cache
-def _gate(read_only: bool, pre_request: QualifiedName | None) -> str:
+def _gate(read_only: bool, pre_request: QualifiedName | None, *, context: bool = True) -> str:
     """A one-time filter evaluated before the function runs (a gating Result node); built
-    once per (read_only, pre_request).
+    once per (read_only, pre_request, context). Without ``context`` the request GUCs are
+    not set here (a statement before it did).
 
     CASE guarantees the set_config calls finish before the pre-request function runs.
     """
-    settings = " || ".join(_SET_CONTEXT_CALLS)
-    if read_only:
-        settings += " || set_config('transaction_read_only', 'on', true)"
+    calls = [*(_SET_CONTEXT_CALLS if context else ()),
+             *(("set_config('transaction_read_only', 'on', true)",) if read_only else ())]
+    settings = " || ".join(calls) or "''"
     then = "true"
     if pre_request is not None:
         schema = quote_ident(pre_request.schema or "public")
@@ -359,7 +440,8 @@ def _body_expr(plan: CallPlan, columns: list[tuple[str, str]], params: _Params,
 
 def _row_expr(plan: CallPlan, columns: list[tuple[str, str]], params: _Params,
               plain: bool) -> str:
-    """One pre-rendered row (streaming): JSON text or a CSV line."""
+    """One pre-rendered row (streaming): JSON text as ``json_agg`` renders an element, or
+    a CSV line."""
     if plan.media == "csv":
         return _csv_row(_refs(columns, plain))
     if plan.function.shape == "setof_scalar":
@@ -367,6 +449,16 @@ def _row_expr(plan: CallPlan, columns: list[tuple[str, str]], params: _Params,
     if plain:
         return "row_to_json(_p)::text"
     return f"{_object_expr(columns, params)}::text"
+
+
+def _json_agg_newline(plan: CallPlan) -> bool:
+    """Whether ``json_agg`` puts ``\\n `` after its ``, `` between the elements of this
+    result: between composite rows and between arrays (not before a null), not between
+    other values (``json_build_object``'s objects are json values)."""
+    fn = plan.function
+    if fn.shape == "setof_scalar":
+        return fn.columns[0].type.endswith("[]")
+    return plan.plain_columns
 
 
 def _csv_field(name: str) -> str:

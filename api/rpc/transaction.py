@@ -20,16 +20,22 @@ Why one round trip is enough for a read, without giving up per-request role and 
 * The body is aggregated by PostgreSQL and returned as one ``bytea`` (no decoding in Python).
 
 Writes (POST to a VOLATILE function), ``tx=rollback`` and streamed results use an explicit
-transaction (BEGIN … COMMIT/ROLLBACK); streamed results read pre-rendered rows through a
-server-side cursor in chunks. A streamed *read* first runs its probe (``Statement.probe_sql``:
-at most ``PROBE_ROWS + 1`` rows aggregated into one row, one round trip like a call): a
-small result is answered by it, and only a larger one is run again from the start through
-the transaction and the cursor (one snapshot, memory bounded by one batch).
+transaction (BEGIN … COMMIT/ROLLBACK). A streamed *read* first runs its probe
+(``Statement.probe_sql``: the call's own body over at most ``PROBE_ROWS + 1`` rows, one
+round trip like a call): a small result is answered by it, and only a larger one is run
+again from the start as one ``COPY (…) TO STDOUT`` in a transaction (one snapshot; the
+request GUCs are set by a statement with bind parameters before it, COPY taking none). The
+COPY's lines are rows PostgreSQL already rendered (JSON text or CSV); asyncpg hands them
+over a network read at a time and stops reading while the client is slower, and each read
+is forwarded after one ``replace`` of the line ends by the separator (no work per row in
+Python; memory bounded by a read). The first line carries the response GUCs, read once
+the first row exists, so the status and headers can be sent before the body.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -52,16 +58,17 @@ from api.http import RequestContext
 from api.replicas import PRIMARY_LSN_SQL, Replica, ReplicaSet
 from api.rpc.auth import AuthResult
 from api.rpc.query import (
+    CONTEXT_PARAMS,
     PROBE_ROWS,
     RESPONSE_GUCS_SQL,
     RESPONSE_GUCS_TOKEN_SQL,
     SET_CONTEXT_SQL,
     SWITCH_ROLE_SQL,
     Statement,
+    inline_params,
 )
 from api.rpc.schema_cache import SchemaCache
 
-STREAM_BATCH_ROWS = 5000
 READ_RETRIES = 2  # a restart drops every pooled connection: a read may meet more than one
 # Errors of the connection rather than of the statement: 503 with Retry-After, and the
 # connection is not given back to the pool as it is. InternalClientError is asyncpg's
@@ -108,25 +115,88 @@ class CallResult(msgspec.Struct, frozen=True):
 
 
 class ResultStream(msgspec.Struct):
-    """A streamed result: the first batch is read, the rest comes from ``chunks()``."""
+    """A streamed result: ``first`` is read before the response starts, the rest comes
+    from ``chunks()``."""
 
     response_headers: str | None
     response_status: str | None
     first: bytes
-    cursor: Any
-    separator: bytes
-    suffix: bytes
-    exhausted: bool
+    rest: AsyncIterator[bytes] | None = None
     data_token: int | None = None  # Statement.data_token: as of the stream's snapshot
 
     async def chunks(self) -> AsyncIterator[bytes]:
         yield self.first
-        while not self.exhausted:
-            rows = await self.cursor.fetch(STREAM_BATCH_ROWS)
-            self.exhausted = len(rows) < STREAM_BATCH_ROWS
-            if rows:
-                yield self.separator + self.separator.join(r[0] for r in rows)
-        yield self.suffix
+        if self.rest is not None:
+            async for chunk in self.rest:
+                yield chunk
+
+
+class _End(msgspec.Struct, frozen=True):
+    """The end of a COPY: ``error`` when it failed."""
+
+    error: BaseException | None = None
+
+
+class CopyOut:
+    """``COPY (query) TO STDOUT`` on ``conn``, read chunk by chunk: the copy runs in a task
+    that hands over one chunk at a time (asyncpg stops reading from PostgreSQL while a
+    chunk waits), so memory holds about one network read, however large the result."""
+
+    def __init__(self, conn: Any, query: str) -> None:
+        self._queue: asyncio.Queue[bytes | _End] = asyncio.Queue(maxsize=1)
+        self.task = asyncio.create_task(self._run(conn, query))
+        self.done = False  # the end was taken: the connection is ready for the next statement
+
+    async def _run(self, conn: Any, query: str) -> None:
+        try:
+            await conn.copy_from_query(query, output=self._queue.put)
+        except Exception as exc:  # handed to the reader, who raises it
+            await self._queue.put(_End(exc))
+        else:
+            await self._queue.put(_End())
+
+    async def next_chunk(self) -> bytes | None:
+        """The next chunk (whole rows, each ended by a newline), None at the end; raises
+        what the COPY raised."""
+        item = await self._queue.get()
+        if isinstance(item, _End):
+            self.done = True
+            await self.task
+            if item.error is not None:
+                raise item.error
+            return None
+        return item
+
+    async def abort(self) -> None:
+        """Stop a COPY the reader gave up on (cancels it in asyncpg; the caller drops the
+        connection, which is mid-COPY)."""
+        if not self.task.done():
+            self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+
+
+def copy_text(data: bytes) -> bytes:
+    """COPY's text format undone for one column: backslash escapes (``\\\\``, ``\\n``, …)
+    back to their bytes."""
+    if b"\\" not in data:
+        return data
+    return codecs.escape_decode(data)[0]
+
+
+def copy_rows(lines: bytes, separator: bytes) -> bytes:
+    """Whole COPY lines (each ended by a newline) as rows joined by ``separator``: one
+    ``replace`` for the lot (a newline inside a row is escaped by COPY, so every raw one
+    ends a line), no work per row."""
+    return copy_text(lines[:-1].replace(b"\n", separator))
+
+
+async def _rest_of_copy(copy: CopyOut, statement: Statement) -> AsyncIterator[bytes]:
+    """The body after its first piece: each chunk's rows, then the suffix."""
+    separator = statement.stream_separator
+    while (chunk := await copy.next_chunk()) is not None:
+        yield separator + copy_rows(chunk, separator)
+    yield statement.stream_suffix
 
 
 class Database:
@@ -305,7 +375,8 @@ class Database:
         self, statement: Statement, auth: AuthResult, context: RequestContext,
         cache: SchemaCache | None,
     ) -> AsyncIterator[ResultStream]:
-        """Open a cursor on a streaming statement; the first batch is read before yielding.
+        """Start a streaming statement (its probe, else its COPY); the status-deciding
+        first piece is read before yielding.
         A replica that cannot be reached is skipped before the stream starts."""
         args = (*context.values(auth.claims_json), *statement.params)
         async with contextlib.AsyncExitStack() as stack:
@@ -334,29 +405,54 @@ class Database:
                 if probe is not None:
                     yield probe
                     return
-            # the data token must be of the cursor's snapshot: one for the transaction
+            # with no rows the data token is read after the COPY: one snapshot for both
             await self.begin(conn, auth, cache, read_only=plan.read_only,
                              repeatable_read=statement.data_token)
-            try:
-                cursor = await conn.cursor(statement.sql, *args)
-                rows = await cursor.fetch(STREAM_BATCH_ROWS)
-                guc_row = await conn.fetchrow(
-                    RESPONSE_GUCS_TOKEN_SQL if statement.data_token else RESPONSE_GUCS_SQL)
-                separator = statement.stream_separator
-                first = statement.stream_prefix + separator.join(r[0] for r in rows)
-                yield ResultStream(
-                    response_headers=guc_row[0], response_status=guc_row[1], first=first,
-                    cursor=cursor, separator=separator, suffix=statement.stream_suffix,
-                    exhausted=len(rows) < STREAM_BATCH_ROWS,
-                    data_token=guc_row[2] if statement.data_token else None,
-                )
+            try:  # the request GUCs, bound: no token inlined into the COPY's text
+                await conn.fetch(SET_CONTEXT_SQL, *args[:CONTEXT_PARAMS])
             except BaseException:
                 with contextlib.suppress(Exception):
                     await conn.execute("rollback")
                 raise
+            copy = CopyOut(conn, inline_params(statement.sql, args))
+            try:
+                yield await self._stream_head(conn, copy, statement)
+            except BaseException:
+                if copy.done:
+                    with contextlib.suppress(Exception):
+                        await conn.execute("rollback")
+                else:  # mid-COPY: stop it and drop the connection (the pool replaces it)
+                    await copy.abort()
+                    conn.terminate()
+                raise
+            if not copy.done:  # not read to the end (HEAD): nothing was written, drop it
+                await copy.abort()
+                conn.terminate()
+                return
             await conn.execute("rollback" if plan.rollback else "commit")
             if not plan.read_only and not plan.rollback:
                 await self._note_write(conn, auth)
+
+    async def _stream_head(self, conn: Any, copy: CopyOut, statement: Statement) -> ResultStream:
+        """The response GUCs, which lead the COPY's first line (read once the first row is
+        there: the function has run), and the first piece of the body; with no rows the
+        COPY ends first and the GUCs are read by a statement of their own."""
+        data = b""
+        while (chunk := await copy.next_chunk()) is not None:
+            data += chunk
+            mark = data.find(b"\x01")
+            if mark >= 0:
+                head = msgspec.json.decode(copy_text(data[:mark]))
+                first = (statement.stream_prefix + statement.stream_first_separator
+                         + copy_rows(data[mark + 1:], statement.stream_separator))
+                return ResultStream(head[0], head[1], first, _rest_of_copy(copy, statement),
+                                    data_token=head[2] if statement.data_token else None)
+        if statement.data_token:
+            headers, status, token = await conn.fetchrow(RESPONSE_GUCS_TOKEN_SQL)
+        else:
+            (headers, status), token = await conn.fetchrow(RESPONSE_GUCS_SQL), None
+        return ResultStream(headers, status, statement.stream_prefix + statement.stream_suffix,
+                            data_token=token)
 
     async def _probe(self, conn: Any, statement: Statement, args: Sequence[Any],
                      auth: AuthResult, cache: SchemaCache | None) -> ResultStream | None:
@@ -365,6 +461,7 @@ class Database:
         when it has more: the caller then streams it from the start, in a transaction of
         its own (so the answer is still one snapshot; the probe's rows are dropped)."""
         assert statement.probe_sql is not None
+        args = args[:CONTEXT_PARAMS + statement.probe_params]
         if self.local_role:
             await self.begin(conn, auth, cache, read_only=True)
             try:
@@ -378,12 +475,8 @@ class Database:
             row = await conn.fetchrow(statement.probe_sql, *args)
         if row[0] > PROBE_ROWS:
             return None
-        return ResultStream(
-            response_headers=row[2], response_status=row[3],
-            first=statement.stream_prefix + row[1], cursor=None,
-            separator=statement.stream_separator, suffix=statement.stream_suffix,
-            exhausted=True, data_token=row[4] if statement.data_token else None,
-        )
+        return ResultStream(response_headers=row[2], response_status=row[3], first=row[1],
+                            data_token=row[4] if statement.data_token else None)
 
     @contextlib.asynccontextmanager
     async def transaction_as(

@@ -1,6 +1,7 @@
 """A function declared ROWS >= 10000 is streamed, but a small answer of it costs one
-statement (one round trip), like a non-streamed call; a large one still goes through a
-transaction and a server-side cursor, fetched in batches (the API holds one batch at a time).
+statement (one round trip), like a non-streamed call; a large one goes through a
+transaction and one ``COPY … TO STDOUT`` of pre-rendered rows (the API holds one network
+read of it at a time).
 
 Statements are counted in the server log: the API's connections to a database of its own
 log every statement they run (``log_statement = all`` for the authenticator in that
@@ -19,7 +20,6 @@ import msgspec
 import pytest
 
 from api.rpc.query import PROBE_ROWS
-from api.rpc.transaction import STREAM_BATCH_ROWS
 from tests.api import hardening_db as hardening
 from tests.api.apiserver import ApiServer, serving
 from tests.pgfixtures import DbInfo
@@ -66,14 +66,15 @@ def wait_idle(db: DbInfo, timeout: float = 30) -> None:
         assert time.monotonic() < deadline, "the API's connection stayed busy"
 
 
-def statements_of(db: DbInfo, server: ApiServer, path: str) -> tuple[httpx.Response, list[str]]:
+def statements_of(db: DbInfo, server: ApiServer, path: str,
+                  headers: dict[str, str] | None = None) -> tuple[httpx.Response, list[str]]:
     """GET ``path`` (after one warm-up GET, which switches the pooled connection's role and
     prepares the statements) and the statements the API's connection ran for it."""
     assert httpx.get(f"{server.base_url}{path}", timeout=60).status_code == 200
     wait_idle(db)
     logfile: Path = db.cluster.logfile
     start = logfile.stat().st_size
-    response = httpx.get(f"{server.base_url}{path}", timeout=60)
+    response = httpx.get(f"{server.base_url}{path}", headers=headers, timeout=60)
     wait_idle(db)  # a stream commits after its last chunk is sent
     # the log is written by the backend before it answers: complete once it is idle
     with logfile.open("rb") as log:
@@ -112,18 +113,23 @@ def test_the_probe_limit_itself_is_answered_in_one_statement(
     assert len(ran) == 1, ran
 
 
-def test_a_large_streamed_answer_is_fetched_in_batches(db: DbInfo, server: ApiServer) -> None:
-    rows = 4 * STREAM_BATCH_ROWS + 7
-    response, ran = statements_of(db, server, f"/rpc/stream_range?p_rows={rows}")
+def test_a_large_streamed_answer_is_one_copy(db: DbInfo, server: ApiServer) -> None:
+    rows = 4 * PROBE_ROWS + 7
+    response, ran = statements_of(db, server, f"/rpc/stream_range?p_rows={rows}",
+                                  {"Cookie": "session=cookie-secret", "X-Token": "header-secret"})
     body = msgspec.json.decode(response.content)
     assert [r["id"] for r in body] == list(range(1, rows + 1))
     assert "content-length" not in response.headers  # chunked: sent as it is read
+    # the probe (dropped: more rows than it answers), then the request GUCs (bound), then
+    # the rows as they come
+    assert "stream_range" in ran[0]
     assert ran[1] == "begin read only"
-    assert ran[-1] == "commit"
-    # the probe (dropped: more rows than it answers), then the cursor's batches: five
-    # executions of the portal, each of at most STREAM_BATCH_ROWS rows
-    fetches = [s for s in ran if "stream_range" in s]
-    assert len(fetches) == 1 + 5, ran
+    assert ran[2].startswith("select set_config('request.jwt.claims', $1, true)"), ran
+    assert ran[3].startswith("COPY (select ") and ran[3].rstrip().endswith(") TO STDOUT"), ran
+    assert ran[4:] == ["commit"], ran
+    # COPY takes no parameters, but the request's headers and cookies are not in its text
+    assert "secret" not in ran[3]
+    assert "request.headers" not in ran[3]
 
 
 def test_a_small_range_is_answered_in_one_statement(db: DbInfo, server: ApiServer) -> None:
@@ -137,4 +143,4 @@ def test_a_range_known_to_be_large_skips_the_probe(db: DbInfo, server: ApiServer
                                   f"/rpc/stream_buckets?{WEEK}&p_interval=1 minute")
     assert len(msgspec.json.decode(response.content)) == 7 * 24 * 60 + 1
     assert ran[0] == "begin read only"
-    assert len([s for s in ran if "stream_buckets" in s]) == 3, ran  # 5000 + 5000 + 81
+    assert len([s for s in ran if "stream_buckets" in s]) == 1, ran  # the COPY

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from api.config import QualifiedName
 from api.rpc.plan import PlanConfig
-from api.rpc.query import CONTEXT_PARAMS, call_statement
+from api.rpc.query import CONTEXT_PARAMS, STREAM_HEAD, call_statement, inline_params, sql_literal
 from tests.unit.plans import plan
 
 
@@ -34,11 +34,31 @@ def test_gate_and_pre_request() -> None:
     assert 'from "auth"."ch""k"() as _pre' in call_statement(plan(config=pre)).sql
 
 
-def test_streamed_statements_frame_their_rows() -> None:
+def test_streamed_statements_frame_their_rows_as_a_call_would() -> None:
+    # json_agg puts ", \n " between composite rows, ", " between json_build_object values
     json = call_statement(plan(fn="big"))
-    assert (json.stream_prefix, json.stream_separator, json.stream_suffix) == (b"[", b",", b"]")
+    assert (json.stream_prefix, json.stream_first_separator, json.stream_separator,
+            json.stream_suffix) == (b"[", b"", b", \n ", b"]")
+    aliased = call_statement(plan("select=n:i", fn="big"))
+    assert aliased.stream_separator == b", "
     csv = call_statement(plan(fn="big", accept="text/csv"))
-    assert (csv.stream_prefix, csv.stream_separator, csv.stream_suffix) == (b"i\n", b"\n", b"")
+    assert (csv.stream_prefix, csv.stream_first_separator, csv.stream_separator,
+            csv.stream_suffix) == (b"i", b"\n", b"\n", b"")
+
+
+def test_a_streamed_statement_is_a_copy_query_led_by_the_response_gucs() -> None:
+    sql = call_statement(plan(fn="big")).sql
+    assert "row_number() over ()" in sql
+    assert f"when _q._n = 1 then {STREAM_HEAD} || E'\\x01' || _q._r" in sql
+
+
+def test_inlined_parameters_are_literals_whatever_they_hold() -> None:
+    sql = r"""select $1, $2, $3, $4, $5, '$1', "$2", $6"""
+    values = ["it's", "back\\slash", 12, ["a", "b'"], b"\x01\xff", None]
+    assert inline_params(sql, values) == (
+        r"""select E'it''s', E'back\\slash', 12, ARRAY[E'a', E'b''']::text[], """
+        r"""E'\\x01ff'::bytea, '$1', "$2", NULL""")
+    assert sql_literal("nul\x00") == r"E'nul\000'"  # PostgreSQL rejects it: 22021
 
 
 def test_a_single_out_parameter_names_its_column() -> None:
