@@ -500,6 +500,29 @@ Returns received (array length), written (newly stored, and stale markers taken)
 REVOKE ALL ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) TO writer;
 
+-- ingest.write_series_samples with the sample times as epoch milliseconds, as remote write
+-- carries them: what the HTTP ingest calls (a client encodes an int8[] several times
+-- faster than a timestamptz[]). Exact: whole seconds, then the milliseconds.
+CREATE OR REPLACE FUNCTION ingest.write_series_samples_ms(
+    p_routes text, p_ids bigint[], p_names text[], p_labels text[], p_series integer[],
+    p_millis bigint[],           -- per sample: milliseconds since 1970-01-01 00:00 UTC
+    p_values double precision[], p_amounts text[], p_now timestamptz DEFAULT NULL,
+    p_max_future interval DEFAULT NULL, p_max_new_series integer DEFAULT NULL)
+RETURNS TABLE(received bigint, written bigint, duplicates bigint, routes text, series_ids bigint[],
+              conflicts bigint, too_old bigint, too_new bigint, refused bigint, new_series integer,
+              refused_series integer)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM ingest.write_series_samples(
+        p_routes, p_ids, p_names, p_labels, p_series,
+        ARRAY(SELECT to_timestamp(m / 1000) + (m % 1000) * interval '1 millisecond'
+              FROM unnest(p_millis) AS m),   -- (a function scan keeps the order)
+        p_values, p_amounts, p_now, p_max_future, p_max_new_series)
+$$;
+REVOKE ALL ON FUNCTION ingest.write_series_samples_ms(text, bigint[], text[], text[], integer[], bigint[], double precision[], text[], timestamptz, interval, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ingest.write_series_samples_ms(text, bigint[], text[], text[], integer[], bigint[], double precision[], text[], timestamptz, interval, integer) TO writer;
+
 -- The original contract: four per-sample arrays with full jsonb label sets. Derives the
 -- series-level arrays (labels minus the value labels, once per distinct label set) and
 -- the value labels, then writes through ingest.write_series_samples.
