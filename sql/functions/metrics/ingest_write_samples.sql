@@ -395,19 +395,45 @@ BEGIN
         --    concurrent batches lock them in the same order. A row's "last" moves only
         --    to a later (time, series), so late and out-of-order samples land where they
         --    belong.
-        INSERT INTO metrics.rollup_1m AS r
-               (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
-        SELECT * FROM unnest(m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n)
-        ON CONFLICT (schema, name, bucket) DO UPDATE SET
-            (last_time, last_series, last_value) =
-                (SELECT * FROM metrics.last_sample(
-                    excluded.last_time, excluded.last_series, excluded.last_value,
-                    r.last_time, r.last_series, r.last_value)),
-            sum_value   = r.sum_value + excluded.sum_value,
-            n           = r.n + excluded.n;
+        --    Minute rows are mostly new in a backfill (one per sample): as for the
+        --    samples, a plain INSERT (a third of the cost of ON CONFLICT) unless a probe
+        --    of the first, middle and last row finds one stored, or the INSERT meets one
+        --    (stored meanwhile, or by a concurrent batch: the key order makes that the
+        --    first rows it writes, so little is rolled back).
+        v_fast := m_schema IS NOT NULL;
+        FOREACH v_probe IN ARRAY ARRAY[1, (coalesce(cardinality(m_schema), 0) + 1) / 2,
+                                       coalesce(cardinality(m_schema), 0)] LOOP
+            EXIT WHEN NOT v_fast;
+            v_fast := NOT EXISTS (SELECT 1 FROM metrics.rollup_1m AS r
+                                  WHERE r.schema = m_schema[v_probe] AND r.name = m_name[v_probe]
+                                    AND r.bucket = m_bucket[v_probe]);
+        END LOOP;
+        IF v_fast THEN
+            BEGIN
+                INSERT INTO metrics.rollup_1m
+                       (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
+                SELECT * FROM unnest(m_schema, m_name, m_bucket, m_time, m_series, m_value,
+                                     m_sum, m_n);
+            EXCEPTION WHEN unique_violation THEN
+                v_fast := false;
+            END;
+        END IF;
+        IF NOT v_fast THEN
+            INSERT INTO metrics.rollup_1m AS r
+                   (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
+            SELECT * FROM unnest(m_schema, m_name, m_bucket, m_time, m_series, m_value,
+                                 m_sum, m_n)
+            ON CONFLICT (schema, name, bucket) DO UPDATE SET
+                (last_time, last_series, last_value) =
+                    (SELECT * FROM metrics.last_sample(
+                        excluded.last_time, excluded.last_series, excluded.last_value,
+                        r.last_time, r.last_series, r.last_value)),
+                sum_value   = r.sum_value + excluded.sum_value,
+                n           = r.n + excluded.n;
+        END IF;
         SELECT * INTO m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n
-        FROM metrics.rollup_up(interval '1 hour', m_schema, m_name, m_bucket, m_time, m_series, m_value,
-                               m_sum, m_n);
+        FROM metrics.rollup_up(interval '1 hour', m_schema, m_name, m_bucket, m_time, m_series,
+                               m_value, m_sum, m_n);
         INSERT INTO metrics.rollup_1h AS r
                (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
         SELECT * FROM unnest(m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n)
@@ -419,8 +445,8 @@ BEGIN
             sum_value   = r.sum_value + excluded.sum_value,
             n           = r.n + excluded.n;
         SELECT * INTO m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n
-        FROM metrics.rollup_up(interval '1 day', m_schema, m_name, m_bucket, m_time, m_series, m_value,
-                               m_sum, m_n);
+        FROM metrics.rollup_up(interval '1 day', m_schema, m_name, m_bucket, m_time, m_series,
+                               m_value, m_sum, m_n);
         INSERT INTO metrics.rollup_1d AS r
                (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
         SELECT * FROM unnest(m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n)
