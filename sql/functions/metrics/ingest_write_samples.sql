@@ -159,6 +159,7 @@ DECLARE
     v_written  bigint;
     v_min      timestamptz;
     v_max      timestamptz;
+    v_month    text;   -- partition name suffix of a one-month batch
     -- per series (same positions as p_names): id and schema, NULL for an invalid series
     k_id     bigint[];
     k_schema text[];
@@ -283,7 +284,14 @@ BEGIN
     IF v_valid > 0 THEN
         SELECT min(t), max(t) INTO v_min, v_max FROM unnest(w_time) AS t;
         IF date_trunc('month', v_min AT TIME ZONE 'UTC') = date_trunc('month', v_max AT TIME ZONE 'UTC') THEN
-            PERFORM metrics.ensure_partitions(ARRAY[v_min]);
+            -- known to this backend (its catalog cache): nothing to create, no query
+            v_month := to_char(v_min AT TIME ZONE 'UTC', '"_p"YYYY_MM');
+            IF to_regclass('metrics.samples_network' || v_month) IS NULL
+               OR to_regclass('metrics.samples_cumsum' || v_month) IS NULL
+               OR to_regclass('metrics.rollup_1m_network' || v_month) IS NULL
+               OR to_regclass('metrics.rollup_1m_cumsum' || v_month) IS NULL THEN
+                PERFORM metrics.ensure_partitions(ARRAY[v_min]);
+            END IF;
         ELSE
             PERFORM metrics.ensure_partitions(w_time);
         END IF;
