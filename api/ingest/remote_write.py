@@ -2,7 +2,7 @@
 
 The request goes auth → rate limit (the ``ingest`` budget) → decode (pure,
 :mod:`api.ingest.decode`) → one read-write transaction as the token's role, one
-``ingest.write_series_samples`` statement per batch of at most ``BATCH_SAMPLES`` samples
+``ingest.write_series_samples_ms`` statement per batch of at most ``BATCH_SAMPLES`` samples
 (array parameters, binary protocol) → respond.
 
 Series ids: the database returns the id of every series of a batch, and this process

@@ -144,3 +144,18 @@ def test_both_schemas_data_versions_are_bumped(database):
         "select string_agg(domain, ',' order by domain) from metrics_rpc.data_versions"
         f" where version > {before}")
     assert bumped == "common,mainnet"
+
+
+def test_the_rollup_check_sees_a_wrong_row(database):
+    asyncio.run(all_at_once(database.dsn, [batch(3000, 10, "exporter-g")]))
+    assert mismatches(database.dsn) == 0
+    when = f"to_timestamp({(START_MS + 3000 * MINUTE_MS) // 1000})"
+    for table, step in (("rollup_1m", "minute"), ("rollup_1h", "hour"), ("rollup_1d", "day")):
+        row = (f"name = 'race_price' and bucket = date_bin(interval '1 {step}', {when},"
+               " '2000-01-03 00:00+00')")
+        database.psql(f"update metrics.{table} set n = n + 1 where {row}")
+        try:
+            assert mismatches(database.dsn) == 2  # the row as expected, and as stored
+        finally:
+            database.psql(f"update metrics.{table} set n = n - 1 where {row}")
+    assert mismatches(database.dsn) == 0

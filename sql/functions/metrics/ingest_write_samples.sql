@@ -403,12 +403,13 @@ BEGIN
         --    concurrent batches lock them in the same order. A row's "last" moves only
         --    to a later (time, series), so late and out-of-order samples land where they
         --    belong.
-        --    Minute rows are mostly new in a backfill (one per sample): as for the
-        --    samples, a plain INSERT (a third of the cost of ON CONFLICT) unless a probe
-        --    of the first, middle and last row finds one stored, or the INSERT meets one
-        --    (stored meanwhile, or by a concurrent batch: the key order makes that the
-        --    first rows it writes, so little is rolled back).
-        v_fast := m_schema IS NOT NULL;
+        --    Minute rows are mostly new in a backfill (a batch spanning hours: one row
+        --    per sample): as for the samples, a plain INSERT (a third of the cost of ON
+        --    CONFLICT) unless a probe of the first, middle and last row finds one stored,
+        --    or the INSERT meets one (stored meanwhile, or by a concurrent batch: the key
+        --    order makes that the first rows it writes, so little is rolled back). A
+        --    scrape (one minute, which concurrent senders share) takes the upsert.
+        v_fast := m_schema IS NOT NULL AND v_max - v_min >= interval '10 minutes';
         FOREACH v_probe IN ARRAY ARRAY[1, (coalesce(cardinality(m_schema), 0) + 1) / 2,
                                        coalesce(cardinality(m_schema), 0)] LOOP
             EXIT WHEN NOT v_fast;
