@@ -406,9 +406,9 @@ BEGIN
         --    Minute rows are mostly new in a backfill (a batch spanning hours: one row
         --    per sample): as for the samples, a plain INSERT (a third of the cost of ON
         --    CONFLICT) unless a probe of the first, middle and last row finds one stored,
-        --    or the INSERT meets one (stored meanwhile, or by a concurrent batch: the key
-        --    order makes that the first rows it writes, so little is rolled back). A
-        --    scrape (one minute, which concurrent senders share) takes the upsert.
+        --    or the INSERT meets one (stored meanwhile, or by a concurrent batch: what
+        --    it wrote is rolled back to a savepoint and the upsert runs). A scrape (one
+        --    minute, which concurrent senders share) takes the upsert.
         v_fast := m_schema IS NOT NULL AND v_max - v_min >= interval '10 minutes';
         FOREACH v_probe IN ARRAY ARRAY[1, (coalesce(cardinality(m_schema), 0) + 1) / 2,
                                        coalesce(cardinality(m_schema), 0)] LOOP
