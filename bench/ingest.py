@@ -204,6 +204,57 @@ def _line(label: str, samples: int, seconds: float, latencies: list[float],
             "p99_ms": p99, "failures": failures}
 
 
+# Every rollup row and latest state computed again from the raw samples (finite values;
+# "last" is the greatest (time, series)), against what the ingest stored: rows that differ.
+# Minutes from the samples, each tier above from the one below (sums add up, the last of
+# the lasts is the last).
+ROLLUP_MISMATCHES_SQL = """
+WITH minute AS MATERIALIZED (
+    SELECT sa.schema, se.name, date_bin('1 minute', sa.time, '2000-01-03 00:00+00') AS bucket,
+           sum(sa.value) AS sum_value, count(*) AS n,
+           (array_agg(sa.time ORDER BY sa.time DESC, sa.series_id DESC))[1] AS last_time,
+           (array_agg(sa.series_id ORDER BY sa.time DESC, sa.series_id DESC))[1] AS last_series,
+           (array_agg(sa.value ORDER BY sa.time DESC, sa.series_id DESC))[1] AS last_value
+    FROM metrics.samples AS sa JOIN metrics.series AS se ON se.id = sa.series_id
+    WHERE abs(sa.value) < 'Infinity'::numeric
+    GROUP BY 1, 2, 3
+), up AS (
+    SELECT t.tier, m.schema, m.name, date_bin(t.step, m.bucket, '2000-01-03 00:00+00') AS bucket,
+           sum(m.sum_value) AS sum_value, sum(m.n)::bigint AS n,
+           (array_agg(m.last_time ORDER BY m.last_time DESC, m.last_series DESC))[1],
+           (array_agg(m.last_series ORDER BY m.last_time DESC, m.last_series DESC))[1],
+           (array_agg(m.last_value ORDER BY m.last_time DESC, m.last_series DESC))[1]
+    FROM minute AS m,
+         (VALUES ('rollup_1h', interval '1 hour'), ('rollup_1d', interval '1 day'),
+                 ('latest', NULL)) AS t(tier, step)
+    GROUP BY 1, 2, 3, 4
+), expected AS (
+    SELECT 'rollup_1m' AS tier, * FROM minute
+    UNION ALL SELECT * FROM up
+), stored AS (
+    SELECT 'rollup_1m' AS tier, schema, name, bucket, sum_value, n, last_time, last_series,
+           last_value FROM metrics.rollup_1m
+    UNION ALL SELECT 'rollup_1h', schema, name, bucket, sum_value, n, last_time, last_series,
+           last_value FROM metrics.rollup_1h
+    UNION ALL SELECT 'rollup_1d', schema, name, bucket, sum_value, n, last_time, last_series,
+           last_value FROM metrics.rollup_1d
+    UNION ALL SELECT 'latest', schema, name, NULL, total_sum, n, last_time, last_series,
+           last_value FROM metrics.latest_by_name
+)
+SELECT (SELECT count(*) FROM (SELECT * FROM expected EXCEPT SELECT * FROM stored) AS a)
+     + (SELECT count(*) FROM (SELECT * FROM stored EXCEPT SELECT * FROM expected) AS b)
+"""
+
+
+async def rollup_mismatches(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("set work_mem = '256MB'")
+        return int(await conn.fetchval(ROLLUP_MISMATCHES_SQL))
+    finally:
+        await conn.close()
+
+
 def run(*, server: str, requests: int, batch: int, concurrency: int) -> dict[str, Any]:
     cluster = harness.bench_cluster()
     db = "bench_ingest"
@@ -269,6 +320,14 @@ def run(*, server: str, requests: int, batch: int, concurrency: int) -> dict[str
     out["expected"] = expected
     if counted != expected:
         harness.problem(f"ingest: {counted:,} samples stored, {expected:,} expected")
+    began = time.perf_counter()
+    out["rollup_mismatches"] = asyncio.run(rollup_mismatches(dsn))
+    print(f"rollups (1m, 1h, 1d) and latest state against the raw samples: "
+          f"{out['rollup_mismatches']:,} differences (a wrong row counts twice: as expected "
+          f"and as stored), {time.perf_counter() - began:.0f} s")
+    if out["rollup_mismatches"]:
+        harness.problem(f"ingest: {out['rollup_mismatches']:,} rollup differences from the "
+                        "raw samples")
     path = harness.save_result("ingest", out)
     print(f"saved to {path.relative_to(harness.REPO)}")
     return out

@@ -15,7 +15,11 @@ remote write 1.0. Phases, each into a fresh database of the cluster in ``.data/i
   protobuf, no JWT), one transaction per request-sized batch, ``--concurrency`` at once;
   the legacy four-array ``ingest.write_samples`` and, when present, the series-level
   ``ingest.write_series_samples`` (what the HTTP path calls);
-- http new / http half duplicates / http replay: the encoded requests through uvicorn.
+- http new / http half duplicates / http replay: the encoded requests through uvicorn;
+- backfill (direct and http): ``bench.ingest``'s high-churn backfill, eleven months of the
+  tokenomics exporters' history, 1,800 samples of 300 minutes per request, a new
+  big-number label set per sample (``--backfill`` requests; the direct phase creates the
+  eleven months' partitions, the HTTP one writes a day later into the same months).
 
 Printed: samples/s per phase, after/before ratios and HTTP/direct measured in the same run
 (the machine is shared: compare ratios, not absolute figures between runs).
@@ -42,7 +46,7 @@ from api.ingest import decode, remote_write
 from api.ingest.encode import V1_HEADERS, Series, encode_v1
 from api.migrate import migrate
 from bench import harness
-from bench.ingest import BIG, Labels, Sample, body_of, scrape, send_all
+from bench.ingest import BIG, Labels, Sample, backfill, body_of, scrape, send_all
 
 TOKENOMICS = ("manifest_tokenomics_total_supply", "manifest_tokenomics_excluded_supply",
               "locked_tokens", "locked_fees", "total_mfx_burned")
@@ -181,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=20, help="scrape rounds per phase")
     parser.add_argument("--concurrency", type=int, default=3)
+    parser.add_argument("--backfill", type=int, default=80,
+                        help="requests of the high-churn backfill phases")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--baseline", type=Path,
                         help="another checkout (e.g. before a change): its SQL and app are "
@@ -226,6 +232,14 @@ def main(argv: list[str] | None = None) -> int:
             secs, written = asyncio.run(run_direct(dsn, reqs, args.concurrency, "legacy"))
             results[f"{label} legacy {phase}"] = line(
                 f"{label}: direct write_samples {phase}", total, secs, written)
+    # the backfill: the legacy function in every database (another 11 months each time)
+    now = datetime.fromtimestamp(now_ms / 1000, UTC)
+    history = backfill(args.backfill, now - timedelta(days=8), rng)
+    history_total = sum(map(len, history))
+    for label, dsn in dsns.items():
+        secs, written = asyncio.run(run_direct(dsn, history, args.concurrency, "legacy"))
+        results[f"{label} legacy backfill"] = line(
+            f"{label}: direct write_samples backfill", history_total, secs, written)
     if "after" in dsns:
         reqs = requests_for(series, args.rounds, args.batch, now_ms - 2 * day, rng)
         for phase in ("new", "replay"):
@@ -245,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         later = [(ms + day // 2, n, lab, v) for ms, n, lab, v in req[half:]]
         bodies["half duplicates"].append(body_of([*req[:half], *later]))
     bodies["replay"] = bodies["new"]
+    # the HTTP backfill: the same shape a day later (other minutes, the same months)
+    http_history = backfill(args.backfill, now - timedelta(days=7), rng)
     per_request = decode_cost(bodies["new"][:30])
     print(f"decode (snappy+protobuf+labels, warm cache): {per_request * 1000:.2f} ms per "
           f"request = {args.batch / per_request:,.0f} samples/s on one core")
@@ -260,16 +276,18 @@ def main(argv: list[str] | None = None) -> int:
             _proc, bases[label] = stack.enter_context(harness.running(
                 "api", "uvicorn", env, "/ready", cwd=tree, pythonpath=tree))
             asyncio.run(send_all(bases[label], token, warm_bodies, 1))  # series, caches
+        bodies["backfill"] = [body_of(r) for r in http_history]
         for phase, phase_bodies in bodies.items():
+            samples = history_total if phase == "backfill" else total
             for label, base in bases.items():
                 secs, lat, failed, written = asyncio.run(send_all(base, token, phase_bodies,
                                                                   args.concurrency))
-                results[f"{label} http {phase}"] = line(f"{label}: http {phase}", total, secs,
-                                                        written, lat, failed)
+                results[f"{label} http {phase}"] = line(f"{label}: http {phase}", samples,
+                                                        secs, written, lat, failed)
     if "before" in trees:
         print()
-        for key in ("legacy new", "legacy replay", "http new", "http half duplicates",
-                    "http replay"):
+        for key in ("legacy new", "legacy replay", "legacy backfill", "http new",
+                    "http half duplicates", "http replay", "http backfill"):
             print(f"after/before {key + ':':<22} "
                   f"{results[f'after {key}'] / results[f'before {key}']:.2f}x")
         print(f"after http new / before direct legacy new: "

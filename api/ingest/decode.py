@@ -112,7 +112,9 @@ class DecodedWrite:
 
     Per distinct series of the request (its identity: name and labels without ``__name__``
     and the value labels, as JSON text): ``series_names``, ``series_labels``. Per accepted
-    sample: ``series`` (the 1-based position of its series in those lists), ``times``,
+    sample: ``series`` (the 1-based position of its series in those lists), ``millis``
+    (its timestamp, milliseconds since the epoch: cheaper to build and to send than
+    datetimes; ``times`` gives them as datetimes),
     ``values`` and ``amounts`` (its ``supply``/``excluded_supply``/``amount`` label, the
     exact value, or None). Series keys are built once per label set and shared.
     """
@@ -120,7 +122,7 @@ class DecodedWrite:
     protocol: Protocol
     series_keys: list[SeriesKey] = field(default_factory=list)
     series: list[int] = field(default_factory=list)
-    times: list[datetime] = field(default_factory=list)
+    millis: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     amounts: list[str | None] = field(default_factory=list)
     received: int = 0  # float and histogram samples in the request
@@ -151,6 +153,11 @@ class DecodedWrite:
     @property
     def series_labels(self) -> list[str]:
         return [key[1] for key in self.series_keys]
+
+    @property
+    def times(self) -> list[datetime]:
+        """Per sample: its time."""
+        return [_EPOCH + timedelta(milliseconds=ms) for ms in self.millis]
 
     @property
     def names(self) -> list[str]:
@@ -377,8 +384,13 @@ def _decode_series(
     """The per-series loop both versions share: ``labels_of`` gives a series' label key
     (None: its label references are out of range), ``label_set_of`` reads a key the label
     set cache does not hold yet."""
-    times: dict[int, datetime] = {}
     cache = _LABEL_SETS
+    # A label set's shape decides its limits; a request has few distinct shapes (a
+    # big-number label set has its series' shape but for the value's length).
+    problems: dict[LabelShape, str | None] = {}
+    position = out.position
+    out_series, out_millis = out.series, out.millis
+    out_values, out_amounts = out.values, out.amounts
     for series in timeseries:
         if series.histograms:
             _reject_histograms(out, len(series.histograms))
@@ -387,23 +399,40 @@ def _decode_series(
         samples = series.samples
         if not samples:
             continue
-        out.received += len(samples)
+        count = len(samples)
+        out.received += count
         key = labels_of(series)
         if key is None:
-            out.reject("label reference outside the symbols table", len(samples))
+            out.reject("label reference outside the symbols table", count)
             continue
         label_set = cache.get(key)
         if label_set is None:
             label_set = label_set_of(key)
         series_key, amount, problem, shape = label_set
         if series_key is None:
-            out.reject(problem or "invalid label set", len(samples))
+            out.reject(problem or "invalid label set", count)
             continue
-        if (problem := limits.problem(shape)) is not None:
-            out.reject(problem, len(samples))
-            out.label_limited += len(samples)
+        try:
+            problem = problems[shape]
+        except KeyError:
+            problem = problems[shape] = limits.problem(shape)
+        if problem is not None:
+            out.reject(problem, count)
+            out.label_limited += count
             continue
-        _append_samples(out, times, series_key, amount, samples)
+        if count > 1:
+            _append_samples(out, series_key, amount, samples)
+            continue
+        # one sample per series, as a backfill of high-churn label sets sends them: inline
+        sample = samples[0]
+        ms = sample.timestamp
+        if not 0 < ms < _MAX_TIMESTAMP_MS:
+            out.reject("timestamp missing or out of range", 1)
+            continue
+        out_series.append(position(series_key))
+        out_millis.append(ms)
+        out_values.append(sample.value)
+        out_amounts.append(amount)
 
 
 # One exemplar: its labels as (name, value) pairs, or why they cannot be read; value; time.
@@ -630,24 +659,19 @@ def _label_set(pairs: Iterable[tuple[str, str]]) -> _LabelSet:
     return series_key, amount, None, (count, longest_name, longest_value, identity_bytes)
 
 
-def _append_samples(
-    out: DecodedWrite, times: dict[int, datetime], key: SeriesKey, amount: str | None,
-    samples: Any,
-) -> None:
+def _append_samples(out: DecodedWrite, key: SeriesKey, amount: str | None,
+                    samples: Any) -> None:
     position = 0  # listed on its first sample
-    out_series, out_times, out_values, out_amounts = out.series, out.times, out.values, out.amounts
+    out_series, out_millis = out.series, out.millis
+    out_values, out_amounts = out.values, out.amounts
     for sample in samples:
-        value = sample.value
         ms = sample.timestamp
-        when = times.get(ms)
-        if when is None:
-            if not 0 < ms < _MAX_TIMESTAMP_MS:
-                out.reject("timestamp missing or out of range", 1)
-                continue
-            when = times[ms] = _EPOCH + timedelta(milliseconds=ms)
+        if not 0 < ms < _MAX_TIMESTAMP_MS:
+            out.reject("timestamp missing or out of range", 1)
+            continue
         if not position:
             position = out.position(key)
         out_series.append(position)
-        out_times.append(when)
-        out_values.append(value)
+        out_millis.append(ms)
+        out_values.append(sample.value)
         out_amounts.append(amount)

@@ -96,6 +96,32 @@ END
 $$;
 REVOKE ALL ON FUNCTION metrics.resolve_series(text[], text[], bigint[], text[], integer) FROM PUBLIC;
 
+-- The rollup rows of the next tier up (p_step '1 hour' from minute rows, '1 day' from
+-- hour rows, NULL: one row per (schema, name), for the latest state), from rows sorted by
+-- (schema, name, bucket), as ingest.write_series_samples builds them; sorted the same way.
+-- Sum and count add up; the last sample is the one of the group's last row (the greatest
+-- position: its bucket is the latest, so its last (time, series) is the group's greatest).
+-- Hashed, a few dozen rows to sort.
+CREATE OR REPLACE FUNCTION metrics.rollup_up(
+    p_step interval, p_schema text[], p_name text[], p_bucket timestamptz[],
+    p_time timestamptz[], p_series bigint[], p_value numeric[], p_sum numeric[], p_n bigint[])
+RETURNS TABLE(schema text[], name text[], bucket timestamptz[], last_time timestamptz[],
+              last_series bigint[], last_value numeric[], sum_value numeric[], n bigint[])
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, metrics, pg_temp
+AS $$
+    SELECT array_agg(x.schema), array_agg(x.name), array_agg(x.bucket),
+           array_agg(p_time[x.o]), array_agg(p_series[x.o]), array_agg(p_value[x.o]),
+           array_agg(x.sm), array_agg(x.c)
+    FROM (SELECT u.schema, u.name, metrics.floor_to(u.b, p_step) AS bucket,
+                 max(u.o) AS o, sum(u.sm) AS sm, sum(u.c)::bigint AS c
+          FROM unnest(p_schema, p_name, p_bucket, p_sum, p_n) WITH ORDINALITY
+               AS u(schema, name, b, sm, c, o)
+          GROUP BY 1, 2, 3
+          ORDER BY u.schema COLLATE "C", u.name COLLATE "C", 3) AS x
+$$;
+REVOKE ALL ON FUNCTION metrics.rollup_up(interval, text[], text[], timestamptz[], timestamptz[], bigint[], numeric[], numeric[], bigint[]) FROM PUBLIC;
+
 -- The signature before the ingest window, the new-series cap and the conflict counts.
 DROP FUNCTION IF EXISTS ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[]);
 CREATE OR REPLACE FUNCTION ingest.write_series_samples(
@@ -133,12 +159,12 @@ DECLARE
     v_written  bigint;
     v_min      timestamptz;
     v_max      timestamptz;
+    v_month    text;   -- partition name suffix of a one-month batch
     -- per series (same positions as p_names): id and schema, NULL for an invalid series
     k_id     bigint[];
     k_schema text[];
     -- the written samples rolled up per (schema, name, minute), sorted by that key
     m_schema text[];
-    v_tier   text;
     m_name   text[];
     m_bucket timestamptz[];
     m_time   timestamptz[];
@@ -171,6 +197,7 @@ DECLARE
     -- stale markers taken (series ends): series and time
     e_series bigint[];
     e_time   timestamptz[];
+    v_changed text[];   -- schemas whose data version to bump (step 8)
     v_ended  bigint := 0;
     -- the ingest window: not later than p_now + p_max_future, not older than the retention
     -- (every schema but cumsum, which is kept forever)
@@ -257,7 +284,14 @@ BEGIN
     IF v_valid > 0 THEN
         SELECT min(t), max(t) INTO v_min, v_max FROM unnest(w_time) AS t;
         IF date_trunc('month', v_min AT TIME ZONE 'UTC') = date_trunc('month', v_max AT TIME ZONE 'UTC') THEN
-            PERFORM metrics.ensure_partitions(ARRAY[v_min]);
+            -- known to this backend (its catalog cache): nothing to create, no query
+            v_month := to_char(v_min AT TIME ZONE 'UTC', '"_p"YYYY_MM');
+            IF to_regclass('metrics.samples_network' || v_month) IS NULL
+               OR to_regclass('metrics.samples_cumsum' || v_month) IS NULL
+               OR to_regclass('metrics.rollup_1m_network' || v_month) IS NULL
+               OR to_regclass('metrics.rollup_1m_cumsum' || v_month) IS NULL THEN
+                PERFORM metrics.ensure_partitions(ARRAY[v_min]);
+            END IF;
         ELSE
             PERFORM metrics.ensure_partitions(w_time);
         END IF;
@@ -269,6 +303,8 @@ BEGIN
     --    NOTHING, which keeps what was really written for the rollups. A few probes send
     --    an obvious replay straight there.
     IF v_valid > 0 THEN
+        -- the samples' trigger leaves the data versions to step 8
+        PERFORM set_config('metrics.data_versions_deferred', 'on', true);
         v_fast := true;
         FOREACH v_probe IN ARRAY ARRAY[1, ((v_valid + 1) / 2)::integer, v_valid::integer] LOOP
             IF EXISTS (SELECT 1 FROM metrics.samples AS s
@@ -350,50 +386,93 @@ BEGIN
         FROM (SELECT array_agg(schema) AS a1, array_agg(name) AS a2, array_agg(bucket) AS a3,
                      array_agg(time) AS a4, array_agg(last[2]::bigint) AS a5,
                      array_agg(last[3]) AS a6, array_agg(sum_value) AS a7, array_agg(n) AS a8
-              FROM (SELECT * FROM minute ORDER BY schema, name, bucket) AS sorted) AS m,
+              FROM (SELECT * FROM minute
+                    ORDER BY schema COLLATE "C", name COLLATE "C", bucket) AS sorted) AS m,
              (SELECT array_agg(series_id ORDER BY series_id) AS a1,
                      array_agg(time ORDER BY series_id) AS a2,
                      array_agg(value ORDER BY series_id) AS a3
               FROM geo) AS g;
-        -- 6. Rollup tiers and latest state. Rows go in key order so concurrent batches
-        --    lock them in the same order. A row's "last" moves only to a later
-        --    (time, series), so late and out-of-order samples land where they belong.
-        --    The minute rows are already one per (schema, name, minute), so for the
-        --    minute tier the floor and the window below change nothing: one upsert for
-        --    all three tiers.
-        FOREACH v_tier IN ARRAY ARRAY['minute', 'hour', 'day'] LOOP
-            EXECUTE format($tier$
-                INSERT INTO metrics.%I AS r
-                       (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
-                SELECT DISTINCT ON (schema, name, bucket)
-                       schema, name, bucket, t, s, v, sum(sm) OVER w, (sum(c) OVER w)::bigint
-                FROM (SELECT u.schema, u.name, metrics.floor_to(u.b, $9) AS bucket,
-                             u.t, u.s, u.v, u.sm, u.c
-                      FROM unnest($1, $2, $3, $4, $5, $6, $7, $8)
-                           AS u(schema, name, b, t, s, v, sm, c)) AS x
-                WINDOW w AS (PARTITION BY schema, name, bucket)
-                ORDER BY schema, name, bucket, t DESC, s DESC
-                ON CONFLICT (schema, name, bucket) DO UPDATE SET
-                    (last_time, last_series, last_value) =
-                        (SELECT * FROM metrics.last_sample(
-                            excluded.last_time, excluded.last_series, excluded.last_value,
-                            r.last_time, r.last_series, r.last_value)),
-                    sum_value   = r.sum_value + excluded.sum_value,
-                    n           = r.n + excluded.n
-                $tier$, CASE v_tier WHEN 'minute' THEN 'rollup_1m' WHEN 'hour' THEN 'rollup_1h'
-                                ELSE 'rollup_1d' END)
-            USING m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n,
-                  ('1 ' || v_tier)::interval;
+
+        -- 6. Rollup tiers and latest state, each tier derived from the one below (a
+        --    backfill's 1,800 minute rows make a few dozen hour rows, a handful of day
+        --    rows): the minute rows are sorted by (schema, name, bucket), so the last
+        --    minute of an hour is the one with the greatest position, and it holds the
+        --    hour's last sample (its minute is later than every other minute of the
+        --    hour); the same for days from hours and the latest state from days. No
+        --    window, no sort but the key order. Rows go in key order (COLLATE "C") so
+        --    concurrent batches lock them in the same order. A row's "last" moves only
+        --    to a later (time, series), so late and out-of-order samples land where they
+        --    belong.
+        --    Minute rows are mostly new in a backfill (a batch spanning hours: one row
+        --    per sample): as for the samples, a plain INSERT (a third of the cost of ON
+        --    CONFLICT) unless a probe of the first, middle and last row finds one stored,
+        --    or the INSERT meets one (stored meanwhile, or by a concurrent batch: what
+        --    it wrote is rolled back to a savepoint and the upsert runs). A scrape (one
+        --    minute, which concurrent senders share) takes the upsert.
+        v_fast := m_schema IS NOT NULL AND v_max - v_min >= interval '10 minutes';
+        FOREACH v_probe IN ARRAY ARRAY[1, (coalesce(cardinality(m_schema), 0) + 1) / 2,
+                                       coalesce(cardinality(m_schema), 0)] LOOP
+            EXIT WHEN NOT v_fast;
+            v_fast := NOT EXISTS (SELECT 1 FROM metrics.rollup_1m AS r
+                                  WHERE r.schema = m_schema[v_probe] AND r.name = m_name[v_probe]
+                                    AND r.bucket = m_bucket[v_probe]);
         END LOOP;
+        IF v_fast THEN
+            BEGIN
+                INSERT INTO metrics.rollup_1m
+                       (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
+                SELECT * FROM unnest(m_schema, m_name, m_bucket, m_time, m_series, m_value,
+                                     m_sum, m_n);
+            EXCEPTION WHEN unique_violation THEN
+                v_fast := false;
+            END;
+        END IF;
+        IF NOT v_fast THEN
+            INSERT INTO metrics.rollup_1m AS r
+                   (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
+            SELECT * FROM unnest(m_schema, m_name, m_bucket, m_time, m_series, m_value,
+                                 m_sum, m_n)
+            ON CONFLICT (schema, name, bucket) DO UPDATE SET
+                (last_time, last_series, last_value) =
+                    (SELECT * FROM metrics.last_sample(
+                        excluded.last_time, excluded.last_series, excluded.last_value,
+                        r.last_time, r.last_series, r.last_value)),
+                sum_value   = r.sum_value + excluded.sum_value,
+                n           = r.n + excluded.n;
+        END IF;
+        SELECT * INTO m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n
+        FROM metrics.rollup_up(interval '1 hour', m_schema, m_name, m_bucket, m_time, m_series,
+                               m_value, m_sum, m_n);
+        INSERT INTO metrics.rollup_1h AS r
+               (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
+        SELECT * FROM unnest(m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n)
+        ON CONFLICT (schema, name, bucket) DO UPDATE SET
+            (last_time, last_series, last_value) =
+                (SELECT * FROM metrics.last_sample(
+                    excluded.last_time, excluded.last_series, excluded.last_value,
+                    r.last_time, r.last_series, r.last_value)),
+            sum_value   = r.sum_value + excluded.sum_value,
+            n           = r.n + excluded.n;
+        SELECT * INTO m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n
+        FROM metrics.rollup_up(interval '1 day', m_schema, m_name, m_bucket, m_time, m_series,
+                               m_value, m_sum, m_n);
+        INSERT INTO metrics.rollup_1d AS r
+               (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
+        SELECT * FROM unnest(m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n)
+        ON CONFLICT (schema, name, bucket) DO UPDATE SET
+            (last_time, last_series, last_value) =
+                (SELECT * FROM metrics.last_sample(
+                    excluded.last_time, excluded.last_series, excluded.last_value,
+                    r.last_time, r.last_series, r.last_value)),
+            sum_value   = r.sum_value + excluded.sum_value,
+            n           = r.n + excluded.n;
+        SELECT * INTO m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n
+        FROM metrics.rollup_up(NULL, m_schema, m_name, m_bucket, m_time, m_series, m_value,
+                               m_sum, m_n);
 
         INSERT INTO metrics.latest_by_name AS l
                (schema, name, last_time, last_series, last_value, total_sum, n)
-        SELECT DISTINCT ON (schema, name)
-               schema, name, t, s, v, sum(sm) OVER w, (sum(c) OVER w)::bigint
-        FROM unnest(m_schema, m_name, m_time, m_series, m_value, m_sum, m_n)
-             AS u(schema, name, t, s, v, sm, c)
-        WINDOW w AS (PARTITION BY schema, name)
-        ORDER BY schema, name, t DESC, s DESC
+        SELECT * FROM unnest(m_schema, m_name, m_time, m_series, m_value, m_sum, m_n)
         ON CONFLICT (schema, name) DO UPDATE SET
             (last_time, last_series, last_value) =
                 (SELECT * FROM metrics.last_sample(
@@ -415,15 +494,26 @@ BEGIN
     --    (a series is ended only by a marker later than its last sample). Each is taken.
     IF e_series IS NOT NULL THEN
         v_ended := cardinality(e_series);
-        PERFORM metrics.bump_data_versions(array_agg(DISTINCT se.schema))
+        SELECT array_agg(DISTINCT se.schema) INTO v_changed
         FROM (SELECT se.id, se.schema FROM metrics.series AS se
-              WHERE se.id = ANY (e_series) ORDER BY se.id FOR UPDATE) AS se   -- lock order
-        HAVING count(*) > 0;
+              WHERE se.id = ANY (e_series) ORDER BY se.id FOR UPDATE) AS se;   -- lock order
         UPDATE metrics.series AS se SET ended_at = e.time
         FROM (SELECT e.id, max(e.time) AS time FROM unnest(e_series, e_time) AS e(id, time)
               GROUP BY e.id) AS e
         WHERE se.id = e.id AND (se.ended_at IS NULL OR se.ended_at < e.time);
         v_written := v_written + v_ended;
+    END IF;
+
+    -- 8. The data versions of the schemas written to (the response cache's), last and in
+    --    one call: each is a row every batch into that schema locks until it commits, so
+    --    taken here they serialise concurrent batches for a moment instead of from the
+    --    samples' INSERT on (its trigger leaves them to us, see ingest_data_versions.sql).
+    IF v_written > v_ended THEN
+        v_changed := v_changed || ARRAY(SELECT DISTINCT s FROM unnest(w_schema) AS s);
+    END IF;
+    PERFORM set_config('metrics.data_versions_deferred', '', true);
+    IF v_changed IS NOT NULL THEN
+        PERFORM metrics.bump_data_versions(v_changed);
     END IF;
 
     RETURN QUERY SELECT v_received, v_written, v_valid - (v_written - v_ended) - v_conflicts, v_routes, k_id,
@@ -444,6 +534,29 @@ A sample at a stored (series, time) with another value is a conflicting duplicat
 Returns received (array length), written (newly stored, and stale markers taken), duplicates (exact ones), routes (the routing token to pass with these ids next time), series_ids (per series position, NULL for an invalid or refused series), conflicts, too_old, too_new, refused (samples of refused series), new_series (series registered) and refused_series.$$;
 REVOKE ALL ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ingest.write_series_samples(text, bigint[], text[], text[], integer[], timestamptz[], double precision[], text[], timestamptz, interval, integer) TO writer;
+
+-- ingest.write_series_samples with the sample times as epoch milliseconds, as remote write
+-- carries them: what the HTTP ingest calls (a client encodes an int8[] several times
+-- faster than a timestamptz[]). Exact: whole seconds, then the milliseconds.
+CREATE OR REPLACE FUNCTION ingest.write_series_samples_ms(
+    p_routes text, p_ids bigint[], p_names text[], p_labels text[], p_series integer[],
+    p_millis bigint[],           -- per sample: milliseconds since 1970-01-01 00:00 UTC
+    p_values double precision[], p_amounts text[], p_now timestamptz DEFAULT NULL,
+    p_max_future interval DEFAULT NULL, p_max_new_series integer DEFAULT NULL)
+RETURNS TABLE(received bigint, written bigint, duplicates bigint, routes text, series_ids bigint[],
+              conflicts bigint, too_old bigint, too_new bigint, refused bigint, new_series integer,
+              refused_series integer)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM ingest.write_series_samples(
+        p_routes, p_ids, p_names, p_labels, p_series,
+        ARRAY(SELECT to_timestamp(m / 1000) + (m % 1000) * interval '1 millisecond'
+              FROM unnest(p_millis) AS m),   -- (a function scan keeps the order)
+        p_values, p_amounts, p_now, p_max_future, p_max_new_series)
+$$;
+REVOKE ALL ON FUNCTION ingest.write_series_samples_ms(text, bigint[], text[], text[], integer[], bigint[], double precision[], text[], timestamptz, interval, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ingest.write_series_samples_ms(text, bigint[], text[], text[], integer[], bigint[], double precision[], text[], timestamptz, interval, integer) TO writer;
 
 -- The original contract: four per-sample arrays with full jsonb label sets. Derives the
 -- series-level arrays (labels minus the value labels, once per distinct label set) and
