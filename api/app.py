@@ -76,6 +76,7 @@ class Runtime:
         # the port opens once the first schema-cache load has succeeded or failed, so a
         # restarted replica behind a proxy does not answer 503 PGRST002 while it loads
         self._first_load = asyncio.Event()
+        self.serving = asyncio.Event()  # start-up done: the port is about to open
         self.loader = SchemaCacheLoader(
             settings.db_uri, settings.db_schemas,
             settings.db_channel if settings.db_channel_enabled else None,
@@ -126,9 +127,11 @@ class Runtime:
                                                       name="data-version-listener")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._first_load.wait(), self.FIRST_LOAD_WAIT)
+        self.serving.set()
         try:
             yield
         finally:
+            self.serving.clear()
             for task in (self._loader_task, self._versions_task):
                 if task is not None:
                     task.cancel()
