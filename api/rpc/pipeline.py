@@ -137,9 +137,8 @@ class RpcPipeline:
         auth = self.authenticator.authenticate(headers.get("authorization"))
         timer.mark("jwt")
         if self.rate_limiter is not None:
-            limit_headers = await self.rate_limiter.check(auth, scope)
-            if limit_headers:
-                extra_headers.extend((k.lower(), v) for k, v in limit_headers.items())
+            decision = await self.rate_limiter.decide(auth, scope)
+            extra_headers += decision.header_items()
         body = await read_body(receive) if method == "POST" else b""
         http = HttpInput(method, path, scope.get("query_string", b"").decode("latin-1"),
                          headers, body)
