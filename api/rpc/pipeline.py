@@ -80,6 +80,7 @@ class RpcPipeline:
         self.response_cache = response_cache
         self._plans_of: SchemaCache | None = None
         self._plans: dict[tuple[str | None, ...], tuple[RpcRequest, CallPlan]] = {}
+        self._statements: dict[int, Statement] = {}  # of the kept plans, by their id
         self.authenticator = authenticator
         self.cache = cache
         self.db = db
@@ -147,16 +148,16 @@ class RpcPipeline:
         if plan.streaming:
             kept = await self._kept_stream(request, plan, auth, timer)
             if not isinstance(kept, tuple):
-                status = await self._stream(send, request, call_statement(plan), auth, context,
+                status = await self._stream(send, request, self._statement(plan), auth, context,
                                             cache, timer, extra_headers, kept)
                 return plan.function.name, status
             status, out_headers, body, cache_outcome = kept
         else:
             status, out_headers, body, cache_outcome = await self._respond_call(
                 request, plan, auth, context, cache, timer)
-        if status == 200 and method in ("GET", "HEAD") and etag_matches(
-            headers.get("if-none-match"), next((v for n, v in out_headers if n == "etag"), None)
-        ):
+        if_none_match = headers.get("if-none-match")
+        if if_none_match is not None and status == 200 and method in ("GET", "HEAD") and \
+                etag_matches(if_none_match, next((v for n, v in out_headers if n == "etag"), None)):
             status, out_headers, body = 304, not_modified_headers(out_headers), b""
         elif method == "HEAD":  # no body, and no Content-Length for it, as PostgREST
             body = b""
@@ -175,7 +176,7 @@ class RpcPipeline:
         key: tuple[str | None, ...] | None = None
         if http.method in ("GET", "HEAD"):
             if self._plans_of is not cache:
-                self._plans_of, self._plans = cache, {}
+                self._plans_of, self._plans, self._statements = cache, {}, {}
             h = http.headers
             key = (http.method, name, http.query_string, h.get("accept"),
                    h.get("accept-profile"), h.get("prefer"), h.get("range"))
@@ -190,8 +191,17 @@ class RpcPipeline:
         if key is not None:
             if len(self._plans) >= PLANS_KEPT:
                 self._plans.clear()
+                self._statements.clear()
             self._plans[key] = (request, plan)
+            self._statements[id(plan)] = call_statement(plan)  # rendered once, too
         return request, plan
+
+    def _statement(self, plan: CallPlan) -> Statement:
+        """The plan's SQL: rendered when the plan was kept, else now."""
+        statement = self._statements.get(id(plan))
+        if statement is None or statement.plan is not plan:
+            statement = call_statement(plan)
+        return statement
 
     async def _respond_call(
         self, request: RpcRequest, plan: CallPlan, auth: AuthResult,
@@ -250,7 +260,7 @@ class RpcPipeline:
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         """Run the call: status, headers and the body a GET would get (HEAD strips it
         when sending), with ETag / Cache-Control / Vary on a GET or HEAD 200."""
-        result = await self.db.call(call_statement(plan), auth, context, cache)
+        result = await self.db.call(self._statement(plan), auth, context, cache)
         timer.mark("transaction")
         as_get = msgspec.structs.replace(request, method="GET") if request.method == "HEAD" \
             else request
