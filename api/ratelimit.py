@@ -3,11 +3,14 @@
 - Strategy: moving window. It is exact (every hit is a timestamp in the window), so two
   replicas sharing one Redis enforce exactly one budget; at our limits (hundreds a minute)
   its memory cost is small.
-- Storage: ``redis://`` through ``limits``' own storage; ``memory://`` through
-  ``LoopMemoryStorage`` below, the same moving window kept for one event loop. ``limits``'
+- Storage: ``redis://`` through ``limits``' own storage and strategy; ``memory://``
+  through ``LoopMemoryStorage`` below, the same moving window kept for one event loop and
+  called directly, one synchronous call per hit (``limits``' strategy built a key string
+  and made a second call for the window's stats, most of the limiter's time). ``limits``'
   async memory storage starts an expiry task on every hit, and that task hands every
   key's list to a thread (``asyncio.to_thread``): under load ~9 % of the server's samples
-  were in that thread pool (``docs/PERFORMANCE.md``, section 1).
+  were in that thread pool (``docs/PERFORMANCE.md``, section 1). A hit costs O(1)
+  (amortised) time; a key holds at most its limit's number of hit times.
 - Identity: the anonymous role is limited per client IP, any other role per JWT ``sub``
   (a token without one gets ``tok:<fingerprint>`` from auth), each within that role's own budget.
   ``/api/v1/write`` has its own ``ingest`` budget, per ``sub`` as well.
