@@ -14,15 +14,15 @@ from api.asgi import Receive, Scope
 def scope_headers(scope: Scope) -> dict[str, str]:
     """ASGI headers as a dict of lower-case names; repeated headers joined like HTTP does
     (cookies with ``; ``, others with ``, ``), in one pass."""
-    values: dict[str, list[str]] = {}
+    headers: dict[str, str] = {}
     for raw_name, raw_value in scope.get("headers", ()):
-        values.setdefault(raw_name.decode("latin-1").lower(), []).append(
-            raw_value.decode("latin-1")
-        )
-    return {
-        name: parts[0] if len(parts) == 1 else ("; " if name == "cookie" else ", ").join(parts)
-        for name, parts in values.items()
-    }
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        if name in headers:
+            headers[name] += ("; " if name == "cookie" else ", ") + value
+        else:
+            headers[name] = value
+    return headers
 
 
 async def read_body(receive: Receive) -> bytes:

@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 
 log = logging.getLogger("metrics_rpc")
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+REQUEST_CHILDREN_KEPT = 4096  # (function, status) pairs whose metric children are kept
 
 
 class RequestFinished(msgspec.Struct, frozen=True):
@@ -131,6 +132,8 @@ class _ReplicaCollector(Collector):
 class Observability:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._request_children: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._lookup_children: dict[str, Any] = {}  # hit, miss, bypass
         self._local: list[Collector] = []  # this process's gauges
         self.requests = Counter(
             "metrics_rpc_requests", "RPC requests by function and status",
@@ -181,10 +184,22 @@ class Observability:
         self._local.append(_ReplicaCollector(state))
         self.registry.register(self._local[-1])
 
+    def _request_metrics(self, function: str, status: int) -> tuple[Any, Any]:
+        """The request counter and latency histogram of (function, status): ``labels()``
+        takes a lock and builds a key, so each pair is looked up once."""
+        children = self._request_children.get((function, status))
+        if children is None:
+            if len(self._request_children) >= REQUEST_CHILDREN_KEPT:
+                self._request_children.clear()
+            children = self._request_children[(function, status)] = (
+                self.requests.labels(function, str(status)), self.latency.labels(function))
+        return children
+
     def emit(self, event: Any) -> None:
         if isinstance(event, RequestFinished):
-            self.requests.labels(event.function, str(event.status)).inc()
-            self.latency.labels(event.function).observe(event.seconds)
+            count, latency = self._request_metrics(event.function, event.status)
+            count.inc()
+            latency.observe(event.seconds)
         elif isinstance(event, SchemaCacheLoaded):
             self.reloads.labels("ok" if event.ok else "error").inc()
             if event.ok:
@@ -193,7 +208,11 @@ class Observability:
             else:
                 log.error("schema cache load failed: %s", event.error)
         elif isinstance(event, CacheLookup):
-            self.cache_lookups.labels(event.outcome).inc()
+            lookups = self._lookup_children.get(event.outcome)
+            if lookups is None:
+                lookups = self._lookup_children[event.outcome] = self.cache_lookups.labels(
+                    event.outcome)
+            lookups.inc()
         elif isinstance(event, CacheEvicted):
             self.cache_evictions.inc(event.entries)
         elif isinstance(event, CacheInvalidated):

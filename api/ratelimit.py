@@ -3,11 +3,14 @@
 - Strategy: moving window. It is exact (every hit is a timestamp in the window), so two
   replicas sharing one Redis enforce exactly one budget; at our limits (hundreds a minute)
   its memory cost is small.
-- Storage: ``redis://`` through ``limits``' own storage; ``memory://`` through
-  ``LoopMemoryStorage`` below, the same moving window kept for one event loop. ``limits``'
+- Storage: ``redis://`` through ``limits``' own storage and strategy; ``memory://``
+  through ``LoopMemoryStorage`` below, the same moving window kept for one event loop and
+  called directly, one synchronous call per hit (``limits``' strategy built a key string
+  and made a second call for the window's stats, most of the limiter's time). ``limits``'
   async memory storage starts an expiry task on every hit, and that task hands every
   key's list to a thread (``asyncio.to_thread``): under load ~9 % of the server's samples
-  were in that thread pool (``docs/PERFORMANCE.md``, section 1).
+  were in that thread pool (``docs/PERFORMANCE.md``, section 1). A hit costs O(1)
+  (amortised) time; a key holds at most its limit's number of hit times.
 - Identity: the anonymous role is limited per client IP, any other role per JWT ``sub``
   (a token without one gets ``tok:<fingerprint>`` from auth), each within that role's own budget.
   ``/api/v1/write`` has its own ``ingest`` budget, per ``sub`` as well.
@@ -20,13 +23,12 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import ipaddress
 import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, Literal, cast
 
 import msgspec
@@ -154,15 +156,6 @@ def client_ip(peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[
     return str(current)
 
 
-@functools.lru_cache(maxsize=4096)
-def _client_ip_cached(
-    peer: str | None, forwarded_for: tuple[str, ...], trusted: tuple[IpNetwork, ...]
-) -> str:
-    """``client_ip`` for hashable arguments: a client's address is parsed once, not per
-    request (parsing was the limiter's largest item under load, ~1 % of the samples)."""
-    return client_ip(peer, forwarded_for, trusted)
-
-
 # --- decisions ----------------------------------------------------------------------
 
 
@@ -180,20 +173,27 @@ class RateLimitDecision(msgspec.Struct, frozen=True):
     def retry_after(self) -> int:
         return max(self.reset_after, 1)
 
-    def headers(self) -> dict[str, str]:
+    def header_items(self) -> list[tuple[str, str]]:
         """``RateLimit-*`` (IETF draft) for every limited response, plus ``Retry-After``
-        when rejected."""
-        out: dict[str, str] = {}
+        when rejected; lower-case names, as the pipeline sends them."""
+        out: list[tuple[str, str]] = []
         if self.limit:
-            out["RateLimit-Limit"] = str(self.limit)
-            out["RateLimit-Remaining"] = str(self.remaining)
-            out["RateLimit-Reset"] = str(self.reset_after)
-            out["RateLimit-Policy"] = f"{self.limit};w={self.window}"
+            limit = str(self.limit)
+            out += [("ratelimit-limit", limit), ("ratelimit-remaining", str(self.remaining)),
+                    ("ratelimit-reset", str(self.reset_after)),
+                    ("ratelimit-policy", f"{limit};w={self.window}")]
         if not self.allowed:
-            out["Retry-After"] = str(self.retry_after)
+            out.append(("retry-after", str(self.retry_after)))
         return out
 
+    def headers(self) -> dict[str, str]:
+        """``header_items`` by their canonical names (``RateLimit-Limit``, …)."""
+        return {_CANONICAL[name]: value for name, value in self.header_items()}
 
+
+_CANONICAL = {"ratelimit-limit": "RateLimit-Limit", "ratelimit-remaining": "RateLimit-Remaining",
+              "ratelimit-reset": "RateLimit-Reset", "ratelimit-policy": "RateLimit-Policy",
+              "retry-after": "Retry-After"}
 UNLIMITED = RateLimitDecision(allowed=True)
 
 
@@ -216,8 +216,13 @@ def decision_counter(registry: CollectorRegistry) -> Callable[[str, Outcome], No
         registry=registry,
     )
 
+    children: dict[tuple[str, str], Any] = {}  # labels() takes a lock: once per pair
+
     def record(budget: str, outcome: Outcome) -> None:
-        counter.labels(budget, outcome).inc()
+        child = children.get((budget, outcome))
+        if child is None:
+            child = children[(budget, outcome)] = counter.labels(budget, outcome)
+        child.inc()
 
     return record
 
@@ -230,7 +235,9 @@ class LoopMemoryStorage(AsyncStorage):
     keys by a sweep at most every ``SWEEP_EVERY`` seconds, inside a call (no task, no
     thread). Times come from ``clock`` (the limiter's), so tests can drive the window.
     Only the moving window is supported; the counter methods of ``limits``' storage
-    interface work but are not used.
+    interface work but are not used. ``RateLimiter`` calls ``hit_window`` directly (one
+    call per hit and its window, its own keys), not through ``limits``' strategy, whose
+    key strings and second call were most of the limiter's time.
     """
 
     STORAGE_SCHEME = None  # built directly, never from a URI
@@ -239,7 +246,7 @@ class LoopMemoryStorage(AsyncStorage):
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self._clock = clock
-        self._hits: dict[str, deque[float]] = {}
+        self._hits: dict[Hashable, deque[float]] = {}
         self._longest = 0.0  # the longest window seen: what a sweep may drop
         self._next_sweep = clock() + self.SWEEP_EVERY
         self._counters: dict[str, tuple[int, float]] = {}  # key → (count, expires at)
@@ -248,7 +255,7 @@ class LoopMemoryStorage(AsyncStorage):
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
         return ValueError
 
-    def _window(self, key: str, expiry: int, now: float) -> deque[float]:
+    def _window(self, key: Hashable, expiry: int, now: float) -> deque[float]:
         if now >= self._next_sweep:
             self._sweep(now)
         hits = self._hits.get(key)
@@ -265,6 +272,18 @@ class LoopMemoryStorage(AsyncStorage):
             del self._hits[key]
         for key in [k for k, (_, expires) in self._counters.items() if expires <= now]:
             del self._counters[key]
+
+    def hit_window(self, key: Hashable, limit: int, expiry: int) -> tuple[bool, float, int]:
+        """One hit, as ``acquire_entry``, and the window after it, as ``get_moving_window``:
+        (allowed, time of the oldest hit in the window, hits in the window)."""
+        now = self._clock()
+        if expiry > self._longest:
+            self._longest = float(expiry)
+        hits = self._window(key, expiry, now)
+        allowed = len(hits) < limit
+        if allowed:
+            hits.append(now)
+        return allowed, (hits[0] if hits else now), len(hits)
 
     async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         now = self._clock()
@@ -312,6 +331,14 @@ class LoopMemoryStorage(AsyncStorage):
         self._counters.pop(key, None)
 
 
+class _Limit(msgspec.Struct, frozen=True):
+    """One limit of a budget with what every hit needs, computed once."""
+
+    item: RateLimitItem
+    amount: int
+    expiry: int  # seconds of its window
+
+
 class RateLimiter:
     """Counts hits per (budget, identity) in the configured storage."""
 
@@ -324,6 +351,9 @@ class RateLimiter:
     ) -> None:
         self.config = config
         self._items = config.limits
+        self._limits = {budget: tuple(_Limit(item, item.amount, item.get_expiry())
+                                      for item in items)
+                        for budget, items in config.limits.items()}
         uri = config.storage_uri
         if not uri.startswith("async+"):
             uri = f"async+{uri}"
@@ -333,9 +363,12 @@ class RateLimiter:
         self._timeout = None if uri.startswith("async+memory") else STORAGE_TIMEOUT * 2
         if "redis" in uri:
             options.update(connect_timeout=STORAGE_TIMEOUT, stream_timeout=STORAGE_TIMEOUT)
+        # memory://: hits go straight to the storage (``LoopMemoryStorage.hit_window``)
+        self._memory: LoopMemoryStorage | None = None
         try:
             if uri.startswith("async+memory"):
-                self._storage: AsyncStorage = LoopMemoryStorage(clock)
+                self._memory = LoopMemoryStorage(clock)
+                self._storage: AsyncStorage = self._memory
             else:
                 self._storage = cast(AsyncStorage, storage_from_string(uri, **options))
             self._strategy = MovingWindowRateLimiter(self._storage)
@@ -372,16 +405,18 @@ class RateLimiter:
         budget = self.budget_for(role, ingest=ingest)
         if budget is None or not self._items[budget]:
             return UNLIMITED
+        limits = self._limits[budget]
+        if self._memory is not None:  # cannot fail, cannot hang
+            decision = self._hit_memory(self._memory, budget, role, identity, limits)
+            self._report(budget, "allowed" if decision.allowed else "rejected")
+            return decision
         items = self._items[budget]
         if self._clock() < self._down_until:
             return self._without_storage(budget, items)
         keys = ("metrics-rpc", budget, role, identity)
         try:
-            if self._timeout is None:
-                decision = await self._hit_storage(keys, items)
-            else:
-                async with asyncio.timeout(self._timeout):
-                    decision = await self._hit_storage(keys, items)
+            async with asyncio.timeout(self._timeout):
+                decision = await self._hit_storage(keys, limits)
         except _STORAGE_ERRORS as exc:  # the storage is down: never let it become a 500
             if self._down_until == 0.0:
                 log.warning(
@@ -399,6 +434,33 @@ class RateLimiter:
         self._report(budget, "allowed" if decision.allowed else "rejected")
         return decision
 
+    def _hit_memory(self, storage: LoopMemoryStorage, budget: str, role: str, identity: str,
+                    limits: tuple[_Limit, ...]) -> RateLimitDecision:
+        """The moving window of each limit, as ``_hit_storage`` through ``limits``, in
+        one synchronous call per limit (keys: the limit's position, budget, role, identity)."""
+        tightest: RateLimitDecision | None = None
+        for index, limit in enumerate(limits):
+            allowed, oldest, count = storage.hit_window((index, budget, role, identity),
+                                                        limit.amount, limit.expiry)
+            decision = self._decision(limit, allowed, oldest + limit.expiry,
+                                      limit.amount - count)
+            if not allowed:
+                return decision
+            if tightest is None or decision.remaining < tightest.remaining:
+                tightest = decision
+        assert tightest is not None
+        return tightest
+
+    def _decision(self, limit: _Limit, allowed: bool, reset_time: float,
+                  remaining: int) -> RateLimitDecision:
+        return RateLimitDecision(
+            allowed=allowed,
+            limit=limit.amount,
+            remaining=max(remaining, 0),
+            reset_after=max(math.ceil(reset_time - self._clock()), 0),
+            window=limit.expiry,
+        )
+
     def _without_storage(self, budget: str, items: tuple[RateLimitItem, ...]) -> RateLimitDecision:
         self._report(budget, "storage_unavailable")
         if self.config.fail_open:
@@ -410,20 +472,13 @@ class RateLimiter:
         )
 
     async def _hit_storage(
-        self, keys: tuple[str, ...], items: tuple[RateLimitItem, ...]
+        self, keys: tuple[str, ...], limits: tuple[_Limit, ...]
     ) -> RateLimitDecision:
         tightest: RateLimitDecision | None = None
-        for item in items:
-            allowed = await self._strategy.hit(item, *keys)
-            stats = await self._strategy.get_window_stats(item, *keys)
-            now = self._clock()
-            decision = RateLimitDecision(
-                allowed=allowed,
-                limit=item.amount,
-                remaining=max(stats.remaining, 0),
-                reset_after=max(math.ceil(stats.reset_time - now), 0),
-                window=item.get_expiry(),
-            )
+        for limit in limits:
+            allowed = await self._strategy.hit(limit.item, *keys)
+            stats = await self._strategy.get_window_stats(limit.item, *keys)
+            decision = self._decision(limit, allowed, stats.reset_time, stats.remaining)
             if not allowed:
                 return decision
             if tightest is None or decision.remaining < tightest.remaining:
@@ -447,9 +502,14 @@ class RequestRateLimiter:
     """The hook ``create_app(rate_limiter=…)`` awaits after auth (see ``api.rpc.pipeline``):
     the client address from the ASGI scope, then one hit; 429/503 raised as ``ApiError``."""
 
+    ADDRESSES_KEPT = 4096  # peers (and proxied chains) whose client address is remembered
+
     def __init__(self, limiter: RateLimiter) -> None:
         self.limiter = limiter
         self.trusted_proxies = limiter.config.trusted_proxies
+        # peer → (its address as ``client_ip`` gives it, whether it is a trusted proxy)
+        self._peers: dict[str | None, tuple[str, bool]] = {}
+        self._proxied: dict[tuple[str | None, tuple[str, ...]], str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RequestRateLimiter | None:
@@ -462,19 +522,41 @@ class RequestRateLimiter:
         self.limiter.on_decision = decision_counter(registry)
 
     def client_address(self, scope: MutableMapping[str, Any]) -> str:
+        """``client_ip`` of the request, remembered per peer: a peer that is not a trusted
+        proxy is its own client (no header is read); only a trusted one's
+        ``X-Forwarded-For`` chain is looked at. Parsing addresses was the limiter's largest
+        item under load."""
         client = scope.get("client")
         peer = str(client[0]) if client else None
+        known = self._peers.get(peer)
+        if known is None:
+            if len(self._peers) >= self.ADDRESSES_KEPT:
+                self._peers.clear()
+            address = _parse_ip(peer) if peer else None
+            known = self._peers[peer] = (
+                (peer or "unknown", False) if address is None else
+                (str(address), any(address in network for network in self.trusted_proxies)))
+        if not known[1]:
+            return known[0]
         forwarded = tuple(
             value.decode("latin-1")
             for name, value in scope.get("headers", ())
             if name.lower() == b"x-forwarded-for"
         )
-        return _client_ip_cached(peer, forwarded, self.trusted_proxies)
+        key = (peer, forwarded)
+        client_address = self._proxied.get(key)
+        if client_address is None:
+            if len(self._proxied) >= self.ADDRESSES_KEPT:
+                self._proxied.clear()
+            client_address = self._proxied[key] = client_ip(peer, forwarded,
+                                                            self.trusted_proxies)
+        return client_address
 
-    async def check(
+    async def decide(
         self, auth: AuthResult, scope: MutableMapping[str, Any], *, ingest: bool = False
-    ) -> Mapping[str, str] | None:
-        """Headers for the response (``RateLimit-*``), or raises 429 / 503."""
+    ) -> RateLimitDecision:
+        """The decision for this request (its headers: ``header_items``); raises 429 / 503
+        when it is not allowed."""
         decision = await self.limiter.hit_request(
             role=auth.role,
             anonymous=auth.anonymous,
@@ -485,4 +567,10 @@ class RequestRateLimiter:
         )
         if not decision.allowed:
             raise rejection(decision)
-        return decision.headers() or None
+        return decision
+
+    async def check(
+        self, auth: AuthResult, scope: MutableMapping[str, Any], *, ingest: bool = False
+    ) -> Mapping[str, str] | None:
+        """Headers for the response (``RateLimit-*``), or raises 429 / 503."""
+        return (await self.decide(auth, scope, ingest=ingest)).headers() or None

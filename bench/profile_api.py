@@ -3,11 +3,14 @@
     python -m bench.profile_api                     # limiter on, then off; 15 s each
     python -m bench.profile_api --baseline /tmp/before   # and another checkout's API first
     python -m bench.profile_api --duration 30 --rate-limits 'web_anon=60/minute'
+    python -m bench.profile_api --cache on          # the hot cached GET (every request a hit)
 
 For each configuration (rate limiter on with the benchmark's huge limits, so it never
 rejects, and off; with ``--baseline DIR`` also another checkout's API with the limiter
 on) the API is started under uvicorn, loaded with wrk (32 connections,
-``GET /rpc/get_latest_fdv?p_schema=mainnet``, anonymous) and sampled by
+``GET /rpc/get_latest_fdv?p_schema=mainnet``, anonymous; the response cache off as in
+``bench.rpc_throughput``, or on with ``--cache on`` as in ``bench.response_cache``'s hot
+GET, labels then end in ``_cached``) and sampled by
 ``py-spy record`` (idle frames excluded, so waiting in epoll is not counted). Printed per
 configuration: req/s, the share of samples with a rate-limiter frame (``limits`` or
 ``api/ratelimit.py``) or in a thread pool worker, and the top frames by own time and by
@@ -114,22 +117,23 @@ def profile(label: str, env: dict[str, str], *, duration: float, top: int,
 
 
 def run(span: Any, duration: float, rate_limits: str, top: int, rate: int,
-        baseline: Path | None = None) -> None:
+        baseline: Path | None = None, cache: str = "off") -> None:
     db, _info = ensure_dataset(span)
     cluster = harness.bench_cluster()
     harness.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    harness.heading(f"API profile under wrk (32 connections, {URL_PATH}), "
-                    f"py-spy at {rate} Hz for {duration:g} s")
+    harness.heading(f"API profile under wrk (32 connections, {URL_PATH}, response cache "
+                    f"{cache}), py-spy at {rate} Hz for {duration:g} s")
+    suffix = "_cached" if cache == "on" else ""
     results = []
     if baseline is not None:
-        env = harness.api_env(cluster, db, rate_limits=rate_limits)
-        results.append(profile("baseline_limiter_on", env, duration=duration, top=top,
-                               rate=rate, checkout=baseline.resolve()))
+        env = harness.api_env(cluster, db, rate_limits=rate_limits, METRICS_RPC_CACHE=cache)
+        results.append(profile(f"baseline_limiter_on{suffix}", env, duration=duration,
+                               top=top, rate=rate, checkout=baseline.resolve()))
     for label, limits in (("limiter_on", rate_limits), ("limiter_off", "off")):
-        env = harness.api_env(cluster, db, rate_limits=limits)
-        results.append(profile(label, env, duration=duration, top=top, rate=rate))
+        env = harness.api_env(cluster, db, rate_limits=limits, METRICS_RPC_CACHE=cache)
+        results.append(profile(label + suffix, env, duration=duration, top=top, rate=rate))
     path = harness.save_result("profile_api", {"db": db, "duration": duration,
-                                               "rate_limits": rate_limits,
+                                               "rate_limits": rate_limits, "cache": cache,
                                                "results": results})
     print(f"\nsaved to {path.relative_to(harness.REPO)}")
 
@@ -144,8 +148,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="METRICS_RPC_RATE_LIMITS for the 'on' run (default: huge)")
     parser.add_argument("--baseline", type=Path,
                         help="also profile the API of this checkout (limiter on)")
+    parser.add_argument("--cache", choices=("off", "on"), default="off",
+                        help="METRICS_RPC_CACHE: off (default, as bench.rpc_throughput) or on "
+                             "(the hot cached GET, as bench.response_cache)")
     args = parser.parse_args(argv)
-    run(args.span, args.duration, args.rate_limits, args.top, args.rate, args.baseline)
+    run(args.span, args.duration, args.rate_limits, args.top, args.rate, args.baseline,
+        args.cache)
     return harness.exit_code()
 
 

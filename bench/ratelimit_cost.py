@@ -8,8 +8,10 @@ window counter; fixed window), async memory storage, at ``60/minute`` and at the
 benchmark limit ``10000000/second``: microseconds per request for ``hit`` +
 ``get_window_stats`` (what the API does per request, the headers need the stats) and for
 ``hit`` alone; plus the synchronous moving window and the API's own
-``RateLimiter.hit`` (the whole per-request path), which keeps the moving window in
-``api.ratelimit.LoopMemoryStorage``. One identity, as a load generator is to the API.
+``RateLimiter.hit``, which keeps the moving window in ``api.ratelimit.LoopMemoryStorage``
+and calls it directly (``hit_window``, not through ``limits``' strategy), and
+``RequestRateLimiter.decide`` with the response headers (what the pipeline does per
+request, the client address included). One identity, as a load generator is to the API.
 
 "yielding" rows let the event loop turn between hits (``await asyncio.sleep(0)``, its own
 cost subtracted), as a server's loop does between requests: only then do the tasks a
@@ -33,10 +35,13 @@ from limits.aio.storage import MemoryStorage as AsyncMemoryStorage
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from api.ratelimit import LoopMemoryStorage, RateLimitConfig, RateLimiter
+from api.ratelimit import LoopMemoryStorage, RateLimitConfig, RateLimiter, RequestRateLimiter
+from api.rpc import AuthResult
 from bench import harness
 
 LIMITS = ("60/minute", "10000000/second")
+SCOPE = {"client": ("127.0.0.1", 50000), "headers": [(b"host", b"127.0.0.1")]}
+ANONYMOUS = AuthResult.of("web_anon", {"role": "web_anon"}, None, True)
 STRATEGIES = {
     "moving window": aio_strategies.MovingWindowRateLimiter,
     "sliding window counter": aio_strategies.SlidingWindowCounterRateLimiter,
@@ -116,6 +121,17 @@ async def measure(hits: int) -> list[dict[str, Any]]:
                await _per_call(api_hit, hits))
         report("api.ratelimit.RateLimiter", limit, "hit (whole path), yielding",
                await _per_call_yielding(api_hit, hits))
+        if item.amount < hits:
+            continue  # it would reject (raise) from the limit on: only the huge limit
+        # what the pipeline calls per request: the client address from the scope, the hit,
+        # the response headers
+        hook = RequestRateLimiter(RateLimiter(RateLimitConfig(limits={"web_anon": (item,)})))
+
+        async def per_request(h: RequestRateLimiter = hook) -> None:
+            (await h.decide(ANONYMOUS, SCOPE)).header_items()
+
+        report("api.ratelimit.RequestRateLimiter", limit, "decide + headers (pipeline)",
+               await _per_call(per_request, hits))
     return out
 
 

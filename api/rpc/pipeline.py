@@ -79,6 +79,8 @@ class RpcPipeline:
         self.response_cache = response_cache
         self._plans_of: SchemaCache | None = None
         self._plans: dict[tuple[str | None, ...], tuple[RpcRequest, CallPlan]] = {}
+        # of the kept plans, by their id and whether the data token is read
+        self._statements: dict[tuple[int, bool], Statement] = {}
         self.authenticator = authenticator
         self.cache = cache
         self.db = db
@@ -136,9 +138,8 @@ class RpcPipeline:
         auth = self.authenticator.authenticate(headers.get("authorization"))
         timer.mark("jwt")
         if self.rate_limiter is not None:
-            limit_headers = await self.rate_limiter.check(auth, scope)
-            if limit_headers:
-                extra_headers.extend((k.lower(), v) for k, v in limit_headers.items())
+            decision = await self.rate_limiter.decide(auth, scope)
+            extra_headers += decision.header_items()
         body = await read_body(receive) if method == "POST" else b""
         http = HttpInput(method, path, scope.get("query_string", b"").decode("latin-1"),
                          headers, body)
@@ -147,7 +148,7 @@ class RpcPipeline:
         if plan.streaming:
             kept = await self._kept_stream(request, plan, auth, timer)
             if not isinstance(kept, tuple):
-                statement = call_statement(plan, data_token=kept is not None)
+                statement = self._statement(plan, data_token=kept is not None)
                 status = await self._stream(send, request, statement, auth, context,
                                             cache, timer, extra_headers, kept)
                 return plan.function.name, status
@@ -155,9 +156,9 @@ class RpcPipeline:
         else:
             status, out_headers, body, cache_outcome = await self._respond_call(
                 request, plan, auth, context, cache, timer)
-        if status == 200 and method in ("GET", "HEAD") and etag_matches(
-            headers.get("if-none-match"), next((v for n, v in out_headers if n == "etag"), None)
-        ):
+        if_none_match = headers.get("if-none-match")
+        if if_none_match is not None and status == 200 and method in ("GET", "HEAD") and \
+                etag_matches(if_none_match, next((v for n, v in out_headers if n == "etag"), None)):
             status, out_headers, body = 304, not_modified_headers(out_headers), b""
         elif method == "HEAD":  # no body, and no Content-Length for it, as PostgREST
             body = b""
@@ -176,7 +177,7 @@ class RpcPipeline:
         key: tuple[str | None, ...] | None = None
         if http.method in ("GET", "HEAD"):
             if self._plans_of is not cache:
-                self._plans_of, self._plans = cache, {}
+                self._plans_of, self._plans, self._statements = cache, {}, {}
             h = http.headers
             key = (http.method, name, http.query_string, h.get("accept"),
                    h.get("accept-profile"), h.get("prefer"), h.get("range"))
@@ -191,8 +192,21 @@ class RpcPipeline:
         if key is not None:
             if len(self._plans) >= PLANS_KEPT:
                 self._plans.clear()
+                self._statements.clear()
             self._plans[key] = (request, plan)
+            self._statements[id(plan), False] = call_statement(plan)  # rendered once, too
         return request, plan
+
+    def _statement(self, plan: CallPlan, *, data_token: bool = False) -> Statement:
+        """The plan's SQL (with the response cache's data token when asked): rendered when
+        the plan was kept, else now (and kept with the plan)."""
+        statement = self._statements.get((id(plan), data_token))
+        if statement is None or statement.plan is not plan:
+            statement = call_statement(plan, data_token=data_token)
+            kept = self._statements.get((id(plan), False))
+            if data_token and kept is not None and kept.plan is plan:
+                self._statements[id(plan), True] = statement
+        return statement
 
     async def _respond_call(
         self, request: RpcRequest, plan: CallPlan, auth: AuthResult,
@@ -246,7 +260,7 @@ class RpcPipeline:
         """Run the call: status, headers and the body a GET would get (HEAD strips it
         when sending), with ETag / Cache-Control / Vary on a GET or HEAD 200, and the
         data token of its snapshot when asked for (for the response cache)."""
-        result = await self.db.call(call_statement(plan, data_token=data_token), auth,
+        result = await self.db.call(self._statement(plan, data_token=data_token), auth,
                                     context, cache)
         timer.mark("transaction")
         as_get = msgspec.structs.replace(request, method="GET") if request.method == "HEAD" \

@@ -648,3 +648,34 @@ def test_http_redis_unreachable(hardening_db: DbInfo, fail_open: bool, expected:
         assert responses[0].headers["retry-after"] == "2"
     assert len(captured.messages) == 1
     assert ("failing open" if fail_open else "failing closed") in captured.messages[0]
+
+
+def test_client_address_is_remembered_per_peer_and_per_forwarded_chain() -> None:
+    settings = Settings(rate_limits="web_anon=1/minute", trusted_proxies=["10.0.0.0/8"])
+    hook = RequestRateLimiter.from_settings(settings)
+    assert hook is not None
+
+    def address(peer: str | None, *forwarded: str) -> str:
+        scope: dict[str, Any] = {
+            "client": (peer, 1) if peer is not None else None,
+            "headers": [(b"x-forwarded-for", value.encode()) for value in forwarded]}
+        return hook.client_address(scope)
+
+    for _ in range(2):  # the second round answers from what was remembered
+        assert address("10.0.0.1", "1.2.3.4") == "1.2.3.4"
+        assert address("10.0.0.1", "5.6.7.8") == "5.6.7.8"  # same proxy, another client
+        assert address("10.0.0.1", "5.6.7.8, 10.0.0.2") == "5.6.7.8"
+        assert address("9.9.9.9", "1.2.3.4") == "9.9.9.9"  # not a proxy: header ignored
+        assert address("::ffff:1.2.3.4") == "1.2.3.4"
+        assert address("not-an-address") == "not-an-address"
+        assert address(None) == "unknown"
+
+
+def test_header_items_are_the_headers_in_lower_case() -> None:
+    allowed = RateLimitDecision(allowed=True, limit=60, remaining=59, reset_after=60, window=60)
+    rejected = RateLimitDecision(allowed=False, limit=60, remaining=0, reset_after=0, window=60)
+    for decision in (allowed, rejected):
+        assert decision.header_items() == [
+            (name.lower(), value) for name, value in decision.headers().items()]
+    assert dict(rejected.header_items())["retry-after"] == "1"
+    assert dict(allowed.header_items())["ratelimit-policy"] == "60;w=60"
