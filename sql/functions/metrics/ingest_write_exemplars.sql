@@ -61,19 +61,10 @@ BEGIN
         RETURN;
     END IF;
 
-    IF p_routes = metrics.routes_token() AND p_ids IS NOT NULL THEN
-        SELECT array_agg(se.id ORDER BY k.ord), array_agg(se.schema ORDER BY k.ord)
-        INTO k_id, k_schema
-        FROM unnest(p_ids, p_names) WITH ORDINALITY AS k(id, name, ord)
-        LEFT JOIN (SELECT s.id, s.name, s.schema FROM metrics.series AS s
-                   WHERE s.id = ANY (p_ids)) AS se
-               ON se.id = k.id AND se.name = k.name;
-    END IF;
-    IF k_id IS NULL OR array_position(k_id, NULL) IS NOT NULL THEN
-        SELECT r.ids, r.schemas, r.refused, r.created
-        INTO k_id, k_schema, k_refused, v_new_series
-        FROM metrics.resolve_series(p_names, p_labels, k_id, k_schema, p_max_new_series) AS r;
-    END IF;
+    SELECT r.ids, r.schemas, r.refused, r.created
+    INTO k_id, k_schema, k_refused, v_new_series
+    FROM metrics.request_series(p_routes, metrics.routes_token(), p_ids, p_names, p_labels,
+                                p_max_new_series) AS r;
 
     -- The exemplars to store, ordered by key (concurrent requests lock rows in the same
     -- order), then as sent (of two at one key the first is stored): one sort feeding

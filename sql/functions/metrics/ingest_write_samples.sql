@@ -96,6 +96,44 @@ END
 $$;
 REVOKE ALL ON FUNCTION metrics.resolve_series(text[], text[], bigint[], text[], integer) FROM PUBLIC;
 
+-- The series of a write request (ingest.write_series_samples, ingest.write_exemplars):
+-- 1. those the caller knows by id (returned by an earlier write): one primary-key probe
+--    each, and only while the routing rules are those the ids were resolved under
+--    (p_routes = p_current_routes, metrics.routes_token()). The name must match too, so an
+--    id that is not (or no longer) that series is resolved by its labels;
+-- 2. the others by their labels (metrics.resolve_series: routed, looked up, the unseen
+--    ones registered within p_max_new). refused is NULL and created 0 when step 1 knew
+--    them all.
+CREATE OR REPLACE FUNCTION metrics.request_series(
+    p_routes text, p_current_routes text, p_ids bigint[], p_names text[], p_labels text[],
+    p_max_new integer)
+RETURNS TABLE(ids bigint[], schemas text[], refused boolean[], created integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, metrics, pg_temp
+AS $$
+DECLARE
+    k_id     bigint[];
+    k_schema text[];
+BEGIN
+    IF p_routes = p_current_routes AND p_ids IS NOT NULL THEN
+        SELECT array_agg(se.id ORDER BY k.ord), array_agg(se.schema ORDER BY k.ord)
+        INTO k_id, k_schema
+        FROM unnest(p_ids, p_names) WITH ORDINALITY AS k(id, name, ord)
+        -- = ANY: only those rows, whatever join the planner picks (never all series)
+        LEFT JOIN (SELECT s.id, s.name, s.schema FROM metrics.series AS s
+                   WHERE s.id = ANY (p_ids)) AS se
+               ON se.id = k.id AND se.name = k.name;
+    END IF;
+    IF k_id IS NULL OR array_position(k_id, NULL) IS NOT NULL THEN
+        RETURN QUERY SELECT r.ids, r.schemas, r.refused, r.created
+                     FROM metrics.resolve_series(p_names, p_labels, k_id, k_schema,
+                                                 p_max_new) AS r;
+    ELSE
+        RETURN QUERY SELECT k_id, k_schema, NULL::boolean[], 0;
+    END IF;
+END
+$$;
+
 -- The rollup rows of the next tier up (p_step '1 hour' from minute rows, '1 day' from
 -- hour rows, NULL: one row per (schema, name), for the latest state), from rows sorted by
 -- (schema, name, bucket), as ingest.write_series_samples builds them; sorted the same way.
@@ -224,25 +262,11 @@ BEGIN
         RETURN;
     END IF;
 
-    -- 1. Series the caller knows by id: one primary-key probe each, and only while the
-    --    routing rules are those the ids were resolved under. The name must match too,
-    --    so an id that is not (or no longer) that series is resolved by its labels below.
-    IF p_routes = v_routes AND p_ids IS NOT NULL THEN
-        SELECT array_agg(se.id ORDER BY k.ord), array_agg(se.schema ORDER BY k.ord)
-        INTO k_id, k_schema
-        FROM unnest(p_ids, p_names) WITH ORDINALITY AS k(id, name, ord)
-        -- = ANY: only those rows, whatever join the planner picks (never all series)
-        LEFT JOIN (SELECT s.id, s.name, s.schema FROM metrics.series AS s
-                   WHERE s.id = ANY (p_ids)) AS se
-               ON se.id = k.id AND se.name = k.name;
-    END IF;
-
-    -- 2. The others by their labels: routed, looked up, the unseen ones registered.
-    IF k_id IS NULL OR array_position(k_id, NULL) IS NOT NULL THEN
-        SELECT r.ids, r.schemas, r.refused, r.created
-        INTO k_id, k_schema, k_refused, v_new_series
-        FROM metrics.resolve_series(p_names, p_labels, k_id, k_schema, p_max_new_series) AS r;
-    END IF;
+    -- 1-2. The series: by the ids the caller knows, the others by their labels.
+    SELECT r.ids, r.schemas, r.refused, r.created
+    INTO k_id, k_schema, k_refused, v_new_series
+    FROM metrics.request_series(p_routes, v_routes, p_ids, p_names, p_labels,
+                                p_max_new_series) AS r;
 
     -- 3. The valid samples, once: series, schema, name, time and exact value; counted
     --    apart: samples outside the window (why 1, 2) and of refused series (why 3).
