@@ -389,6 +389,7 @@ def machine_notes() -> dict[str, Any]:
 
 
 _problems: list[str] = []
+_phase_start = 0  # problems before this index belong to earlier benchmarks of the process
 
 
 def problem(message: str) -> None:
@@ -407,16 +408,24 @@ def exit_code() -> int:
     return 0
 
 
+def next_phase() -> None:
+    """A new benchmark starts in this process (``bench.run_all``): the problems recorded so
+    far are not its own. They still count for ``exit_code``."""
+    global _phase_start
+    _phase_start = len(_problems)
+
+
 def save_result(bench: str, payload: dict[str, Any]) -> Path:
     """Append one run to bench/results/<bench>.jsonl (gitignored).
 
-    ``valid`` is false, with the ``problems``, when any ``problem`` was recorded so far.
+    ``valid`` is false, with the ``problems``, when any ``problem`` was recorded since this
+    benchmark started (``next_phase``; for a lone benchmark: since the process started).
     """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{bench}.jsonl"
+    own = _problems[_phase_start:]
     record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine_notes(),
-              "argv": sys.argv, "valid": not _problems, "problems": list(_problems),
-              **payload}
+              "argv": sys.argv, "valid": not own, "problems": own, **payload}
     with path.open("a") as fh:
         fh.write(json.dumps(record, default=_jsonable) + "\n")
     return path

@@ -38,6 +38,7 @@ from bench.dataset import ensure_dataset, parse_span
 
 def _phase(name: str, bench: Callable[..., Any], **kwargs: Any) -> None:
     """Run one benchmark; a failure is recorded (the run exits non-zero) and the rest go on."""
+    harness.next_phase()
     try:
         bench(**kwargs)
     except Exception as exc:  # one broken benchmark must not cost the others' figures

@@ -34,11 +34,12 @@ from bench import harness
 from tests.api.pgbouncer import running_pgbouncer
 
 DB = "bench_scale_out"
+FOLDER = harness.REPO / ".data" / "scale-out"
 PATH = "/rpc/get_latest_fdv?p_schema=mainnet"
 
 
 @contextlib.contextmanager
-def api(env: dict[str, str], workers: int = 1) -> Iterator[str]:
+def api(env: dict[str, str], workers: int = 1, label: str = "") -> Iterator[str]:
     port = free_port()
     admin = free_port()
     argv = [harness.PYTHON, "-m", "api", "serve", "--workers", str(workers)]
@@ -53,7 +54,8 @@ def api(env: dict[str, str], workers: int = 1) -> Iterator[str]:
             time.sleep(0.1)
         status, body = harness.get(f"http://127.0.0.1:{port}{PATH}")
         if status != 200:
-            raise RuntimeError(f"{PATH} → {status}: {body[:200]!r}\n{proc.log_tail()}")
+            raise RuntimeError(f"{label or 'api'}: {PATH} → {status}: {body[:200]!r}\n"
+                               f"{proc.log_tail()}")
         yield f"http://127.0.0.1:{port}|{admin}"
     finally:
         proc.stop()
@@ -67,10 +69,14 @@ def reads_by_target(admin: str) -> dict[str, float]:
 
 
 def run(*, duration: float, rounds: int, connections: int, pool: int) -> dict[str, Any]:
-    cluster = harness.bench_cluster()
+    # a cluster of its own: the standby copies a whole cluster, and the benchmark cluster
+    # holds the year-long dataset (minutes of copying and I/O for a database of one row)
+    cluster = harness.bench_cluster(FOLDER / "pg")
     harness.ensure_database(cluster, DB)
-    base_env = harness.api_env(cluster, DB, pool=pool, rate_limits="off")
-    standby_dir = harness.DATA_DIR / "standby"
+    # the response cache off, as in rpc_throughput: this measures reads of the database
+    base_env = harness.api_env(cluster, DB, pool=pool, rate_limits="off",
+                               METRICS_RPC_CACHE="off")
+    standby_dir = FOLDER / "standby"
     shutil.rmtree(standby_dir, ignore_errors=True)
     standby: ThrowawayCluster = cluster.make_standby(standby_dir)
     standby.start()
@@ -79,7 +85,7 @@ def run(*, duration: float, rounds: int, connections: int, pool: int) -> dict[st
     try:
         with contextlib.ExitStack() as stack:
             bouncer_port = stack.enter_context(running_pgbouncer(
-                harness.DATA_DIR / "pgbouncer", cluster.host, cluster.port,
+                FOLDER / "pgbouncer", cluster.host, cluster.port,
                 server_connections=pool))
             bounced_uri = f"postgresql://authenticator@127.0.0.1:{bouncer_port}/{DB}"
             configs = {
@@ -94,7 +100,7 @@ def run(*, duration: float, rounds: int, connections: int, pool: int) -> dict[st
             }
             for round_no in range(rounds):
                 for label, (env, workers) in configs.items():
-                    with api(env, workers) as where:
+                    with api(env, workers, label) as where:
                         url, admin = where.split("|")
                         result = harness.run_wrk(f"{label}#{round_no}", url + PATH,
                                                  connections=connections, duration=duration)
