@@ -46,21 +46,17 @@ RESPONSE_GUCS = (
     "nullif(current_setting('response.headers', true), ''), "
     "nullif(current_setting('response.status', true), '')"
 )
-# a streamed result's first line: the response GUCs once the first row is there (the
-# function has run), as a JSON array [headers, status]
-STREAM_HEAD = (
-    "json_build_array(nullif(current_setting('response.headers', true), ''), "
-    "nullif(current_setting('response.status', true), ''))::text"
-)
 # statements of their own, for the transaction stage
 SET_CONTEXT_SQL = "select " + ", ".join(_SET_CONTEXT_CALLS)
 RESPONSE_GUCS_SQL = f"select {RESPONSE_GUCS}"
 # the response cache's data token (migration 0081), read in the call's own snapshot
 DATA_TOKEN = "(select token from metrics_rpc_cache.data_token)"  # noqa: S105 (not a password)
 RESPONSE_GUCS_TOKEN_SQL = f"select {RESPONSE_GUCS}, {DATA_TOKEN}"
-# STREAM_HEAD with the data token as a third element: [headers, status, token], of the
-# COPY's own snapshot
-STREAM_HEAD_TOKEN = STREAM_HEAD.replace("))::text", f"), {DATA_TOKEN})::text")
+# a streamed result's first line: the response GUCs once the first row is there (the
+# function has run), as a JSON array [headers, status]; with the data token of the COPY's
+# own snapshot as a third element
+STREAM_HEAD = f"json_build_array({RESPONSE_GUCS})::text"
+STREAM_HEAD_TOKEN = f"json_build_array({RESPONSE_GUCS}, {DATA_TOKEN})::text"
 SWITCH_ROLE_SQL = "select set_config(n, v, false) from unnest($1::text[], $2::text[]) as u(n, v)"
 
 PROBE_ROWS = 5000  # a streamed read with at most this many rows is answered by the probe
