@@ -362,6 +362,17 @@ def median_result(label: str, runs: Sequence[LoadResult]) -> LoadResult:
         sum(r.errors for r in runs), {"rounds": len(runs)})
 
 
+def median_results(runs: Mapping[str, Sequence[LoadResult]]) -> dict[str, LoadResult]:
+    """``median_result`` of every configuration; printed when there was more than one round."""
+    results = {key: median_result(key, values) for key, values in runs.items()}
+    rounds = max((len(values) for values in runs.values()), default=0)
+    if rounds > 1:
+        heading(f"medians of {rounds} rounds")
+        for result in results.values():
+            print(result.line())
+    return results
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 

@@ -182,11 +182,7 @@ def run(*, duration: float, connections: int, pool: int, rounds: int, warmup: fl
             for key, value in invalidation.items():
                 print(f"{key:<26} {value:.2f}" if isinstance(value, float) else
                       f"{key:<26} {value}")
-    results = {key: harness.median_result(key, values) for key, values in runs.items()}
-    if rounds > 1:
-        harness.heading(f"medians of {rounds} rounds")
-        for result in results.values():
-            print(result.line())
+    results = harness.median_results(runs)
     harness.heading("ratios")
     ratios: dict[str, float] = {}
     if "hot" in parts:

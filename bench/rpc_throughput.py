@@ -139,11 +139,7 @@ def run(*, servers: list[str], span: timedelta, duration: float, connections: in
                                              duration=duration)
                 runs.setdefault(f"pgbench/{label}", []).append(result)
                 print(result.line(), flush=True)
-    results = {key: harness.median_result(key, values) for key, values in runs.items()}
-    if rounds > 1:
-        harness.heading(f"medians of {rounds} rounds")
-        for result in results.values():
-            print(result.line())
+    results = harness.median_results(runs)
 
     harness.heading("ratios (req/s)")
     ratios: dict[str, float] = {}
