@@ -49,6 +49,15 @@ RESPONSE_GUCS = (
 # statements of their own, for the transaction stage
 SET_CONTEXT_SQL = "select " + ", ".join(_SET_CONTEXT_CALLS)
 RESPONSE_GUCS_SQL = f"select {RESPONSE_GUCS}"
+# before a streamed COPY: the request GUCs, then the role's statement timeout in seconds,
+# which is then lifted for the transaction. One COPY is one statement however long the
+# client takes to read it, so the timeout is applied per chunk by the reader instead (as
+# it was per FETCH of a cursor): it bounds PostgreSQL's work, never the client's reading.
+STREAM_CONTEXT_SQL = (
+    SET_CONTEXT_SQL
+    + ", extract(epoch from current_setting('statement_timeout')::interval)::float8"
+    + ", set_config('statement_timeout', '0', true)"
+)
 # the response cache's data token (migration 0081), read in the call's own snapshot
 DATA_TOKEN = "(select token from metrics_rpc_cache.data_token)"  # noqa: S105 (not a password)
 RESPONSE_GUCS_TOKEN_SQL = f"select {RESPONSE_GUCS}, {DATA_TOKEN}"

@@ -63,6 +63,7 @@ from api.rpc.query import (
     RESPONSE_GUCS_SQL,
     RESPONSE_GUCS_TOKEN_SQL,
     SET_CONTEXT_SQL,
+    STREAM_CONTEXT_SQL,
     SWITCH_ROLE_SQL,
     Statement,
     inline_params,
@@ -142,8 +143,10 @@ class CopyOut:
     that hands over one chunk at a time (asyncpg stops reading from PostgreSQL while a
     chunk waits), so memory holds about one network read, however large the result."""
 
-    def __init__(self, conn: Any, query: str) -> None:
+    def __init__(self, conn: Any, query: str, chunk_timeout: float | None = None) -> None:
         self._queue: asyncio.Queue[bytes | _End] = asyncio.Queue(maxsize=1)
+        # the role's statement timeout, per chunk PostgreSQL produces (STREAM_CONTEXT_SQL)
+        self.chunk_timeout = chunk_timeout
         self.task = asyncio.create_task(self._run(conn, query))
         self.done = False  # the end was taken: the connection is ready for the next statement
 
@@ -157,8 +160,13 @@ class CopyOut:
 
     async def next_chunk(self) -> bytes | None:
         """The next chunk (whole rows, each ended by a newline), None at the end; raises
-        what the COPY raised."""
-        item = await self._queue.get()
+        what the COPY raised, and 57014 (as PostgreSQL's statement timeout) when PostgreSQL
+        took longer than ``chunk_timeout`` to produce it."""
+        try:
+            item = await asyncio.wait_for(self._queue.get(), self.chunk_timeout)
+        except TimeoutError:
+            raise asyncpg.exceptions.QueryCanceledError(
+                "canceling statement due to statement timeout") from None
         if isinstance(item, _End):
             self.done = True
             await self.task
@@ -409,12 +417,13 @@ class Database:
             await self.begin(conn, auth, cache, read_only=plan.read_only,
                              repeatable_read=statement.data_token)
             try:  # the request GUCs, bound: no token inlined into the COPY's text
-                await conn.fetch(SET_CONTEXT_SQL, *args[:CONTEXT_PARAMS])
+                context_row = await conn.fetchrow(STREAM_CONTEXT_SQL, *args[:CONTEXT_PARAMS])
             except BaseException:
                 with contextlib.suppress(Exception):
                     await conn.execute("rollback")
                 raise
-            copy = CopyOut(conn, inline_params(statement.sql, args))
+            timeout = context_row[CONTEXT_PARAMS] or None  # 0: no statement timeout
+            copy = CopyOut(conn, inline_params(statement.sql, args), timeout)
             try:
                 yield await self._stream_head(conn, copy, statement)
             except BaseException:

@@ -90,6 +90,37 @@ def test_role_settings_come_from_the_requests_snapshot(rpc_db: DbInfo) -> None:
     assert run(rpc_db, body) == ("4321ms", "0")
 
 
+def test_a_streamed_result_outlives_the_statement_timeout_while_its_reader_pauses(
+    rpc_db: DbInfo,
+) -> None:
+    """A large result streams as one COPY: one statement however long its client takes to
+    read it. The role's statement timeout bounds PostgreSQL's work per chunk (as it did per
+    FETCH of a cursor), never the time a reader holds the stream (the send timeout's job):
+    a reader that pauses for longer than the whole timeout still gets every row. The pause
+    is the slow reader under test, not a wait for something to happen."""
+    rows = 300_000  # ~9 MB: far more than the socket buffers, so PostgreSQL waits too
+    slow = (("statement_timeout", "1s"),)
+
+    async def body(db: Database, cache: SchemaCache) -> tuple[int, int]:
+        edited = SchemaCache(
+            functions=cache.functions,
+            role_settings={**cache.role_settings, "web_anon": slow},
+            default_settings=cache.default_settings,
+            _session_settings={"web_anon": slow},
+        )
+        parts = []
+        async with db.stream(statement(edited, "big_set", f"n={rows}"), ANON,
+                             context("big_set"), edited) as stream:
+            chunks = stream.chunks()
+            parts.append(await anext(chunks))
+            await asyncio.sleep(2.5)
+            parts.extend([chunk async for chunk in chunks])
+        data = json.loads(b"".join(parts))
+        return len(data), data[-1]["i"]
+
+    assert run(rpc_db, body) == (rows, rows)
+
+
 def test_a_read_is_retried_on_a_fresh_connection_after_a_drop(rpc_db: DbInfo) -> None:
     async def body(db: Database, cache: SchemaCache) -> bytes | None:
         async with db.connection(ANON, cache) as conn:
