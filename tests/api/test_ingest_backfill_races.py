@@ -34,15 +34,17 @@ def database(make_db: Any) -> Iterator[DbInfo]:
     info.drop()
 
 
-def batch(first_minute: int, minutes: int, exporter: str) -> decode.DecodedWrite:
+def batch(first_minute: int, minutes: int, exporter: str,
+          network: str = "mainnet") -> decode.DecodedWrite:
     """A backfill request: per minute a price sample (the common schema: both exporters'
-    series share its rollup rows) and a supply with a fresh big-number label."""
+    series share its rollup rows) and a supply with a fresh big-number label (the
+    ``network`` schema)."""
     series = []
     for m in range(first_minute, first_minute + minutes):
         ms = START_MS + m * MINUTE_MS
         series.append(Series({"__name__": "race_price", "instance": exporter},
                              [(ms, float(m) + 0.5)]))
-        series.append(Series({"__name__": "race_supply", "manifest_tier": "mainnet",
+        series.append(Series({"__name__": "race_supply", "manifest_tier": network,
                               "instance": exporter, "supply": str(10**20 + m)}, [(ms, 1.0)]))
     return decode.decode_v1(encode_v1(series))
 
@@ -135,6 +137,24 @@ def test_overlapping_batches_at_once_neither_deadlock_nor_lose_a_batch(database)
                          f"{(START_MS + 1000 * MINUTE_MS) // 1000})"
                          f" and s.time < to_timestamp({(START_MS + 2000 * MINUTE_MS) // 1000})"
                          ) == "2400"
+
+
+def test_a_batch_sharing_only_the_common_minutes_lands_whole(database):
+    # mainnet's then testnet's exporter over the same minutes: the second batch's price
+    # minutes are stored (the upsert adds to them), its testnet minutes are new (the
+    # plain INSERT): each schema's minute rows take their own path
+    first = batch(5000, 300, "exporter-m", "mainnet")
+    second = batch(5000, 300, "exporter-t", "testnet")
+    written = [asyncio.run(all_at_once(database.dsn, [b]))[0] for b in (first, second)]
+    assert written == [600, 600]
+    assert mismatches(database.dsn) == 0
+    since, until = ((START_MS + m * MINUTE_MS) // 1000 for m in (5000, 5300))
+    counts = database.psql(
+        "select string_agg(schema || ':' || n || ':' || rows, ',' order by schema) from"
+        " (select schema, n, count(*) as rows from metrics.rollup_1m"
+        f" where name like 'race_%' and bucket >= to_timestamp({since})"
+        f" and bucket < to_timestamp({until}) group by schema, n) as r")
+    assert counts == "common:2:300,mainnet:1:300,testnet:1:300"
 
 
 def test_both_schemas_data_versions_are_bumped(database):

@@ -201,6 +201,12 @@ DECLARE
     -- per series (same positions as p_names): id and schema, NULL for an invalid series
     k_id     bigint[];
     k_schema text[];
+    -- the rollup key (schema, name) of each series as an integer, its rank in the key
+    -- order (COLLATE "C"): rows are grouped and sorted by (rank, bucket), an integer and
+    -- a time rather than two texts; r_schema[rank] and r_name[rank] give the key back
+    k_rank   integer[];
+    r_schema text[];
+    r_name   text[];
     -- the written samples rolled up per (schema, name, minute), sorted by that key
     m_schema text[];
     m_name   text[];
@@ -219,9 +225,12 @@ DECLARE
     w_series bigint[];
     w_schema text[];
     w_value  numeric[];
-    w_name   text[];
+    w_rank   integer[];
     v_fast   boolean;
+    v_span_fast boolean; -- a batch spanning minutes: its minute rows may take a plain INSERT
     v_probe  integer;
+    v_first  integer;    -- one schema's range of the sorted minute rows
+    v_last   integer;
     k_refused boolean[];
     o_time   timestamptz[];
     o_series bigint[];
@@ -268,21 +277,40 @@ BEGIN
     FROM metrics.request_series(p_routes, v_routes, p_ids, p_names, p_labels,
                                 p_max_new_series) AS r;
 
-    -- 3. The valid samples, once: series, schema, name, time and exact value; counted
+    -- (each series' rank looked up in a map schema -> name -> rank of the few distinct
+    -- keys: cheaper than joining thousands of series back to them)
+    WITH r AS (
+        SELECT k.schema, k.name,
+               row_number() OVER (ORDER BY k.schema COLLATE "C", k.name COLLATE "C") AS rank
+        FROM (SELECT DISTINCT k.schema, k.name FROM unnest(k_schema, p_names) AS k(schema, name)
+              WHERE k.schema IS NOT NULL) AS k
+    ), map AS (
+        SELECT jsonb_object_agg(x.schema, x.names) AS ranks
+        FROM (SELECT r.schema, jsonb_object_agg(r.name, r.rank) AS names
+              FROM r GROUP BY r.schema) AS x
+    )
+    SELECT (SELECT array_agg((map.ranks -> k.schema ->> k.name)::integer ORDER BY k.i)
+            FROM unnest(k_schema, p_names) WITH ORDINALITY AS k(schema, name, i)),
+           (SELECT array_agg(r.schema ORDER BY r.rank) FROM r),
+           (SELECT array_agg(r.name ORDER BY r.rank) FROM r)
+    FROM map
+    INTO k_rank, r_schema, r_name;
+
+    -- 3. The valid samples, once: series, schema, rollup key, time and exact value; counted
     --    apart: samples outside the window (why 1, 2) and of refused series (why 3).
     --    Stale markers (value NULL) in the window are series ends, kept apart (e_*).
     SELECT array_agg(x.time) FILTER (WHERE x.why = 0 AND x.value IS NOT NULL),
            array_agg(x.series_id) FILTER (WHERE x.why = 0 AND x.value IS NOT NULL),
            array_agg(x.schema) FILTER (WHERE x.why = 0 AND x.value IS NOT NULL),
            array_agg(x.value) FILTER (WHERE x.why = 0 AND x.value IS NOT NULL),
-           array_agg(x.name) FILTER (WHERE x.why = 0 AND x.value IS NOT NULL),
+           array_agg(x.rank) FILTER (WHERE x.why = 0 AND x.value IS NOT NULL),
            array_agg(x.series_id) FILTER (WHERE x.why = 0 AND x.value IS NULL),
            array_agg(x.time) FILTER (WHERE x.why = 0 AND x.value IS NULL),
            count(*) FILTER (WHERE x.why = 1), count(*) FILTER (WHERE x.why = 2),
            count(*) FILTER (WHERE x.why = 3)
-    INTO w_time, w_series, w_schema, w_value, w_name, e_series, e_time,
+    INTO w_time, w_series, w_schema, w_value, w_rank, e_series, e_time,
          v_too_new, v_too_old, v_refused
-    FROM (SELECT k.id AS series_id, k.schema, k.name, u.t AS time, u.stale,
+    FROM (SELECT k.id AS series_id, k.schema, k.rank, u.t AS time, u.stale,
                  CASE WHEN k.refused THEN 3
                       WHEN k.id IS NULL THEN 4
                       WHEN u.t > v_latest THEN 1
@@ -296,7 +324,7 @@ BEGIN
                  END AS value
           FROM (SELECT u.*, u.v = 'NaN' AND float8send(u.v) = '\x7ff0000000000002'::bytea AS stale
                 FROM unnest(p_series, p_times, p_values, p_amounts) AS u(i, t, v, a)) AS u
-          JOIN unnest(k_id, k_schema, p_names, k_refused) WITH ORDINALITY AS k(id, schema, name, refused, i)
+          JOIN unnest(k_id, k_schema, k_rank, k_refused) WITH ORDINALITY AS k(id, schema, rank, refused, i)
             ON k.i = u.i
           WHERE isfinite(u.t)
           OFFSET 0) AS x   -- the value once per sample, not again for the filter
@@ -370,9 +398,9 @@ BEGIN
                 WHERE s.value <> w.value;
             END IF;
             IF v_written > 0 THEN   -- (a replay stops here)
-                SELECT array_agg(k.name ORDER BY w.o) INTO w_name
+                SELECT array_agg(k.rank ORDER BY w.o) INTO w_rank
                 FROM unnest(w_series) WITH ORDINALITY AS w(id, o)
-                JOIN (SELECT DISTINCT k.id, k.name FROM unnest(k_id, p_names) AS k(id, name)) AS k
+                JOIN (SELECT DISTINCT k.id, k.rank FROM unnest(k_id, k_rank) AS k(id, rank)) AS k
                   ON k.id = w.id;
             END IF;
         END IF;
@@ -387,16 +415,16 @@ BEGIN
     --    NaN sorts above Infinity, so abs(value) < Infinity leaves both out).
     IF v_written > 0 THEN
         WITH w AS (
-            SELECT * FROM unnest(w_time, w_series, w_schema, w_value, w_name)
-                AS w(time, series_id, schema, value, name)
+            SELECT * FROM unnest(w_time, w_series, w_schema, w_value, w_rank)
+                AS w(time, series_id, schema, value, rank)
             WHERE abs(w.value) < 'Infinity'::numeric
         ), minute AS (
-            SELECT w.schema, w.name, metrics.floor_to(w.time, interval '1 minute') AS bucket,
+            SELECT w.rank, metrics.floor_to(w.time, interval '1 minute') AS bucket,
                    max(w.time) AS time,
                    max(ARRAY[extract(epoch FROM w.time), w.series_id, w.value]) AS last,
                    sum(w.value) AS sum_value, count(*) AS n
             FROM w
-            GROUP BY 1, 2, 3
+            GROUP BY 1, 2
         ), geo AS (
             SELECT DISTINCT ON (series_id) series_id, time, value
             FROM w WHERE schema = 'geo'
@@ -407,11 +435,11 @@ BEGIN
              g_series, g_time, g_value
         -- one sort feeding eight plain aggregates (eight ORDER BY aggregates would sort
         -- eight times: costly when a batch spans many minutes, as a backfill does)
-        FROM (SELECT array_agg(schema) AS a1, array_agg(name) AS a2, array_agg(bucket) AS a3,
+        FROM (SELECT array_agg(r_schema[rank]) AS a1, array_agg(r_name[rank]) AS a2,
+                     array_agg(bucket) AS a3,
                      array_agg(time) AS a4, array_agg(last[2]::bigint) AS a5,
                      array_agg(last[3]) AS a6, array_agg(sum_value) AS a7, array_agg(n) AS a8
-              FROM (SELECT * FROM minute
-                    ORDER BY schema COLLATE "C", name COLLATE "C", bucket) AS sorted) AS m,
+              FROM (SELECT * FROM minute ORDER BY rank, bucket) AS sorted) AS m,
              (SELECT array_agg(series_id ORDER BY series_id) AS a1,
                      array_agg(time ORDER BY series_id) AS a2,
                      array_agg(value ORDER BY series_id) AS a3
@@ -431,39 +459,55 @@ BEGIN
         --    per sample): as for the samples, a plain INSERT (a third of the cost of ON
         --    CONFLICT) unless a probe of the first, middle and last row finds one stored,
         --    or the INSERT meets one (stored meanwhile, or by a concurrent batch: what
-        --    it wrote is rolled back to a savepoint and the upsert runs). A scrape (one
-        --    minute, which concurrent senders share) takes the upsert.
-        v_fast := m_schema IS NOT NULL AND v_max - v_min >= interval '10 minutes';
-        FOREACH v_probe IN ARRAY ARRAY[1, (coalesce(cardinality(m_schema), 0) + 1) / 2,
-                                       coalesce(cardinality(m_schema), 0)] LOOP
-            EXIT WHEN NOT v_fast;
-            v_fast := NOT EXISTS (SELECT 1 FROM metrics.rollup_1m AS r
-                                  WHERE r.schema = m_schema[v_probe] AND r.name = m_name[v_probe]
-                                    AND r.bucket = m_bucket[v_probe]);
-        END LOOP;
-        IF v_fast THEN
-            BEGIN
-                INSERT INTO metrics.rollup_1m
+        --    it wrote is rolled back to a savepoint and the upsert runs). Decided per
+        --    schema (the rows are sorted by schema first, so each schema's rows are one
+        --    range, and the ranges go in key order): minute rows another sender shares
+        --    are those of a schema it writes too (every network's exporter sends the
+        --    price into `common`), and they must not send the whole batch to the upsert.
+        --    A scrape (one minute, which concurrent senders share) takes the upsert.
+        v_span_fast := v_max - v_min >= interval '10 minutes';
+        FOR v_first, v_last IN
+            SELECT min(m.o), max(m.o)
+            FROM unnest(m_schema) WITH ORDINALITY AS m(schema, o)
+            GROUP BY CASE WHEN v_span_fast THEN m.schema END
+            ORDER BY 1
+        LOOP
+            v_fast := v_span_fast;
+            FOREACH v_probe IN ARRAY ARRAY[v_first, (v_first + v_last) / 2, v_last] LOOP
+                EXIT WHEN NOT v_fast;
+                v_fast := NOT EXISTS (SELECT 1 FROM metrics.rollup_1m AS r
+                                      WHERE r.schema = m_schema[v_probe]
+                                        AND r.name = m_name[v_probe]
+                                        AND r.bucket = m_bucket[v_probe]);
+            END LOOP;
+            IF v_fast THEN
+                BEGIN
+                    INSERT INTO metrics.rollup_1m
+                           (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
+                    SELECT * FROM unnest(m_schema[v_first:v_last], m_name[v_first:v_last],
+                                         m_bucket[v_first:v_last], m_time[v_first:v_last],
+                                         m_series[v_first:v_last], m_value[v_first:v_last],
+                                         m_sum[v_first:v_last], m_n[v_first:v_last]);
+                EXCEPTION WHEN unique_violation THEN
+                    v_fast := false;
+                END;
+            END IF;
+            IF NOT v_fast THEN
+                INSERT INTO metrics.rollup_1m AS r
                        (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
-                SELECT * FROM unnest(m_schema, m_name, m_bucket, m_time, m_series, m_value,
-                                     m_sum, m_n);
-            EXCEPTION WHEN unique_violation THEN
-                v_fast := false;
-            END;
-        END IF;
-        IF NOT v_fast THEN
-            INSERT INTO metrics.rollup_1m AS r
-                   (schema, name, bucket, last_time, last_series, last_value, sum_value, n)
-            SELECT * FROM unnest(m_schema, m_name, m_bucket, m_time, m_series, m_value,
-                                 m_sum, m_n)
-            ON CONFLICT (schema, name, bucket) DO UPDATE SET
-                (last_time, last_series, last_value) =
-                    (SELECT * FROM metrics.last_sample(
-                        excluded.last_time, excluded.last_series, excluded.last_value,
-                        r.last_time, r.last_series, r.last_value)),
-                sum_value   = r.sum_value + excluded.sum_value,
-                n           = r.n + excluded.n;
-        END IF;
+                SELECT * FROM unnest(m_schema[v_first:v_last], m_name[v_first:v_last],
+                                     m_bucket[v_first:v_last], m_time[v_first:v_last],
+                                     m_series[v_first:v_last], m_value[v_first:v_last],
+                                     m_sum[v_first:v_last], m_n[v_first:v_last])
+                ON CONFLICT (schema, name, bucket) DO UPDATE SET
+                    (last_time, last_series, last_value) =
+                        (SELECT * FROM metrics.last_sample(
+                            excluded.last_time, excluded.last_series, excluded.last_value,
+                            r.last_time, r.last_series, r.last_value)),
+                    sum_value   = r.sum_value + excluded.sum_value,
+                    n           = r.n + excluded.n;
+            END IF;
+        END LOOP;
         SELECT * INTO m_schema, m_name, m_bucket, m_time, m_series, m_value, m_sum, m_n
         FROM metrics.rollup_up(interval '1 hour', m_schema, m_name, m_bucket, m_time, m_series,
                                m_value, m_sum, m_n);
