@@ -97,6 +97,22 @@ def psql(cluster: ThrowawayCluster, db: str, sql: str) -> str:
     return out.stdout.strip()
 
 
+def settle(cluster: ThrowawayCluster, *, limit: float = 300.0) -> None:
+    """Let the previous benchmark's background work finish before the next one is timed:
+    a checkpoint of what it wrote, then until no autovacuum worker runs (polled, at most
+    ``limit`` seconds; a benchmark's own autovacuum, during its run, is its own cost)."""
+    began = time.monotonic()
+    psql(cluster, "postgres", "checkpoint")
+    query = ("select count(*) from pg_stat_activity"
+             " where backend_type = 'autovacuum worker'")
+    while int(psql(cluster, "postgres", query)) and time.monotonic() - began < limit:
+        time.sleep(1)  # polls an observable state; bounded by limit
+    waited = time.monotonic() - began
+    if waited >= 1:
+        print(f"(waited {waited:.0f} s for the benchmark cluster's checkpoint and autovacuum)",
+              flush=True)
+
+
 async def fetchval(dsn: str, sql: str, *args: Any) -> Any:
     conn = await asyncpg.connect(dsn)
     try:

@@ -37,8 +37,11 @@ from bench.dataset import ensure_dataset, parse_span
 
 
 def _phase(name: str, bench: Callable[..., Any], **kwargs: Any) -> None:
-    """Run one benchmark; a failure is recorded (the run exits non-zero) and the rest go on."""
+    """Run one benchmark; a failure is recorded (the run exits non-zero) and the rest go on.
+    The benchmark cluster is settled first (``harness.settle``), so no benchmark is timed
+    while the previous one's checkpoint or autovacuum still runs."""
     harness.next_phase()
+    harness.settle(harness.bench_cluster())
     try:
         bench(**kwargs)
     except Exception as exc:  # one broken benchmark must not cost the others' figures
