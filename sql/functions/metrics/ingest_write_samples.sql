@@ -201,10 +201,10 @@ DECLARE
     -- per series (same positions as p_names): id and schema, NULL for an invalid series
     k_id     bigint[];
     k_schema text[];
-    -- the rollup key (schema, name) of each series as an integer, its rank in the key
-    -- order (COLLATE "C"): rows are grouped and sorted by (rank, bucket), an integer and
-    -- a time rather than two texts; r_schema[rank] and r_name[rank] give the key back
-    k_rank   integer[];
+    -- the rollup key (schema, name) of each written sample as an integer, its rank in
+    -- the key order (COLLATE "C"): rows are grouped and sorted by (rank, bucket), an
+    -- integer and a time rather than two texts; r_schema[rank] and r_name[rank] give
+    -- the key back
     r_schema text[];
     r_name   text[];
     -- the written samples rolled up per (schema, name, minute), sorted by that key
@@ -236,6 +236,7 @@ DECLARE
     o_series bigint[];
     o_schema text[];
     o_value  numeric[];
+    o_rank   integer[];
     v_new_series integer := 0;
     v_conflicts bigint := 0;
     v_too_old bigint;
@@ -277,28 +278,16 @@ BEGIN
     FROM metrics.request_series(p_routes, v_routes, p_ids, p_names, p_labels,
                                 p_max_new_series) AS r;
 
-    -- (each series' rank looked up in a map schema -> name -> rank of the few distinct
-    -- keys: cheaper than joining thousands of series back to them)
-    WITH r AS (
-        SELECT k.schema, k.name,
-               row_number() OVER (ORDER BY k.schema COLLATE "C", k.name COLLATE "C") AS rank
-        FROM (SELECT DISTINCT k.schema, k.name FROM unnest(k_schema, p_names) AS k(schema, name)
-              WHERE k.schema IS NOT NULL) AS k
-    ), map AS (
-        SELECT jsonb_object_agg(x.schema, x.names) AS ranks
-        FROM (SELECT r.schema, jsonb_object_agg(r.name, r.rank) AS names
-              FROM r GROUP BY r.schema) AS x
-    )
-    SELECT (SELECT array_agg((map.ranks -> k.schema ->> k.name)::integer ORDER BY k.i)
-            FROM unnest(k_schema, p_names) WITH ORDINALITY AS k(schema, name, i)),
-           (SELECT array_agg(r.schema ORDER BY r.rank) FROM r),
-           (SELECT array_agg(r.name ORDER BY r.rank) FROM r)
-    FROM map
-    INTO k_rank, r_schema, r_name;
-
     -- 3. The valid samples, once: series, schema, rollup key, time and exact value; counted
     --    apart: samples outside the window (why 1, 2) and of refused series (why 3).
     --    Stale markers (value NULL) in the window are series ends, kept apart (e_*).
+    WITH r AS (   -- the batch's distinct rollup keys, ranked
+        SELECT k.schema, k.name,
+               (row_number() OVER (ORDER BY k.schema COLLATE "C", k.name COLLATE "C"))::integer
+                   AS rank
+        FROM (SELECT DISTINCT k.schema, k.name FROM unnest(k_schema, p_names) AS k(schema, name)
+              WHERE k.schema IS NOT NULL) AS k
+    )
     SELECT array_agg(x.time) FILTER (WHERE x.why = 0 AND x.value IS NOT NULL),
            array_agg(x.series_id) FILTER (WHERE x.why = 0 AND x.value IS NOT NULL),
            array_agg(x.schema) FILTER (WHERE x.why = 0 AND x.value IS NOT NULL),
@@ -307,10 +296,12 @@ BEGIN
            array_agg(x.series_id) FILTER (WHERE x.why = 0 AND x.value IS NULL),
            array_agg(x.time) FILTER (WHERE x.why = 0 AND x.value IS NULL),
            count(*) FILTER (WHERE x.why = 1), count(*) FILTER (WHERE x.why = 2),
-           count(*) FILTER (WHERE x.why = 3)
+           count(*) FILTER (WHERE x.why = 3),
+           (SELECT array_agg(r.schema ORDER BY r.rank) FROM r),
+           (SELECT array_agg(r.name ORDER BY r.rank) FROM r)
     INTO w_time, w_series, w_schema, w_value, w_rank, e_series, e_time,
-         v_too_new, v_too_old, v_refused
-    FROM (SELECT k.id AS series_id, k.schema, k.rank, u.t AS time, u.stale,
+         v_too_new, v_too_old, v_refused, r_schema, r_name
+    FROM (SELECT k.id AS series_id, k.schema, r.rank, u.t AS time, u.stale,
                  CASE WHEN k.refused THEN 3
                       WHEN k.id IS NULL THEN 4
                       WHEN u.t > v_latest THEN 1
@@ -324,8 +315,9 @@ BEGIN
                  END AS value
           FROM (SELECT u.*, u.v = 'NaN' AND float8send(u.v) = '\x7ff0000000000002'::bytea AS stale
                 FROM unnest(p_series, p_times, p_values, p_amounts) AS u(i, t, v, a)) AS u
-          JOIN unnest(k_id, k_schema, k_rank, k_refused) WITH ORDINALITY AS k(id, schema, rank, refused, i)
-            ON k.i = u.i
+          JOIN (unnest(k_id, k_schema, p_names, k_refused) WITH ORDINALITY
+                    AS k(id, schema, name, refused, i)
+                LEFT JOIN r ON r.schema = k.schema AND r.name = k.name) ON k.i = u.i
           WHERE isfinite(u.t)
           OFFSET 0) AS x   -- the value once per sample, not again for the filter
     WHERE x.value IS NOT NULL OR x.stale;
@@ -377,6 +369,7 @@ BEGIN
         END IF;
         IF NOT v_fast THEN
             o_time := w_time; o_series := w_series; o_schema := w_schema; o_value := w_value;
+            o_rank := w_rank;
             WITH ins AS (
                 INSERT INTO metrics.samples AS s (time, series_id, schema, value)
                 SELECT * FROM unnest(w_time, w_series, w_schema, w_value)
@@ -400,7 +393,7 @@ BEGIN
             IF v_written > 0 THEN   -- (a replay stops here)
                 SELECT array_agg(k.rank ORDER BY w.o) INTO w_rank
                 FROM unnest(w_series) WITH ORDINALITY AS w(id, o)
-                JOIN (SELECT DISTINCT k.id, k.rank FROM unnest(k_id, k_rank) AS k(id, rank)) AS k
+                JOIN (SELECT DISTINCT k.id, k.rank FROM unnest(o_series, o_rank) AS k(id, rank)) AS k
                   ON k.id = w.id;
             END IF;
         END IF;
