@@ -363,7 +363,8 @@ def decode_v2(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
 
 
 def _labels_v1(series: Any) -> tuple[bytes, ...]:
-    return tuple(series.labels)
+    # a slice copies upb's repeated field in C: half the cost of iterating it
+    return tuple(series.labels[:])
 
 
 def _label_set_v1(key: tuple[Any, ...]) -> _LabelSet:
@@ -541,28 +542,69 @@ def _remember(key: tuple[Any, ...], label_set: _LabelSet) -> _LabelSet:
 # A big-number label as the 1.0 view's raw bytes start: field 1 (name), its length, name.
 _VALUE_LABEL_PREFIXES = tuple(b"\n" + bytes([len(name)]) + name.encode()
                               for name in BIG_NUMBER_LABELS)
+# 1.0 label sets with one big-number label, by template (the set with that label cut to
+# its name and value length) → series key and shape; bounded like _LABEL_SETS.
+_VALUE_TEMPLATES: dict[tuple[bytes, ...], tuple[SeriesKey, LabelShape]] = {}
+# A label set's first label (its __name__ as senders sort them) → where the big-number
+# label of a known template was: one check instead of a scan; emptied with the templates.
+_VALUE_AT: dict[bytes, int] = {}
 
 
 def _with_value_label_v1(key: tuple[bytes, ...]) -> _LabelSet | None:
-    """A label set with exactly one big-number label, without parsing it whole: the rest
-    of the set from the cache (a big-number label changes every block, so the full set is
-    new almost every sample, and not worth remembering), the value label read from its
+    """A label set with exactly one big-number label, without parsing it whole (a
+    big-number label changes every block, so the full set is new almost every sample, and
+    not worth remembering): the rest from its template, the value label read from its
     bytes. None when anything is unusual: the full parse decides (and words the error)."""
-    found = -1
-    for i, raw in enumerate(key):
-        if raw.startswith(_VALUE_LABEL_PREFIXES):
-            if found >= 0:
-                return None
-            found = i
-    if found < 0:
+    at = _VALUE_AT.get(key[0], -1) if key else -1
+    hinted = 0 <= at < len(key) and key[at].startswith(_VALUE_LABEL_PREFIXES)
+    if not hinted:
+        at = next((i for i, raw in enumerate(key) if raw.startswith(_VALUE_LABEL_PREFIXES)),
+                  -1)
+        if at < 0:
+            return None
+    raw = key[at]
+    cut = 4 + raw[1]  # field 1 (name), its length, the name, field 2 (value), one length byte
+    value = raw[cut:]
+    # a decimal of up to 127 characters
+    if not value or raw[cut - 2] != 0x12 or raw[cut - 1] != len(value):
         return None
-    raw = key[found]
-    name_length = raw[1]
-    value = raw[2 + name_length:]
-    # field 2 (value), one length byte: a decimal of up to 127 characters
-    if len(value) < 3 or value[0] != 0x12 or value[1] != len(value) - 2:
+    if value.isdigit():  # ASCII digits only: the usual amount, a decimal number
+        text = value.decode()
+    else:
+        try:
+            text = value.decode()
+        except UnicodeDecodeError:
+            return None
+        if not _DECIMAL.fullmatch(text):
+            return None
+    # the set with the value cut to its name and length: the same for every sample of a
+    # series, and it decides everything but the value
+    template = (*key[:at], raw[:cut], *key[at + 1:])
+    known = _VALUE_TEMPLATES.get(template)
+    if known is None:
+        known = _value_template(key, at, text)
+        if known is None:
+            return None
+        if len(_VALUE_TEMPLATES) >= _LABEL_SET_CACHE_SIZE:
+            _VALUE_TEMPLATES.clear()
+            _VALUE_AT.clear()
+        _VALUE_TEMPLATES[template] = known
+    if not hinted:
+        _VALUE_AT[key[0]] = at
+    series_key, shape = known
+    return series_key, text, None, shape
+
+
+def _value_template(key: tuple[bytes, ...], at: int,
+                    text: str) -> tuple[SeriesKey, LabelShape] | None:
+    """What a label set whose only big-number label is ``key[at]`` (value ``text``) shares
+    with the sets that differ from it in that value only, if the full parse accepts it."""
+    if sum(raw.startswith(_VALUE_LABEL_PREFIXES) for raw in key) != 1:
         return None
-    return _with_value(key[:found] + key[found + 1:], name_length, value[2:], _parsed_v1)
+    series_key, amount, _problem, shape = _parsed_v1(key)
+    if series_key is None or amount != text:
+        return None
+    return series_key, shape
 
 
 def _with_value_label_v2(key: tuple[str, ...]) -> _LabelSet | None:
