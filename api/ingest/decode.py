@@ -321,7 +321,8 @@ def decode_v1(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
     request = remote_view_pb2.WriteRequest()
     _parse(request, raw, Protocol.V1.value)
     out = DecodedWrite(Protocol.V1)
-    _decode_series(out, request.timeseries, limits, _labels_v1, _label_set_v1)
+    _decode_series(out, request.timeseries, limits, _labels_v1, _label_set_v1,
+                   _has_exemplars_or_histograms(raw))
     if out.exemplars_received:  # a second pass only for requests that carry some
         _decode_exemplars(out, request.timeseries, limits, _labels_v1, _label_set_v1,
                           _exemplars_v1)
@@ -355,11 +356,21 @@ def decode_v2(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
             pairs = list(zip(texts[::2], texts[1::2], strict=True))
             yield pairs, exemplar.value, exemplar.timestamp
 
-    _decode_series(out, request.timeseries, limits, labels_v2, _label_set_v2)
+    _decode_series(out, request.timeseries, limits, labels_v2, _label_set_v2,
+                   _has_exemplars_or_histograms(raw))
     if out.exemplars_received:
         _decode_exemplars(out, request.timeseries, limits, labels_v2, _label_set_v2,
                           exemplars_v2)
     return out
+
+
+def _has_exemplars_or_histograms(raw: memoryview | bytes) -> bool:
+    """Whether any series of a request (either version) has exemplars or histograms."""
+    extras = remote_view_pb2.RequestExtras()
+    extras.ParseFromString(raw)  # the request's own parse has accepted it
+    extras.DiscardUnknownFields()
+    size: int = extras.ByteSize()
+    return size != 2 * (len(extras.timeseries) + len(extras.timeseries_v2))
 
 
 def _labels_v1(series: Any) -> tuple[bytes, ...]:
@@ -380,28 +391,30 @@ def _label_set_v2(key: tuple[Any, ...]) -> _LabelSet:
 def _decode_series(
     out: DecodedWrite, timeseries: Iterable[Any], limits: LabelLimits,
     labels_of: Callable[[Any], tuple[Any, ...] | None],
-    label_set_of: Callable[[tuple[Any, ...]], _LabelSet],
+    label_set_of: Callable[[tuple[Any, ...]], _LabelSet], extras: bool,
 ) -> None:
     """The per-series loop both versions share: ``labels_of`` gives a series' label key
     (None: its label references are out of range), ``label_set_of`` reads a key the label
-    set cache does not hold yet."""
+    set cache does not hold yet; ``extras``: some series have exemplars or histograms."""
     cache = _LABEL_SETS
     # A label set's shape decides its limits; a request has few distinct shapes (a
     # big-number label set has its series' shape but for the value's length).
     problems: dict[LabelShape, str | None] = {}
-    position = out.position
+    positions, series_keys = out.positions, out.series_keys
     out_series, out_millis = out.series, out.millis
     out_values, out_amounts = out.values, out.amounts
+    received = 0
     for series in timeseries:
-        if series.histograms:
-            _reject_histograms(out, len(series.histograms))
-        if series.exemplars:
-            out.exemplars_received += len(series.exemplars)
+        if extras:
+            if series.histograms:
+                _reject_histograms(out, len(series.histograms))
+            if series.exemplars:
+                out.exemplars_received += len(series.exemplars)
         samples = series.samples
         if not samples:
             continue
         count = len(samples)
-        out.received += count
+        received += count
         key = labels_of(series)
         if key is None:
             out.reject("label reference outside the symbols table", count)
@@ -430,10 +443,15 @@ def _decode_series(
         if not 0 < ms < _MAX_TIMESTAMP_MS:
             out.reject("timestamp missing or out of range", 1)
             continue
-        out_series.append(position(series_key))
+        index = positions.get(series_key)  # out.position(series_key), inlined
+        if index is None:
+            series_keys.append(series_key)
+            index = positions[series_key] = len(series_keys)
+        out_series.append(index)
         out_millis.append(ms)
         out_values.append(sample.value)
         out_amounts.append(amount)
+    out.received += received
 
 
 # One exemplar: its labels as (name, value) pairs, or why they cannot be read; value; time.
