@@ -322,7 +322,7 @@ def decode_v1(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
     _parse(request, raw, Protocol.V1.value)
     out = DecodedWrite(Protocol.V1)
     _decode_series(out, request.timeseries, limits, _labels_v1, _label_set_v1,
-                   _has_exemplars_or_histograms(raw))
+                   _has_exemplars_or_histograms(raw, Protocol.V1))
     if out.exemplars_received:  # a second pass only for requests that carry some
         _decode_exemplars(out, request.timeseries, limits, _labels_v1, _label_set_v1,
                           _exemplars_v1)
@@ -357,20 +357,24 @@ def decode_v2(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
             yield pairs, exemplar.value, exemplar.timestamp
 
     _decode_series(out, request.timeseries, limits, labels_v2, _label_set_v2,
-                   _has_exemplars_or_histograms(raw))
+                   _has_exemplars_or_histograms(raw, Protocol.V2))
     if out.exemplars_received:
         _decode_exemplars(out, request.timeseries, limits, labels_v2, _label_set_v2,
                           exemplars_v2)
     return out
 
 
-def _has_exemplars_or_histograms(raw: memoryview | bytes) -> bool:
-    """Whether any series of a request (either version) has exemplars or histograms."""
-    extras = remote_view_pb2.RequestExtras()
-    extras.ParseFromString(raw)  # the request's own parse has accepted it
+def _has_exemplars_or_histograms(raw: memoryview | bytes, protocol: Protocol) -> bool:
+    """Whether any series of a request has exemplars or histograms (True when unsure)."""
+    extras: Any = (remote_view_pb2.RequestExtras() if protocol is Protocol.V1
+                   else remote_view_pb2.RequestExtrasV2())
+    try:
+        extras.ParseFromString(raw)
+    except _ProtobufDecodeError:  # not expected: it reads less than the request's own parse
+        return True
     extras.DiscardUnknownFields()
     size: int = extras.ByteSize()
-    return size != 2 * (len(extras.timeseries) + len(extras.timeseries_v2))
+    return size != 2 * len(extras.timeseries)
 
 
 def _labels_v1(series: Any) -> tuple[bytes, ...]:

@@ -25,6 +25,7 @@ from api.ingest.encode import (
     Series,
     compress,
     encode_v1,
+    encode_v2,
     write_request_v1,
     write_request_v2,
 )
@@ -213,6 +214,19 @@ def test_one_series_with_a_histogram_or_exemplar_among_many_plain_ones_is_seen(v
     assert out.histograms_received == (extra == "histogram")
     assert out.exemplars_received == (extra in ("exemplar", "empty exemplar"))
     assert out.received == 50 + (extra == "histogram")
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+def test_a_field_the_version_does_not_read_changes_nothing(version):
+    """Field 5 in 1.0, 1 in 2.0 (the other version's series), holding no valid message."""
+    garbage = b"\xff\xff\xff"
+    series = [Series({"__name__": "m"}, [(T0, 1.0)])]
+    if version == "1.0":
+        raw, content_type = encode_v1(series) + b"\x2a\x03" + garbage, V1_TYPE
+    else:
+        raw, content_type = b"\x0a\x03" + garbage + encode_v2(series), V2_TYPE
+    out = decode_request(compress(raw), content_type, "snappy")
+    assert (out.received, out.values, out.rejected) == (1, [1.0], {})
 
 
 def test_v2_bad_symbol_references_are_rejected():
