@@ -71,6 +71,9 @@ MAX_SERIES_IDENTITY_BYTES = 2048
 # Prometheus enforces (ExemplarMaxLabelSetLength).
 MAX_EXEMPLAR_LABELS_LENGTH = 128
 _json_encode = msgspec.json.Encoder().encode
+# Bodies up to this size (uncompressed; a usual 2,000-sample request is ~250 KB) are looked
+# through for exemplars and histograms in one pass, larger ones series by series.
+_EXTRAS_PASS_MAX_BYTES = 4 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +369,8 @@ def decode_v2(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
 
 def _has_exemplars_or_histograms(raw: memoryview | bytes, protocol: Protocol) -> bool:
     """Whether any series of a request has exemplars or histograms (True when unsure)."""
+    if len(raw) > _EXTRAS_PASS_MAX_BYTES:
+        return True  # the pass holds a copy of the body (its unknown fields) for a moment
     extras: Any = (remote_view_pb2.RequestExtras() if protocol is Protocol.V1
                    else remote_view_pb2.RequestExtrasV2())
     try:

@@ -187,10 +187,15 @@ def test_native_histograms_are_counted_and_rejected():
     assert out.values == [1.0]
 
 
+@pytest.mark.parametrize("large", [False, True])
 @pytest.mark.parametrize("version", ["1.0", "2.0"])
 @pytest.mark.parametrize("extra", ["histogram", "exemplar", "empty exemplar", None])
-def test_one_series_with_a_histogram_or_exemplar_among_many_plain_ones_is_seen(version, extra):
-    """The decoder skips looking for them per series when the request has none."""
+def test_one_series_with_a_histogram_or_exemplar_among_many_plain_ones_is_seen(
+        version, extra, large, monkeypatch):
+    """The decoder skips looking for them per series when the request has none (found in
+    one pass; a large body is looked through series by series)."""
+    if large:
+        monkeypatch.setattr(decode, "_EXTRAS_PASS_MAX_BYTES", 0)
     if version == "1.0":
         request: Any = remote_pb2.WriteRequest()
         add = request.timeseries.add
