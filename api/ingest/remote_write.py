@@ -3,7 +3,7 @@
 The request goes auth → rate limit (the ``ingest`` budget) → decode (pure,
 :mod:`api.ingest.decode`) → one read-write transaction as the token's role, one
 ``ingest.write_series_samples_ms`` statement per batch of at most ``BATCH_SAMPLES`` samples
-(array parameters, binary protocol) → respond.
+(array parameters, most as array literals: see ``WRITE_SQL``) → respond.
 
 Series ids: the database returns the id of every series of a batch, and this process
 keeps them (:class:`SeriesIds`, keyed by the decoder's series key) to send them along next
