@@ -30,8 +30,9 @@ is written.
 
 Everything per series (the label set parsed, ``__name__`` split off, the value label taken
 out of the identity, the identity as JSON text) is done once per distinct label set and
-cached by its raw bytes; per sample the decoder only appends its series' position, time,
-value and value label.
+cached by its raw bytes (a 1.0 set with a big-number label, new almost every sample: by
+its template, the set with that label's value cut off); per sample the decoder only
+appends its series' position, time, value and value label.
 """
 
 from __future__ import annotations
