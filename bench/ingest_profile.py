@@ -21,7 +21,9 @@ remote write 1.0. Phases, each into a fresh database of the cluster in ``.data/i
   big-number label set per sample (``--backfill`` requests; the direct phase creates the
   eleven months' partitions, the HTTP one writes a day later into the same months).
 
-Printed: samples/s per phase, after/before ratios and HTTP/direct measured in the same run
+Printed: samples/s per phase, for the HTTP phases also the API process's CPU time per
+request (its share of the machine, steadier than throughput on a shared one), after/before
+ratios and HTTP/direct measured in the same run
 (the machine is shared: compare ratios, not absolute figures between runs).
 """
 
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psutil
 
 from api.ingest import decode, remote_write
 from api.ingest.encode import V1_HEADERS, Series, encode_v1
@@ -147,18 +150,26 @@ async def run_direct(dsn: str, batches: Sequence[list[Sample]], concurrency: int
 
 
 def line(label: str, samples: int, seconds: float, written: int,
-         latencies: Sequence[float] = (), failures: int = 0) -> float:
+         latencies: Sequence[float] = (), failures: int = 0, cpu_ms: float = 0.0) -> float:
     rate = samples / seconds
     lat = ""
     if latencies:
         p50, p99 = harness.percentiles(latencies, (50, 99))
         lat = f"  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms"
     fail = f"  FAILED {failures}" if failures else ""
+    if cpu_ms:
+        lat += f"  API CPU {cpu_ms:5.2f} ms/request"
     if failures:
         harness.problem(f"{label}: {failures} requests failed")
     print(f"{label:<34} {samples:>8,} samples {seconds:7.2f} s {rate:>9,.0f}/s  "
           f"new {written:>8,}{lat}{fail}", flush=True)
     return rate
+
+
+def cpu_seconds(proc: harness.Process) -> float:
+    """CPU time (user and system) a server process and its children have used so far."""
+    root = psutil.Process(proc.pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
 
 
 def decode_cost(bodies: Sequence[bytes], repeat: int = 3) -> float:
@@ -222,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     # direct (no HTTP): the legacy four-array function in every database, the series one
     # where it exists. Each first registers its series with an untimed round.
     results: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # phase → the API's CPU ms per request
     warm = requests_for(series, 1, args.batch, now_ms - 6 * day, rng)
     reqs = requests_for(series, args.rounds, args.batch, now_ms - 3 * day, rng)
     total = sum(map(len, reqs))
@@ -269,40 +281,46 @@ def main(argv: list[str] | None = None) -> int:
     warm_bodies = [body_of(r) for r in requests_for(series, 1, args.batch, now_ms - 5 * day,
                                                      rng)]
     with contextlib.ExitStack() as stack:
-        bases = {}
+        bases, procs = {}, {}
         for label, tree in trees.items():
             env = harness.api_env(cluster, f"ingest_perf_{label}", pool=max(10, args.concurrency))
             # this checkout's or the baseline's app (its own bench.serve and api)
-            _proc, bases[label] = stack.enter_context(harness.running(
+            procs[label], bases[label] = stack.enter_context(harness.running(
                 "api", "uvicorn", env, "/ready", cwd=tree, pythonpath=tree))
             asyncio.run(send_all(bases[label], token, warm_bodies, 1))  # series, caches
         bodies["backfill"] = [body_of(r) for r in http_history]
         for phase, phase_bodies in bodies.items():
             samples = history_total if phase == "backfill" else total
             for label, base in bases.items():
+                used = cpu_seconds(procs[label])
                 secs, lat, failed, written = asyncio.run(send_all(base, token, phase_bodies,
                                                                   args.concurrency))
+                cpu[f"{label} http {phase}"] = cpu_ms = (
+                    (cpu_seconds(procs[label]) - used) * 1000 / len(phase_bodies))
                 results[f"{label} http {phase}"] = line(f"{label}: http {phase}", samples,
-                                                        secs, written, lat, failed)
+                                                        secs, written, lat, failed, cpu_ms)
     if "before" in trees:
         print()
         for key in ("legacy new", "legacy replay", "legacy backfill", "http new",
                     "http half duplicates", "http replay", "http backfill"):
             print(f"after/before {key + ':':<22} "
                   f"{results[f'after {key}'] / results[f'before {key}']:.2f}x")
+        for key in ("http new", "http half duplicates", "http replay", "http backfill"):
+            print(f"API CPU per request after/before {key + ':':<22} "
+                  f"{cpu[f'after {key}'] / cpu[f'before {key}']:.2f}x")
         print(f"after http new / before direct legacy new: "
               f"{results['after http new'] / results['before legacy new']:.2f}x")
     print(f"after: http new / direct write_series_samples new: "
           f"{results['after http new'] / results['after series new']:.2f}")
-    return _save(args, trees, results)
+    return _save(args, trees, results, cpu)
 
 
 def _save(args: argparse.Namespace, trees: dict[str, Path],
-          results: dict[str, float]) -> int:
+          results: dict[str, float], cpu: dict[str, float] | None = None) -> int:
     path = harness.save_result("ingest_profile", {
         "series": args.series, "batch": args.batch, "rounds": args.rounds,
         "concurrency": args.concurrency, "trees": {k: str(v) for k, v in trees.items()},
-        "samples_per_s": results})
+        "samples_per_s": results, "api_cpu_ms_per_request": cpu or {}})
     print(f"saved to {path.relative_to(harness.REPO)}")
     return harness.exit_code()
 

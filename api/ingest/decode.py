@@ -30,8 +30,9 @@ is written.
 
 Everything per series (the label set parsed, ``__name__`` split off, the value label taken
 out of the identity, the identity as JSON text) is done once per distinct label set and
-cached by its raw bytes; per sample the decoder only appends its series' position, time,
-value and value label.
+cached by its raw bytes (a 1.0 set with a big-number label, new almost every sample: by
+its template, the set with that label's value cut off); per sample the decoder only
+appends its series' position, time, value and value label.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ MAX_SERIES_IDENTITY_BYTES = 2048
 # Prometheus enforces (ExemplarMaxLabelSetLength).
 MAX_EXEMPLAR_LABELS_LENGTH = 128
 _json_encode = msgspec.json.Encoder().encode
+# Bodies up to this size (uncompressed; a usual 2,000-sample request is ~250 KB) are looked
+# through for exemplars and histograms in one pass, larger ones series by series.
+_EXTRAS_PASS_MAX_BYTES = 4 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +325,8 @@ def decode_v1(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
     request = remote_view_pb2.WriteRequest()
     _parse(request, raw, Protocol.V1.value)
     out = DecodedWrite(Protocol.V1)
-    _decode_series(out, request.timeseries, limits, _labels_v1, _label_set_v1)
+    _decode_series(out, request.timeseries, limits, _labels_v1, _label_set_v1,
+                   _has_exemplars_or_histograms(raw, Protocol.V1))
     if out.exemplars_received:  # a second pass only for requests that carry some
         _decode_exemplars(out, request.timeseries, limits, _labels_v1, _label_set_v1,
                           _exemplars_v1)
@@ -355,15 +360,32 @@ def decode_v2(raw: memoryview | bytes, limits: LabelLimits = LabelLimits()) -> D
             pairs = list(zip(texts[::2], texts[1::2], strict=True))
             yield pairs, exemplar.value, exemplar.timestamp
 
-    _decode_series(out, request.timeseries, limits, labels_v2, _label_set_v2)
+    _decode_series(out, request.timeseries, limits, labels_v2, _label_set_v2,
+                   _has_exemplars_or_histograms(raw, Protocol.V2))
     if out.exemplars_received:
         _decode_exemplars(out, request.timeseries, limits, labels_v2, _label_set_v2,
                           exemplars_v2)
     return out
 
 
+def _has_exemplars_or_histograms(raw: memoryview | bytes, protocol: Protocol) -> bool:
+    """Whether any series of a request has exemplars or histograms (True when unsure)."""
+    if len(raw) > _EXTRAS_PASS_MAX_BYTES:
+        return True  # the pass holds a copy of the body (its unknown fields) for a moment
+    extras: Any = (remote_view_pb2.RequestExtras() if protocol is Protocol.V1
+                   else remote_view_pb2.RequestExtrasV2())
+    try:
+        extras.ParseFromString(raw)
+    except _ProtobufDecodeError:  # not expected: it reads less than the request's own parse
+        return True
+    extras.DiscardUnknownFields()
+    size: int = extras.ByteSize()
+    return size != 2 * len(extras.timeseries)
+
+
 def _labels_v1(series: Any) -> tuple[bytes, ...]:
-    return tuple(series.labels)
+    # a slice copies upb's repeated field in C: half the cost of iterating it
+    return tuple(series.labels[:])
 
 
 def _label_set_v1(key: tuple[Any, ...]) -> _LabelSet:
@@ -379,28 +401,30 @@ def _label_set_v2(key: tuple[Any, ...]) -> _LabelSet:
 def _decode_series(
     out: DecodedWrite, timeseries: Iterable[Any], limits: LabelLimits,
     labels_of: Callable[[Any], tuple[Any, ...] | None],
-    label_set_of: Callable[[tuple[Any, ...]], _LabelSet],
+    label_set_of: Callable[[tuple[Any, ...]], _LabelSet], extras: bool,
 ) -> None:
     """The per-series loop both versions share: ``labels_of`` gives a series' label key
     (None: its label references are out of range), ``label_set_of`` reads a key the label
-    set cache does not hold yet."""
+    set cache does not hold yet; ``extras``: some series have exemplars or histograms."""
     cache = _LABEL_SETS
     # A label set's shape decides its limits; a request has few distinct shapes (a
     # big-number label set has its series' shape but for the value's length).
     problems: dict[LabelShape, str | None] = {}
-    position = out.position
+    positions, series_keys = out.positions, out.series_keys
     out_series, out_millis = out.series, out.millis
     out_values, out_amounts = out.values, out.amounts
+    received = 0
     for series in timeseries:
-        if series.histograms:
-            _reject_histograms(out, len(series.histograms))
-        if series.exemplars:
-            out.exemplars_received += len(series.exemplars)
+        if extras:
+            if series.histograms:
+                _reject_histograms(out, len(series.histograms))
+            if series.exemplars:
+                out.exemplars_received += len(series.exemplars)
         samples = series.samples
         if not samples:
             continue
         count = len(samples)
-        out.received += count
+        received += count
         key = labels_of(series)
         if key is None:
             out.reject("label reference outside the symbols table", count)
@@ -429,10 +453,15 @@ def _decode_series(
         if not 0 < ms < _MAX_TIMESTAMP_MS:
             out.reject("timestamp missing or out of range", 1)
             continue
-        out_series.append(position(series_key))
+        index = positions.get(series_key)  # out.position(series_key), inlined
+        if index is None:
+            series_keys.append(series_key)
+            index = positions[series_key] = len(series_keys)
+        out_series.append(index)
         out_millis.append(ms)
         out_values.append(sample.value)
         out_amounts.append(amount)
+    out.received += received
 
 
 # One exemplar: its labels as (name, value) pairs, or why they cannot be read; value; time.
@@ -541,28 +570,69 @@ def _remember(key: tuple[Any, ...], label_set: _LabelSet) -> _LabelSet:
 # A big-number label as the 1.0 view's raw bytes start: field 1 (name), its length, name.
 _VALUE_LABEL_PREFIXES = tuple(b"\n" + bytes([len(name)]) + name.encode()
                               for name in BIG_NUMBER_LABELS)
+# 1.0 label sets with one big-number label, by template (the set with that label cut to
+# its name and value length) → series key and shape; bounded like _LABEL_SETS.
+_VALUE_TEMPLATES: dict[tuple[bytes, ...], tuple[SeriesKey, LabelShape]] = {}
+# A label set's first label (its __name__ as senders sort them) → where the big-number
+# label of a known template was: one check instead of a scan; emptied with the templates.
+_VALUE_AT: dict[bytes, int] = {}
 
 
 def _with_value_label_v1(key: tuple[bytes, ...]) -> _LabelSet | None:
-    """A label set with exactly one big-number label, without parsing it whole: the rest
-    of the set from the cache (a big-number label changes every block, so the full set is
-    new almost every sample, and not worth remembering), the value label read from its
+    """A label set with exactly one big-number label, without parsing it whole (a
+    big-number label changes every block, so the full set is new almost every sample, and
+    not worth remembering): the rest from its template, the value label read from its
     bytes. None when anything is unusual: the full parse decides (and words the error)."""
-    found = -1
-    for i, raw in enumerate(key):
-        if raw.startswith(_VALUE_LABEL_PREFIXES):
-            if found >= 0:
-                return None
-            found = i
-    if found < 0:
+    at = _VALUE_AT.get(key[0], -1) if key else -1
+    hinted = 0 <= at < len(key) and key[at].startswith(_VALUE_LABEL_PREFIXES)
+    if not hinted:
+        at = next((i for i, raw in enumerate(key) if raw.startswith(_VALUE_LABEL_PREFIXES)),
+                  -1)
+        if at < 0:
+            return None
+    raw = key[at]
+    cut = 4 + raw[1]  # field 1 (name), its length, the name, field 2 (value), one length byte
+    value = raw[cut:]
+    # a decimal of up to 127 characters
+    if not value or raw[cut - 2] != 0x12 or raw[cut - 1] != len(value):
         return None
-    raw = key[found]
-    name_length = raw[1]
-    value = raw[2 + name_length:]
-    # field 2 (value), one length byte: a decimal of up to 127 characters
-    if len(value) < 3 or value[0] != 0x12 or value[1] != len(value) - 2:
+    if value.isdigit():  # ASCII digits only: the usual amount, a decimal number
+        text = value.decode()
+    else:
+        try:
+            text = value.decode()
+        except UnicodeDecodeError:
+            return None
+        if not _DECIMAL.fullmatch(text):
+            return None
+    # the set with the value cut to its name and length: the same for every sample of a
+    # series, and it decides everything but the value
+    template = (*key[:at], raw[:cut], *key[at + 1:])
+    known = _VALUE_TEMPLATES.get(template)
+    if known is None:
+        known = _value_template(key, at, text)
+        if known is None:
+            return None
+        if len(_VALUE_TEMPLATES) >= _LABEL_SET_CACHE_SIZE:
+            _VALUE_TEMPLATES.clear()
+            _VALUE_AT.clear()
+        _VALUE_TEMPLATES[template] = known
+    if not hinted:
+        _VALUE_AT[key[0]] = at
+    series_key, shape = known
+    return series_key, text, None, shape
+
+
+def _value_template(key: tuple[bytes, ...], at: int,
+                    text: str) -> tuple[SeriesKey, LabelShape] | None:
+    """What a label set whose only big-number label is ``key[at]`` (value ``text``) shares
+    with the sets that differ from it in that value only, if the full parse accepts it."""
+    if sum(raw.startswith(_VALUE_LABEL_PREFIXES) for raw in key) != 1:
         return None
-    return _with_value(key[:found] + key[found + 1:], name_length, value[2:], _parsed_v1)
+    series_key, amount, _problem, shape = _parsed_v1(key)
+    if series_key is None or amount != text:
+        return None
+    return series_key, shape
 
 
 def _with_value_label_v2(key: tuple[str, ...]) -> _LabelSet | None:

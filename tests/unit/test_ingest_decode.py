@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import struct
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 import pytest
@@ -24,6 +25,7 @@ from api.ingest.encode import (
     Series,
     compress,
     encode_v1,
+    encode_v2,
     write_request_v1,
     write_request_v2,
 )
@@ -44,6 +46,8 @@ def v2(series: list[Series]) -> decode.DecodedWrite:
 @pytest.fixture(autouse=True)
 def _fresh_label_cache() -> None:
     decode._LABEL_SETS.clear()
+    decode._VALUE_TEMPLATES.clear()
+    decode._VALUE_AT.clear()
 
 
 @pytest.mark.parametrize("decoder", [v1, v2])
@@ -181,6 +185,53 @@ def test_native_histograms_are_counted_and_rejected():
     assert out.exemplars_received == 1
     assert out.rejected == {"native histograms are not supported": 1}
     assert out.values == [1.0]
+
+
+@pytest.mark.parametrize("large", [False, True])
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+@pytest.mark.parametrize("extra", ["histogram", "exemplar", "empty exemplar", None])
+def test_one_series_with_a_histogram_or_exemplar_among_many_plain_ones_is_seen(
+        version, extra, large, monkeypatch):
+    """The decoder skips looking for them per series when the request has none (found in
+    one pass; a large body is looked through series by series)."""
+    if large:
+        monkeypatch.setattr(decode, "_EXTRAS_PASS_MAX_BYTES", 0)
+    if version == "1.0":
+        request: Any = remote_pb2.WriteRequest()
+        add = request.timeseries.add
+        content_type = V1_TYPE
+    else:
+        request = write_v2_pb2.Request(symbols=["", "__name__", "m"])
+        add = request.timeseries.add
+        content_type = V2_TYPE
+    for i in range(50):
+        series = add(labels_refs=[1, 2]) if version == "2.0" else add()
+        if version == "1.0":
+            series.labels.add(name="__name__", value="m")
+        series.samples.add(timestamp=T0 + i, value=1.0)
+        if i == 37 and extra == "histogram":
+            series.histograms.add(timestamp=T0, count_int=3, sum=1.5)
+        elif i == 37 and extra == "exemplar":
+            series.exemplars.add(value=1.0, timestamp=T0)
+        elif i == 37 and extra == "empty exemplar":  # no field set: zero bytes, still one
+            series.exemplars.add()
+    out = decode_request(compress(request.SerializeToString()), content_type, "snappy")
+    assert out.histograms_received == (extra == "histogram")
+    assert out.exemplars_received == (extra in ("exemplar", "empty exemplar"))
+    assert out.received == 50 + (extra == "histogram")
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+def test_a_field_the_version_does_not_read_changes_nothing(version):
+    """Field 5 in 1.0, 1 in 2.0 (the other version's series), holding no valid message."""
+    garbage = b"\xff\xff\xff"
+    series = [Series({"__name__": "m"}, [(T0, 1.0)])]
+    if version == "1.0":
+        raw, content_type = encode_v1(series) + b"\x2a\x03" + garbage, V1_TYPE
+    else:
+        raw, content_type = b"\x0a\x03" + garbage + encode_v2(series), V2_TYPE
+    out = decode_request(compress(raw), content_type, "snappy")
+    assert (out.received, out.values, out.rejected) == (1, [1.0], {})
 
 
 def test_v2_bad_symbol_references_are_rejected():
@@ -355,6 +406,36 @@ def test_value_label_edge_cases_match_the_full_parse(decoder, labels, amount, re
         assert out.amounts == [amount]
     else:
         assert out.rejected == {reason: 1}
+
+
+def test_value_label_sets_of_one_name_with_the_value_label_elsewhere_decode_alike():
+    """Label sets of one name whose big-number label sits at different places (and with
+    values of other lengths) each get their own series and their own value."""
+    series, expected = [], []
+    for i in range(12):
+        labels = {"__name__": "m", "supply": str(10**(5 + i % 3) + i)}
+        if i % 2:
+            labels["zone"] = "z"  # after supply: supply's place moves
+        if i % 4 == 2:
+            labels["a"] = "x"  # before supply
+        series.append(Series(labels, [(T0 + i, 1.0)]))
+        rest = {k: v for k, v in labels.items() if k not in ("__name__", "supply")}
+        expected.append(("m", rest, labels["supply"]))
+    for _ in range(2):  # the templates new, then known
+        out = v1(series)
+        keys = [out.series_keys[p - 1] for p in out.series]
+        assert [(name, msgspec.json.decode(labels), amount)
+                for (name, labels), amount in zip(keys, out.amounts, strict=True)] == expected
+
+
+def test_label_limits_count_the_value_label_of_every_sample():
+    """A template stands for one value length: a longer value is checked anew."""
+    tight = decode.LabelLimits(max_value_length=6)
+    body = write_request_v1([Series({"__name__": "m", "supply": supply}, [(T0, 1.0)])
+                             for supply in ("123456", "1234567", "654321", "1.5e10")])
+    out = decode_request(body, V1_TYPE, "snappy", limits=tight)
+    assert out.amounts == ["123456", "654321", "1.5e10"]
+    assert out.rejected == {"label value longer than 6 characters": 1}
 
 
 def test_label_limits_count_the_value_label():

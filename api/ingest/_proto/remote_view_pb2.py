@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from api.ingest._proto import types_pb2 as api_dot_ingest_dot___proto_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#api/ingest/_proto/remote_view.proto\x12\x0fprometheus.view\x1a\x1d\x61pi/ingest/_proto/types.proto\"K\n\x0cWriteRequest\x12/\n\ntimeseries\x18\x01 \x03(\x0b\x32\x1b.prometheus.view.TimeSeriesJ\x04\x08\x02\x10\x03J\x04\x08\x03\x10\x04\"h\n\nTimeSeries\x12\x0e\n\x06labels\x18\x01 \x03(\x0c\x12#\n\x07samples\x18\x02 \x03(\x0b\x32\x12.prometheus.Sample\x12\x11\n\texemplars\x18\x03 \x03(\x0c\x12\x12\n\nhistograms\x18\x04 \x03(\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#api/ingest/_proto/remote_view.proto\x12\x0fprometheus.view\x1a\x1d\x61pi/ingest/_proto/types.proto\"K\n\x0cWriteRequest\x12/\n\ntimeseries\x18\x01 \x03(\x0b\x32\x1b.prometheus.view.TimeSeriesJ\x04\x08\x02\x10\x03J\x04\x08\x03\x10\x04\"h\n\nTimeSeries\x12\x0e\n\x06labels\x18\x01 \x03(\x0c\x12#\n\x07samples\x18\x02 \x03(\x0b\x32\x12.prometheus.Sample\x12\x11\n\texemplars\x18\x03 \x03(\x0c\x12\x12\n\nhistograms\x18\x04 \x03(\x0c\"0\n\x0cSeriesExtras\x12\x0f\n\x07\x66ield_3\x18\x03 \x03(\x0c\x12\x0f\n\x07\x66ield_4\x18\x04 \x03(\x0c\"B\n\rRequestExtras\x12\x31\n\ntimeseries\x18\x01 \x03(\x0b\x32\x1d.prometheus.view.SeriesExtras\"D\n\x0fRequestExtrasV2\x12\x31\n\ntimeseries\x18\x05 \x03(\x0b\x32\x1d.prometheus.view.SeriesExtrasb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,4 +36,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WRITEREQUEST']._serialized_end=162
   _globals['_TIMESERIES']._serialized_start=164
   _globals['_TIMESERIES']._serialized_end=268
+  _globals['_SERIESEXTRAS']._serialized_start=270
+  _globals['_SERIESEXTRAS']._serialized_end=318
+  _globals['_REQUESTEXTRAS']._serialized_start=320
+  _globals['_REQUESTEXTRAS']._serialized_end=386
+  _globals['_REQUESTEXTRASV2']._serialized_start=388
+  _globals['_REQUESTEXTRASV2']._serialized_end=456
 # @@protoc_insertion_point(module_scope)
