@@ -232,7 +232,10 @@ class Database:
             self._create_pool, {"statement_cache_size": cache_size},
         )
         self.reads = {"primary": 0, "replica": 0}  # GET/HEAD calls by where they ran
-        # one first-come-first-served gate per pool (by id), as many places as connections
+        # a gate per pool (by id) with a place per connection: requests get connections
+        # first come, first served. asyncpg's queue lets a request arriving while a
+        # connection is handed back take it from the waiter that was woken, which then
+        # queues again at the back: the p99 tail (docs/PERFORMANCE.md §1)
         self._gates: dict[int, asyncio.Semaphore] = {}
 
     async def _create_pool(self, uri: str) -> asyncpg.Pool:
