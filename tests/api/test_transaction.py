@@ -152,6 +152,58 @@ def test_a_planned_503_is_not_retried(rpc_db: DbInfo) -> None:
     assert after == before + 1
 
 
+def test_connections_go_to_waiting_requests_first_come_first_served(rpc_db: DbInfo) -> None:
+    """A request arriving while a connection is handed back waits behind those already
+    waiting. asyncpg's own queue let such a newcomer take the connection and sent the
+    waiter it had woken to the back of the line (with newcomers one loop step late:
+    ``w0, new0, w2, new2, w1, …``), so under load a few requests waited many turns: the
+    small GET's p99 tail (docs/PERFORMANCE.md §1). Newcomers are started 0-5 loop steps
+    after the connection's holder starts handing it back, to cover that window whatever
+    the number of steps the hand-over takes."""
+
+    async def order(db: Database, cache: SchemaCache, steps: int) -> list[str]:
+        served: list[str] = []
+        tasks: list[asyncio.Task[None]] = []
+
+        async def newcomer(name: str) -> None:
+            for _ in range(steps):
+                await asyncio.sleep(0)  # one loop step
+            async with db.connection(ANON, cache):
+                served.append(name)
+
+        async def waiter(i: int) -> None:
+            async with db.connection(ANON, cache):  # the pool has one connection
+                served.append(f"w{i}")
+                tasks.append(asyncio.create_task(newcomer(f"new{i}")))
+
+        holder_in, holder_out = asyncio.Event(), asyncio.Event()
+
+        async def holder() -> None:
+            async with db.connection(ANON, cache):
+                holder_in.set()
+                await holder_out.wait()
+
+        held = asyncio.create_task(holder())
+        await holder_in.wait()
+        tasks.extend(asyncio.create_task(waiter(i)) for i in range(4))
+        for _ in range(100):  # loop steps until all four are queued behind the holder
+            if db.waiting == 4:
+                break
+            await asyncio.sleep(0)
+        assert db.waiting == 4
+        holder_out.set()
+        await held
+        while not all(t.done() for t in tasks):
+            await asyncio.gather(*tasks)
+        return served
+
+    async def body(db: Database, cache: SchemaCache) -> dict[int, list[str]]:
+        return {steps: await order(db, cache, steps) for steps in range(6)}
+
+    fifo = ["w0", "w1", "w2", "w3", "new0", "new1", "new2", "new3"]
+    assert run(rpc_db, body) == {steps: fifo for steps in range(6)}
+
+
 def test_transaction_as_sets_the_request_gucs(rpc_db: DbInfo) -> None:
     async def body(db: Database, cache: SchemaCache) -> tuple[str, str]:
         async with db.transaction_as(WRITER, context("w"), cache) as conn:
