@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
            raw_repeat=1 if quick else 2)
     _phase("functions", functions.run, span=span, repeat=5 if quick else 20)
     _phase("ingest", ingest.run, server=servers[0], requests=50 if quick else 300, batch=2000,
-           concurrency=4)
+           concurrency=4, rounds=rounds)
     _phase("scale_out", scale_out.run, duration=3 if quick else 8, rounds=rounds,
            connections=32, pool=10)
     _phase("dashboard", dashboard.run, loads=2 if quick else 5)
