@@ -93,9 +93,11 @@ def _status(url: str) -> int | None:
 
 
 def _refused(url: str) -> bool:
+    """The connection is not served: refused, or reset before any response (a connect that
+    reached the accept queue just as the listener closed is reset by the kernel)."""
     try:
         httpx.get(url, timeout=5)
-    except httpx.ConnectError:
+    except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
         return True
     return False
 
