@@ -82,6 +82,13 @@ def drop_database(cluster: ThrowawayCluster, name: str) -> None:
     psql(cluster, "postgres", f'drop database if exists "{name}" with (force)')
 
 
+def migrate_with(tree: Path, dsn: str) -> None:
+    """Migrate with the migrator (and SQL) of another checkout, e.g. the code before a change."""
+    code = f"import asyncio, api.migrate; asyncio.run(api.migrate.migrate({dsn!r}, echo=print))"
+    subprocess.run([PYTHON, "-c", code], cwd=tree, check=True, capture_output=True,
+                   env={**os.environ, "PYTHONPATH": str(tree)})
+
+
 def _quiet(_line: str) -> None:
     pass
 

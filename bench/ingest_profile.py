@@ -35,7 +35,6 @@ import contextlib
 import json
 import os
 import random
-import subprocess
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -183,13 +182,6 @@ def decode_cost(bodies: Sequence[bytes], repeat: int = 3) -> float:
     return (time.perf_counter() - began) / (repeat * len(bodies))
 
 
-def _migrate_with(tree: Path, dsn: str) -> None:
-    """Migrate with the migrator (and SQL) of another checkout, e.g. the code before a change."""
-    code = f"import asyncio, api.migrate; asyncio.run(api.migrate.migrate({dsn!r}, echo=print))"
-    subprocess.run([harness.PYTHON, "-c", code], cwd=tree, check=True, capture_output=True,
-                   env={**os.environ, "PYTHONPATH": str(tree)})
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=6000)
@@ -218,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         if tree == harness.REPO:
             asyncio.run(migrate(dsns[label], echo=lambda _line: None))
         else:
-            _migrate_with(tree, dsns[label])
+            harness.migrate_with(tree, dsns[label])
 
     rng = random.Random(7)
     series = fleet(args.series, rng)

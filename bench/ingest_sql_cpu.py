@@ -32,10 +32,8 @@ from pathlib import Path
 import asyncpg
 
 from api.ingest import decode, remote_write
-from api.migrate import migrate
 from bench import harness
 from bench.ingest import Sample, backfill, body_of, fleet, scrape
-from bench.ingest_profile import _migrate_with
 
 SHAPES = ("backfill", "scrape")
 
@@ -92,13 +90,13 @@ def main(argv: list[str] | None = None) -> int:
             requests = requests_of(shape, args.requests, round_)
             for label, tree in trees.items():
                 db = f"ingest_sql_cpu_{label}"
-                harness.drop_database(cluster, db)
-                cluster.createdb(db)
-                dsn = cluster.dsn(db)
                 if tree == harness.REPO:
-                    asyncio.run(migrate(dsn, echo=lambda _line: None))
+                    dsn = harness.ensure_database(cluster, db, fresh=True)
                 else:
-                    _migrate_with(tree, dsn)
+                    harness.drop_database(cluster, db)
+                    cluster.createdb(db)
+                    dsn = cluster.dsn(db)
+                    harness.migrate_with(tree, dsn)
                 # the first two requests register the series and create the partitions
                 ms = asyncio.run(cpu_per_request(dsn, requests, warm=2))
                 results.setdefault(f"{label} {shape}", []).append(ms)

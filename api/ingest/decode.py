@@ -596,15 +596,9 @@ def _with_value_label_v1(key: tuple[bytes, ...]) -> _LabelSet | None:
     # a decimal of up to 127 characters
     if not value or raw[cut - 2] != 0x12 or raw[cut - 1] != len(value):
         return None
-    if value.isdigit():  # ASCII digits only: the usual amount, a decimal number
-        text = value.decode()
-    else:
-        try:
-            text = value.decode()
-        except UnicodeDecodeError:
-            return None
-        if not _DECIMAL.fullmatch(text):
-            return None
+    text = _decimal_text(value)
+    if text is None:
+        return None
     # the set with the value cut to its name and length: the same for every sample of a
     # series, and it decides everything but the value
     template = (*key[:at], raw[:cut], *key[at + 1:])
@@ -657,13 +651,21 @@ def _parsed_v2(key: tuple[Any, ...]) -> _LabelSet:
     return _label_set(zip(key[::2], key[1::2], strict=True))
 
 
-def _with_value(rest: tuple[Any, ...], name_length: int, value: bytes,
-                parse: Any) -> _LabelSet | None:
+def _decimal_text(value: bytes) -> str | None:
+    """A big-number label's value as text when it is a decimal, else None."""
+    if value.isdigit():  # ASCII digits only: the usual amount, a decimal number
+        return value.decode()
     try:
         text = value.decode()
     except UnicodeDecodeError:
         return None
-    if not _DECIMAL.fullmatch(text):
+    return text if _DECIMAL.fullmatch(text) else None
+
+
+def _with_value(rest: tuple[Any, ...], name_length: int, value: bytes,
+                parse: Any) -> _LabelSet | None:
+    text = _decimal_text(value)
+    if text is None:
         return None
     base = _LABEL_SETS.get(rest)
     if base is None:
