@@ -317,7 +317,8 @@ class RpcPipeline:
             # a client that stops reading must not hold the transaction (and its pooled
             # connection) open: past METRICS_RPC_SEND_TIMEOUT the stream is cut
             try:
-                await asyncio.wait_for(send(message), timeout)
+                async with asyncio.timeout(timeout):  # no task a chunk, as wait_for
+                    await send(message)
             except TimeoutError:
                 raise _SendTimedOut() from None
 

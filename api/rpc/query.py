@@ -69,6 +69,8 @@ STREAM_HEAD_TOKEN = f"json_build_array({RESPONSE_GUCS}, {DATA_TOKEN})::text"
 SWITCH_ROLE_SQL = "select set_config(n, v, false) from unnest($1::text[], $2::text[]) as u(n, v)"
 
 PROBE_ROWS = 5000  # a streamed read with at most this many rows is answered by the probe
+# the function's own row number (WITH ORDINALITY) in a streamed COPY that numbers its rows
+ROW_NUMBER = "_n"
 
 _COMPARISONS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _PATTERNS = {"like": "like", "ilike": "ilike", "match": "~", "imatch": "~*"}
@@ -130,7 +132,8 @@ def call_statement(plan: CallPlan, *, data_token: bool = False) -> Statement:
     fn = plan.function
     token = f", {DATA_TOKEN}" if data_token else ""
     params = _Params()
-    from_clause = _from_clause(plan, params)
+    ordinal = plan.streaming and _numbers_its_rows(plan)
+    from_clause = _from_clause(plan, params, ordinality=ordinal)
     conditions = [_condition(f, fn, params) for f in plan.filters]
     where = [_gate(plan.read_only, plan.pre_request), *conditions]
     order = _order(plan)
@@ -154,9 +157,9 @@ def call_statement(plan: CallPlan, *, data_token: bool = False) -> Statement:
         # (which PostgreSQL writes to its log with an error)
         copy_where = " and ".join(
             [_gate(plan.read_only, plan.pre_request, context=False), *conditions])
-        return _streamed_statement(plan, columns, params, f"{from_clause} where {where_sql}",
-                                   f"{from_clause} where {copy_where}", order, page, inner_cols,
-                                   data_token=data_token)
+        return _streamed_statement(plan, columns, params, from_clause, where_sql, copy_where,
+                                   order, page, inner_cols, data_token=data_token,
+                                   ordinal=ordinal)
     body = _body_expr(plan, columns, params, plain)
     if plan.count:
         sql = (f"with _s as (select _f.* from {from_clause} where {where_sql}) "
@@ -171,13 +174,16 @@ def call_statement(plan: CallPlan, *, data_token: bool = False) -> Statement:
 
 
 def _streamed_statement(plan: CallPlan, columns: list[tuple[str, str]], params: _Params,
-                        source: str, copy_source: str, order: str, page: str,
-                        inner_cols: str, *, data_token: bool = False) -> Statement:
-    """The COPY query of a streamed call (rows read from ``copy_source``) and, for a read,
-    its probe (from ``source``, whose gate sets the request GUCs itself)."""
+                        from_clause: str, where: str, copy_where: str, order: str, page: str,
+                        inner_cols: str, *, data_token: bool = False,
+                        ordinal: bool = False) -> Statement:
+    """The COPY query of a streamed call (rows filtered by ``copy_where``) and, for a read,
+    its probe (filtered by ``where``, whose gate sets the request GUCs itself). The first line is
+    told by the function's own row number when it is the first row sent (``ordinal``:
+    ``_from_clause`` numbered the rows), else by ``row_number()``, a window over all rows."""
     plain = plan.plain_columns
     token = f", {DATA_TOKEN}" if data_token else ""
-    rows = f"(select {inner_cols} from {source}{order}{page}) as _p"
+    rows = f"(select {inner_cols} from {from_clause} where {where}{order}{page}) as _p"
     probe_sql = None
     expected = expected_rows(plan)
     # re-running it must be harmless; a range known to hold more rows skips it
@@ -193,9 +199,14 @@ def _streamed_statement(plan: CallPlan, columns: list[tuple[str, str]], params: 
     if plan.media == "json" and plan.function.shape == "setof_scalar" and sep == b", \n ":
         # json_agg: ", \n " before an array, ", " before a null
         rest, sep = "case when _q._r = 'null' then _q._r else E'\\n ' || _q._r end", b", "
-    copy_rows = f"(select {inner_cols} from {copy_source}{order}{page}) as _p"
+    if ordinal:
+        numbered = (f"{row} as _r, _f.{ROW_NUMBER} as _n from {from_clause}, "
+                    f"lateral (select {inner_cols}) as _p where {copy_where}{page}")
+    else:
+        numbered = (f"{row} as _r, row_number() over () as _n from (select {inner_cols} "
+                    f"from {from_clause} where {copy_where}{order}{page}) as _p")
     sql = (f"select case when _q._n = 1 then {head} || E'\\x01' || _q._r else {rest} "
-           f"end from (select {row} as _r, row_number() over () as _n from {copy_rows}) as _q")
+           f"end from (select {numbered}) as _q")
     if plan.media == "csv":
         prefix, first_sep, sep, suffix = _csv_header(columns).encode(), b"\n", b"\n", b""
     else:
@@ -293,20 +304,34 @@ def _gate(read_only: bool, pre_request: QualifiedName | None, *, context: bool =
     return f"(select case when ({settings}) is null then false else {then} end)"
 
 
-def _alias(fn: Function) -> str:
+def _alias(fn: Function, *, ordinality: bool = False) -> str:
     """``_f``; a function returning a base type names its one column in a column alias
-    (its OUT parameter's name, else the function's), as a table alias alone would rename it."""
+    (its OUT parameter's name, else the function's), as a table alias alone would rename it.
+    With ``ordinality`` every column is named, then the row number (``ROW_NUMBER``)."""
+    if ordinality:
+        names = [quote_ident(c.name) for c in fn.columns]
+        return f" with ordinality as _f({', '.join([*names, ROW_NUMBER])})"
     if fn.shape == "void":
-        return f"_f({quote_ident(fn.name)})"
+        return f" as _f({quote_ident(fn.name)})"
     if fn.returns_base_type:
-        return f"_f({quote_ident(fn.columns[0].name)})"
-    return "_f"
+        return f" as _f({quote_ident(fn.columns[0].name)})"
+    return " as _f"
 
 
-def _from_clause(plan: CallPlan, params: _Params) -> str:
+def _numbers_its_rows(plan: CallPlan) -> bool:
+    """Whether the function's own row number (``WITH ORDINALITY``, no window over the
+    rows) tells the first row sent: nothing filters, orders or skips them, and the call
+    is in FROM (a bare record is called in a select list)."""
+    fn = plan.function
+    return (not plan.filters and not plan.order and not plan.page.offset
+            and fn.returns_set and not (fn.return_type == "record" and fn.shape == "setof_scalar")
+            and all(c.name != ROW_NUMBER for c in fn.columns))
+
+
+def _from_clause(plan: CallPlan, params: _Params, *, ordinality: bool = False) -> str:
     fn = plan.function
     call = f"{quote_ident(fn.schema)}.{quote_ident(fn.name)}"
-    alias = _alias(fn)
+    alias = _alias(fn, ordinality=ordinality)
     arguments = plan.arguments
 
     def called(args_sql: str) -> str:
@@ -314,7 +339,7 @@ def _from_clause(plan: CallPlan, params: _Params) -> str:
             # a bare record needs a column definition list in FROM: call it in a select
             # list instead (its value keeps the column names of the function's own query)
             return f"(select {call}({args_sql}) as {quote_ident(fn.columns[0].name)}) as _f"
-        return f"{call}({args_sql}) as {alias}"
+        return f"{call}({args_sql}){alias}"
 
     if isinstance(arguments, RawArg):
         unnamed = plan.args[0]

@@ -132,6 +132,10 @@ class ResultStream(msgspec.Struct):
                 yield chunk
 
 
+# a streamed body is sent in pieces of about this size (at most one more COPY chunk)
+SEND_BYTES = 64 * 1024
+
+
 class _End(msgspec.Struct, frozen=True):
     """The end of a COPY: ``error`` when it failed."""
 
@@ -163,7 +167,8 @@ class CopyOut:
         what the COPY raised, and 57014 (as PostgreSQL's statement timeout) when PostgreSQL
         took longer than ``chunk_timeout`` to produce it."""
         try:
-            item = await asyncio.wait_for(self._queue.get(), self.chunk_timeout)
+            async with asyncio.timeout(self.chunk_timeout):  # no task a chunk, as wait_for
+                item = await self._queue.get()
         except TimeoutError:
             raise asyncpg.exceptions.QueryCanceledError(
                 "canceling statement due to statement timeout") from None
@@ -200,11 +205,23 @@ def copy_rows(lines: bytes, separator: bytes) -> bytes:
 
 
 async def _rest_of_copy(copy: CopyOut, statement: Statement) -> AsyncIterator[bytes]:
-    """The body after its first piece: each chunk's rows, then the suffix."""
+    """The body after its first piece: the chunks' rows, sent once ``SEND_BYTES`` have
+    gathered (PostgreSQL flushes every 8 kB: one send each would cost a system call and a
+    trip through the server per 8 kB), then the rest and the suffix."""
     separator = statement.stream_separator
+    gathered: list[bytes] = []
+    size = 0
     while (chunk := await copy.next_chunk()) is not None:
-        yield separator + copy_rows(chunk, separator)
-    yield statement.stream_suffix
+        gathered.append(chunk)
+        size += len(chunk)
+        if size >= SEND_BYTES:
+            yield separator + copy_rows(b"".join(gathered), separator)
+            gathered.clear()
+            size = 0
+    if gathered:
+        yield separator + copy_rows(b"".join(gathered), separator) + statement.stream_suffix
+    else:
+        yield statement.stream_suffix
 
 
 class Database:

@@ -55,6 +55,10 @@ returns table (id int, label text, tags text[], doc json)
 language sql stable rows {rows} as $${ROWS_BODY}$$;
 create function api.values_{kind}(p_rows int) returns setof int[]
 language sql stable rows {rows} as $${VALUES_BODY}$$;
+create function api.numbered_{kind}(p_rows int) returns table (_n int, ordinality text)
+language sql stable rows {rows} as $$
+    select i, 'n' || i from generate_series(1, p_rows) as i
+$$;
 """)
     out.append(f"""
 create function api.range_streamed(p_from timestamptz, p_to timestamptz, p_interval interval)
@@ -104,6 +108,7 @@ def twins(server: ApiServer, kind: str, query: str,
     f"p_rows={LARGE}&select=n:id,label,doc",
     f"p_rows={LARGE}&select=id,label::text&order=id.desc&id=lt.{LARGE - 3}",
     f"p_rows={LARGE}&limit=12000&offset=5",
+    f"p_rows={LARGE}&limit=12000",
     "p_rows=169",  # the probe's answer
     "p_rows=0",
 ])
@@ -123,6 +128,14 @@ def test_streamed_arrays_keep_json_aggs_separators(server: ApiServer) -> None:
     # json_agg puts "\n " before an array element but not before a null
     streamed, whole = twins(server, "values", f"p_rows={LARGE}")
     assert streamed.content.startswith(b"[[1,2], \n [2,3], \n [3,4], null, \n [5,6]")
+    assert streamed.content == whole.content
+
+
+def test_columns_named_like_the_row_number_are_streamed_as_any(server: ApiServer) -> None:
+    # the COPY tells its first row by the function's own row number (WITH ORDINALITY),
+    # named _n; a function with columns of that name is numbered by a window instead
+    streamed, whole = twins(server, "numbered", f"p_rows={LARGE}")
+    assert streamed.content.startswith(b'[{"_n":1,"ordinality":"n1"}, \n {"_n":2,')
     assert streamed.content == whole.content
 
 

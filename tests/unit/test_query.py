@@ -47,9 +47,17 @@ def test_streamed_statements_frame_their_rows_as_a_call_would() -> None:
 
 
 def test_a_streamed_statement_is_a_copy_query_led_by_the_response_gucs() -> None:
+    # the function's own row number marks the first row; a window when rows are filtered,
+    # ordered or skipped (the first one sent is then not the function's first)
     sql = call_statement(plan(fn="big")).sql
-    assert "row_number() over ()" in sql
     assert f"when _q._n = 1 then {STREAM_HEAD} || E'\\x01' || _q._r" in sql
+    assert 'with ordinality as _f("i", _n)' in sql
+    assert "row_number()" not in sql
+    assert "row_number()" not in call_statement(plan("limit=20000", fn="big")).sql
+    for query in ("i=gt.3", "order=i.desc", "offset=2"):
+        sql = call_statement(plan(query, fn="big")).sql
+        assert "row_number() over ()" in sql and "ordinality" not in sql
+        assert f"when _q._n = 1 then {STREAM_HEAD} || E'\\x01' || _q._r" in sql
 
 
 def test_inlined_parameters_are_literals_whatever_they_hold() -> None:
