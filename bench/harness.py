@@ -179,6 +179,16 @@ class Process:
         except psutil.NoSuchProcess:
             return 0
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the process and its children (granian's worker) have
+        used so far."""
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *root.children(recursive=True)]
+            return sum(sum(p.cpu_times()[:2]) for p in procs)
+        except psutil.NoSuchProcess:
+            return 0.0
+
     def peak_rss_bytes(self) -> int:
         """Largest resident memory ever reached (VmHWM) by the biggest process of the tree."""
         try:

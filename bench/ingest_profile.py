@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import psutil
 
 from api.ingest import decode, remote_write
 from api.ingest.encode import V1_HEADERS, Series, encode_v1
@@ -165,12 +164,6 @@ def line(label: str, samples: int, seconds: float, written: int,
     return rate
 
 
-def cpu_seconds(proc: harness.Process) -> float:
-    """CPU time (user and system) a server process and its children have used so far."""
-    root = psutil.Process(proc.pid)
-    return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
-
-
 def decode_cost(bodies: Sequence[bytes], repeat: int = 3) -> float:
     """Seconds per request to decode (snappy + protobuf + label sets), warm cache."""
     for body in bodies[:3]:
@@ -284,11 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         for phase, phase_bodies in bodies.items():
             samples = history_total if phase == "backfill" else total
             for label, base in bases.items():
-                used = cpu_seconds(procs[label])
+                used = procs[label].cpu_seconds()
                 secs, lat, failed, written = asyncio.run(send_all(base, token, phase_bodies,
                                                                   args.concurrency))
                 cpu[f"{label} http {phase}"] = cpu_ms = (
-                    (cpu_seconds(procs[label]) - used) * 1000 / len(phase_bodies))
+                    (procs[label].cpu_seconds() - used) * 1000 / len(phase_bodies))
                 results[f"{label} http {phase}"] = line(f"{label}: http {phase}", samples,
                                                         secs, written, lat, failed, cpu_ms)
     if "before" in trees:

@@ -166,9 +166,9 @@ def timed_wrk(label: str, url: str, proc: harness.Process, cluster: Any, *,
     """wrk with one connection on ``url``; the API's and PostgreSQL's CPU ms per request
     meanwhile (user + system time: a busy machine delays a process but does not add to
     its CPU time)."""
-    api_before, pg_before = _stat_cpu(proc.pid), pg_cpu_seconds(cluster)
+    api_before, pg_before = proc.cpu_seconds(), pg_cpu_seconds(cluster)
     load = harness.run_wrk(label, url, connections=1, duration=duration)
-    api_used, pg_used = _stat_cpu(proc.pid) - api_before, pg_cpu_seconds(cluster) - pg_before
+    api_used, pg_used = proc.cpu_seconds() - api_before, pg_cpu_seconds(cluster) - pg_before
     requests = load.rps * duration
     if not requests:
         return load, 0.0, 0.0

@@ -320,11 +320,11 @@ def _alias(fn: Function, *, ordinality: bool = False) -> str:
 
 def _numbers_its_rows(plan: CallPlan) -> bool:
     """Whether the function's own row number (``WITH ORDINALITY``, no window over the
-    rows) tells the first row sent: nothing filters, orders or skips them, and the call
-    is in FROM (a bare record is called in a select list)."""
+    rows) tells the first row a streamed call sends: nothing filters, orders or skips
+    them, and the call is in FROM (a bare record is called in a select list)."""
     fn = plan.function
     return (not plan.filters and not plan.order and not plan.page.offset
-            and fn.returns_set and not (fn.return_type == "record" and fn.shape == "setof_scalar")
+            and not (fn.return_type == "record" and fn.shape == "setof_scalar")
             and all(c.name != ROW_NUMBER for c in fn.columns))
 
 

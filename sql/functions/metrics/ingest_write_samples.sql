@@ -428,6 +428,10 @@ BEGIN
              g_series, g_time, g_value
         -- one sort feeding eight plain aggregates (eight ORDER BY aggregates would sort
         -- eight times: costly when a batch spans many minutes, as a backfill does)
+        -- (r_schema[rank] walks the text array from its start: quadratic in the names of
+        -- a call, ~0.25 s for 10,000 names in 10,000 samples, the API's largest statement;
+        -- a join on unnest(r_schema, r_name) WITH ORDINALITY measured slower for 6 names
+        -- and for 10,000)
         FROM (SELECT array_agg(r_schema[rank]) AS a1, array_agg(r_name[rank]) AS a2,
                      array_agg(bucket) AS a3,
                      array_agg(time) AS a4, array_agg(last[2]::bigint) AS a5,
