@@ -17,7 +17,7 @@ from tests.pgfixtures import ROOT
 _SCRIPT = """
 import sys
 from pathlib import Path
-from api.pgcluster import ThrowawayCluster
+from pgcluster import ThrowawayCluster
 cluster = ThrowawayCluster(Path(sys.argv[1])).start()
 cluster.createdb("probe")
 print(cluster.database_exists("probe"), cluster.is_running())
@@ -27,7 +27,9 @@ print(Path(sys.argv[1]).exists())
 
 
 # api/pgcluster.py is stdlib-only, so the system Python can run it as another user
-# (the project's virtualenv may sit under a home folder that user cannot enter).
+# (the project's virtualenv may sit under a home folder that user cannot enter). A copy
+# in that user's own folder is what it imports: the checkout may be one it cannot list
+# (a clone into `mktemp -d`, mode 0700), and Python does not import from such a folder.
 SYSTEM_PYTHON = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3")
                       if os.access(p, os.X_OK)), sys.executable)
 
@@ -47,10 +49,16 @@ def test_normal_user_gets_a_cluster() -> None:
 
 
 def _run_as_nobody(folder: Path) -> subprocess.CompletedProcess[str]:
+    code = folder / "code"
+    code.mkdir()
+    shutil.copy(ROOT / "api" / "pgcluster.py", code / "pgcluster.py")
+    user = pwd.getpwnam("nobody")
+    for path in (code, code / "pgcluster.py"):
+        os.chown(path, user.pw_uid, user.pw_gid)
     return subprocess.run(
         ["runuser", "-u", "nobody", "--", SYSTEM_PYTHON, "-c", _SCRIPT, str(folder / "pg")],
-        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
-        env={"PATH": os.environ["PATH"], "HOME": str(folder), "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, cwd=folder, timeout=120, check=False,
+        env={"PATH": os.environ["PATH"], "HOME": str(folder), "PYTHONPATH": str(code)},
     )
 
 
