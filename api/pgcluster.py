@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,10 +43,45 @@ def find_bindir() -> Path:
     )
 
 
-def free_port() -> int:
+_handed_out: set[int] = set()
+_handed_out_lock = threading.Lock()
+_LOWEST_PORT = 10000
+
+
+def _ephemeral_low() -> int:
+    """First port of the kernel's ephemeral range (outgoing connections, ``bind(0)``)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that is free now and that this process has not handed out before.
+
+    Ports come from below the kernel's ephemeral range, so no outgoing connection and no
+    ``bind(0)`` elsewhere takes one between now and the moment its server binds it; and
+    never the same one twice, so three calls in a row give three servers three ports (the
+    kernel's ``bind(0)`` may give the same port twice: a Caddy once got its site and admin
+    addresses on one port).
+    """
+    highest = _ephemeral_low() - 1
+    with _handed_out_lock:
+        for _ in range(1000):
+            port = random.randint(_LOWEST_PORT, highest)  # noqa: S311 (spreads, not secrets)
+            if port not in _handed_out and _bindable(port):
+                _handed_out.add(port)
+                return port
+    raise ClusterError("no free TCP port on 127.0.0.1")
 
 
 class ThrowawayCluster:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from api.pgcluster import free_port
 from tests.pgfixtures import ROOT
 
 _SCRIPT = """
@@ -75,3 +77,15 @@ def test_cluster_is_reused_between_starts(cluster_dir: Path) -> None:
         assert second.database_exists("kept")
     finally:
         first.remove()
+
+
+def test_free_ports_are_distinct_bindable_and_outside_the_ephemeral_range() -> None:
+    """Servers started side by side each get their own port, and no outgoing connection
+    (whose local port the kernel takes from the ephemeral range) can take one first."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
+    assert all(port < low for port in ports)
+    for port in ports[:20]:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", port))
