@@ -24,6 +24,13 @@ phase's figure is its median round (every round's rate is printed and saved too)
 other benchmarks take medians of rounds: one phase lasts only ~5 s, and a moment of load
 from elsewhere on the shared machine moved a single round's rate by 20 %.
 
+Each phase starts on a settled cluster (``harness.settle``: a checkpoint, and no
+autovacuum worker running), as each benchmark of ``make bench`` does: a phase pays for
+its own checkpoints and autovacuum, not for those of the phases before it. Without it the
+rounds were not repetitions of one measurement: every phase slowed from round to round
+(new data 141k, 116k, 102k samples/s in one run) as the earlier rounds' autovacuum and
+WAL-driven checkpoints fell into the later ones, and the median round carried that debt.
+
 Reference in the same run: the same sample arrays passed straight to the SQL entry point
 ``ingest.write_samples`` over asyncpg (no HTTP, no protobuf, no JWT), same concurrency,
 into the same database at other timestamps. The API itself calls
@@ -331,6 +338,7 @@ def run(*, server: str, requests: int, batch: int, concurrency: int,
             if rounds > 1:
                 print(f"-- round {round_ + 1}/{rounds}", flush=True)
             for phase, label in PHASES:
+                harness.settle(cluster)
                 samples = history_total if phase == "backfill_high_churn" else total
                 seconds, lat, failed, _ = asyncio.run(send_all(base, token,
                                                                bodies[round_][phase],
