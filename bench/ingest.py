@@ -26,10 +26,9 @@ from elsewhere on the shared machine moved a single round's rate by 20 %.
 
 Each phase starts on a settled cluster (``harness.settle``: a checkpoint, and no
 autovacuum worker running), as each benchmark of ``make bench`` does: a phase pays for
-its own checkpoints and autovacuum, not for those of the phases before it. Without it the
-rounds were not repetitions of one measurement: every phase slowed from round to round
-(new data 141k, 116k, 102k samples/s in one run) as the earlier rounds' autovacuum and
-WAL-driven checkpoints fell into the later ones, and the median round carried that debt.
+its own checkpoints and autovacuum, not for those of the phases before it (without it,
+every phase slowed from round to round: new data 141k, 116k, 102k samples/s in one run,
+as the earlier rounds' autovacuum and WAL-driven checkpoints fell into the later ones).
 
 Reference in the same run: the same sample arrays passed straight to the SQL entry point
 ``ingest.write_samples`` over asyncpg (no HTTP, no protobuf, no JWT), same concurrency,
