@@ -9,6 +9,7 @@ binaries run as the ``postgres`` system user on a folder it owns.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pwd
 import random
@@ -48,12 +49,19 @@ _handed_out_lock = threading.Lock()
 _LOWEST_PORT = 10000
 
 
+@functools.cache
 def _ephemeral_low() -> int:
     """First port of the kernel's ephemeral range (outgoing connections, ``bind(0)``)."""
     try:
         return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return 32768
+
+
+def _kernel_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _bindable(port: int) -> bool:
@@ -77,7 +85,10 @@ def free_port() -> int:
     highest = _ephemeral_low() - 1
     with _handed_out_lock:
         for _ in range(1000):
-            port = random.randint(_LOWEST_PORT, highest)  # noqa: S311 (spreads, not secrets)
+            if highest >= _LOWEST_PORT:
+                port = random.randint(_LOWEST_PORT, highest)  # noqa: S311 (spreads, not secrets)
+            else:  # an ephemeral range reaching down to 10000: the kernel's choice
+                port = _kernel_port()
             if port not in _handed_out and _bindable(port):
                 _handed_out.add(port)
                 return port

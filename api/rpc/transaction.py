@@ -211,17 +211,19 @@ async def _rest_of_copy(copy: CopyOut, statement: Statement) -> AsyncIterator[by
     separator = statement.stream_separator
     gathered: list[bytes] = []
     size = 0
+
+    def piece() -> bytes:
+        rows = separator + copy_rows(b"".join(gathered), separator) if gathered else b""
+        gathered.clear()
+        return rows
+
     while (chunk := await copy.next_chunk()) is not None:
         gathered.append(chunk)
         size += len(chunk)
         if size >= SEND_BYTES:
-            yield separator + copy_rows(b"".join(gathered), separator)
-            gathered.clear()
+            yield piece()
             size = 0
-    if gathered:
-        yield separator + copy_rows(b"".join(gathered), separator) + statement.stream_suffix
-    else:
-        yield statement.stream_suffix
+    yield piece() + statement.stream_suffix
 
 
 class Database:
